@@ -1,0 +1,31 @@
+# torl: `make demo` and `make test` are all a newcomer needs (both run `make setup` first).
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+export PATH := $(dir $(SWIFT)):$(PATH)
+export TORL_PYTHON ?= $(CURDIR)/.venv/bin/python
+export TORL_MODEL ?= $(CURDIR)/models/SmolLM2-135M-Instruct.Q4_1.gguf
+export OPENBLAS_CORETYPE ?= $(shell scripts/coretype.sh)
+RELEASE := -c release
+TORL := .build/release/torl
+
+.PHONY: setup build demo test bench clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build $(RELEASE)
+
+demo: build
+	$(TORL) generate --model $(TORL_MODEL) --chat --max-tokens 96 --greedy \
+	  --prompt "What is 17 * 23? Answer with the number."
+
+# Tests run in release: the oracle and training tests do real numeric work on the real model.
+test: setup
+	$(SWIFT) build $(RELEASE) --build-tests -Xswiftc -enable-testing
+	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build
+
+bench: build
+	$(TORL) bench --model $(TORL_MODEL)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout and import direction: docs/ARCHITECTURE.md.
+// Tensors → CBLAS; Models → Tensors, Tokenizers; Generation → Models; Sandbox → CUV;
+// RL → Generation, Sandbox, MathGrader; JSONRPC → CUV; Daemon → everything; torl → Daemon.
+let package = Package(
+    name: "torl",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "torl", targets: ["torl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
+                       providers: [.apt(["libuv1-dev"])]),
+
+        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Tokenizers"),
+        .target(name: "Models", dependencies: ["Tensors", "Tokenizers"]),
+        .target(name: "Generation", dependencies: ["Models", "Tokenizers", "Tensors"]),
+        .target(name: "Sandbox", dependencies: ["CUV"]),
+        .target(name: "MathGrader"),
+        .target(name: "RL", dependencies: ["Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
+        .target(name: "JSONRPC", dependencies: ["CUV"]),
+        .target(name: "Daemon", dependencies: [
+            "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
+        ]),
+        .executableTarget(name: "torl", dependencies: [
+            "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "Tokenizers"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Tokenizers"]),
+        .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
+        .testTarget(name: "MathGraderTests", dependencies: ["MathGrader"]),
+        .testTarget(name: "RLTests", dependencies: ["RL", "Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

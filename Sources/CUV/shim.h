@@ -1,0 +1,2 @@
+// libuv (Debian: libuv1-dev, found through pkg-config "libuv").
+#include <uv.h>

@@ -1,0 +1,1 @@
+// Generation module: see docs/ARCHITECTURE.md

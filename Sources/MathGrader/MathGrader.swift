@@ -1,0 +1,1 @@
+// MathGrader module: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// RL module: see docs/ARCHITECTURE.md

@@ -1,0 +1,1 @@
+// Sandbox module: see docs/ARCHITECTURE.md

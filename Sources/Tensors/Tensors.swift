@@ -1,0 +1,1 @@
+// Tensors module: see docs/ARCHITECTURE.md

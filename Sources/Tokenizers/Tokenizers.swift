@@ -1,0 +1,1 @@
+// Tokenizers module: see docs/ARCHITECTURE.md

