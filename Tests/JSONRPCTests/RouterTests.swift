@@ -101,7 +101,7 @@ final class SessionTests: XCTestCase {
         XCTAssertFalse(session.acceptsNotification("custom"))
         XCTAssertTrue(session.acceptsNotification("exit"))
         XCTAssertEqual(session.admit(method: "initialize", serverStopping: false), .initialize)
-        XCTAssertEqual(session.admit(method: "status", serverStopping: false), .reject(.serverNotInitialized),
+        XCTAssertEqual(session.admit(method: "status", serverStopping: false), .holdUntilInitialized,
                        "requests wait for initialize's answer")
         session.initializeFinished(succeeded: true)
         XCTAssertEqual(session.admit(method: "initialize", serverStopping: false), .reject(.alreadyInitialized))

@@ -283,6 +283,39 @@ final class ServerConcurrencyTests: XCTestCase {
         XCTAssertEqual(status, 0)
     }
 
+    func testStdioAnswersEverythingSentBeforeEndOfInput() async throws {
+        var toServer: [Int32] = [0, 0]
+        var fromServer: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&toServer), 0)
+        XCTAssertEqual(pipe(&fromServer), 0)
+        let server = try RPCServer(router: TestRouter.make(), logger: .silent)
+        try server.serveStdio(input: toServer[0], output: fromServer[1])
+        var script: [UInt8] = []
+        for message in [RPCMessage.request(RPCRequest(id: .int(1), method: "initialize")),
+                        .request(RPCRequest(id: .int(2), method: "sleep", params: ["milliseconds": 100])),
+                        .request(RPCRequest(id: .int(3), method: "echo", params: ["last"]))] {
+            script += Array(try FrameEncoder.frame(message))
+        }
+        XCTAssertEqual(script.withUnsafeBytes { write(toServer[1], $0.baseAddress, $0.count) }, script.count)
+        close(toServer[1])
+        var decoder = FrameDecoder()
+        var answered: [RequestID] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fromServer[0], &buffer, buffer.count)
+            if count <= 0 { break }
+            decoder.append(buffer[..<count])
+            while case .body(let body)? = try decoder.next() {
+                guard case .response(let response) = try RPCMessage(parsing: body) else { continue }
+                XCTAssertNil(response.error)
+                if let id = response.id { answered.append(id) }
+            }
+        }
+        close(fromServer[0])
+        XCTAssertEqual(Set(answered), [.int(1), .int(2), .int(3)])
+        await server.stopped()
+    }
+
     func testPeerThatNeverReadsIsClosedWithoutHarmingOthers() async throws {
         let fixture = try TestServer(configuration: ServerConfiguration(
             backpressure: BackpressureLimits(pauseReadingAbove: 64 << 10, resumeReadingBelow: 16 << 10, closeAbove: 1 << 20)))

@@ -88,6 +88,33 @@ final class ServerProtocolTests: XCTestCase {
         await fixture.stop()
     }
 
+    func testRequestsPipelinedBehindInitializeAreHeldNotRejected() async throws {
+        let fixture = try TestServer()
+        let socket = try RawSocket(fixture.tcp)
+        var burst: [UInt8] = []
+        for message in [RPCMessage.request(RPCRequest(id: .int(1), method: "initialize")),
+                        .request(RPCRequest(id: .int(2), method: "echo", params: ["a"])),
+                        .request(RPCRequest(id: .int(3), method: "echo", params: ["b"]))] {
+            burst += Array(try FrameEncoder.frame(message))
+        }
+        socket.send(burst)
+        XCTAssertNil(try socket.receiveResponse().error)
+        let answers = try [socket.receiveResponse(), socket.receiveResponse()]
+        XCTAssertEqual(Set(answers.map { "\($0)" }), Set([RPCResponse.success(.int(2), ["a"]), .success(.int(3), ["b"])].map { "\($0)" }))
+        await fixture.stop()
+    }
+
+    func testShutdownIsAnsweredAfterRunningRequestsFinish() async throws {
+        let fixture = try TestServer()
+        let socket = try RawSocket(fixture.tcp)
+        try socket.initialize()
+        try socket.sendRequest(1, "sleep", ["milliseconds": 200])
+        try socket.sendRequest(2, "shutdown")
+        XCTAssertEqual(try socket.receiveResponse(), .success(.int(1), "slept 200"))
+        XCTAssertEqual(try socket.receiveResponse(), .success(.int(2), .null))
+        await fixture.stop()
+    }
+
     func testBodyOverTheLimitIsAnsweredAndTheConnectionStaysUsable() async throws {
         let fixture = try TestServer(configuration: ServerConfiguration(
             framing: FramingLimits(maxHeaderBytes: 1024, maxBodyBytes: 4096)))

@@ -47,6 +47,9 @@ final class FramedStream {
     var onEvent: (FrameEvent) -> Void = { _ in }
     var onFramingError: (FramingError) -> Void = { _ in }
     var onClose: (StreamCloseReason) -> Void = { _ in }
+    /// When set, end of input only stops reading and calls this, leaving the output open: a stdio client that
+    /// closes stdin after its last request still gets its answers. Otherwise end of input closes the stream.
+    var onEndOfInput: (() -> Void)?
 
     private(set) var pendingWriteBytes = 0
     private var pendingWrites = 0
@@ -104,7 +107,12 @@ final class FramedStream {
             decoder.append(UnsafeRawBufferPointer(start: readBuffer, count: count))
             drainDecoder()
         } else if count == Int(UV_EOF.rawValue) {
-            close(decoder.isAtFrameBoundary ? .peerClosed : .ioError("peer closed the connection mid-frame"))
+            if let onEndOfInput {
+                stopReading()
+                onEndOfInput()
+            } else {
+                close(decoder.isAtFrameBoundary ? .peerClosed : .ioError("peer closed the connection mid-frame"))
+            }
         } else if count < 0 {
             close(.ioError(UVError(Int32(count), "read").description))
         }
@@ -217,6 +225,7 @@ final class FramedStream {
             onEvent = { _ in }
             onFramingError = { _ in }
             onClose = { _ in }
+            onEndOfInput = nil
             selfReference?.release()
             selfReference = nil
         }

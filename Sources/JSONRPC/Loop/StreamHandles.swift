@@ -5,9 +5,12 @@ import Foundation
 /// listeners and the client share.
 enum StreamHandles {
     /// A readable or writable uv stream over an inherited descriptor (stdin/stdout, a pipe, a socketpair, a tty).
-    /// Regular files are refused: libuv cannot poll them, and a daemon reading a file as a stream would spin.
+    /// A regular file (`torl serve --stdio < requests > answers`) cannot be polled by libuv, so a relay thread
+    /// copies between it and a pipe the loop can poll.
     static func open(fileDescriptor fd: Int32, on loop: EventLoop) throws -> UnsafeMutablePointer<uv_stream_t> {
         switch uv_guess_handle(fd) {
+        case UV_FILE:
+            return try open(fileDescriptor: FileRelay.start(file: fd), on: loop)
         case UV_TTY:
             let tty = allocateHandle(UV_TTY, as: uv_tty_t.self)
             let status = uv_tty_init(loop.raw, tty, fd, 0)
@@ -25,8 +28,6 @@ enum StreamHandles {
                 throw UVError(status, "uv_pipe_open(fd \(fd))")
             }
             return streamPointer(pipe)
-        case UV_FILE:
-            throw UVError(UV_EINVAL.rawValue, "fd \(fd) is a regular file, not a pipe, socket or terminal; stdio mode")
         default:
             throw UVError(UV_EBADF.rawValue, "fd \(fd) is not an open stream; stdio mode")
         }
@@ -105,5 +106,37 @@ final class LoopTimer {
             Unmanaged<LoopTimer>.fromOpaque(data).release()
         }
         selfReference = nil
+    }
+}
+
+/// Copies between a regular file and one end of a pipe on a plain thread, for descriptors libuv cannot poll.
+enum FileRelay {
+    /// Returns the descriptor the loop should use in place of `file`. Whether the file is read or written follows
+    /// its open mode: a read-only file is fed into the pipe, anything else is filled from it.
+    static func start(file: Int32) throws -> Int32 {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { throw UVError(-errno, "pipe for relaying fd \(file)") }
+        let (readEnd, writeEnd) = (ends[0], ends[1])
+        let readsFromFile = (fcntl(file, F_GETFL) & O_ACCMODE) == O_RDONLY
+        let (source, destination, loopEnd) = readsFromFile ? (file, writeEnd, readEnd) : (readEnd, file, writeEnd)
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            copying: while true {
+                let count = read(source, &buffer, buffer.count)
+                if count < 0, errno == EINTR { continue }
+                if count <= 0 { break }
+                var offset = 0
+                while offset < count {
+                    let written = buffer[offset ..< count].withUnsafeBytes { write(destination, $0.baseAddress, $0.count) }
+                    if written < 0, errno == EINTR { continue }
+                    if written <= 0 { break copying }
+                    offset += written
+                }
+            }
+            close(readsFromFile ? destination : source)
+        }
+        thread.name = "torl.rpc.file-relay"
+        thread.start()
+        return loopEnd
     }
 }

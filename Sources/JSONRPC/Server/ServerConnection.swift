@@ -14,6 +14,12 @@ final class ServerConnection {
     private let requiresToken: Bool
     private var session = Session()
     private var inFlight: [RequestID: InFlight] = [:]
+    /// Messages that arrived while `initialize` ran, replayed in order once it is answered.
+    private var heldMessages: [RPCMessage] = []
+    /// `shutdown` is answered once this connection's running requests have finished.
+    private var pendingShutdown: RequestID?
+    /// The client closed its input (stdio): answer what is running, then close.
+    private var inputEnded = false
     private(set) var isClosed = false
 
     var inFlightCount: Int { inFlight.count }
@@ -26,6 +32,21 @@ final class ServerConnection {
         stream.onEvent = { [weak self] event in self?.handle(event) }
         stream.onFramingError = { [weak self] error in self?.handle(error) }
         stream.onClose = { [weak self] reason in self?.didClose(reason) }
+        if info.transport == .stdio {
+            stream.onEndOfInput = { [weak self] in
+                self?.inputEnded = true
+                self?.closeIfDrained()
+            }
+        }
+    }
+
+    /// Messages wait while `initialize` runs, and after `shutdown` until it is answered (so a pipelined `exit`
+    /// does not cut off the requests `shutdown` is waiting for).
+    private var isHoldingMessages: Bool { session.isInitializing || pendingShutdown != nil }
+
+    private func closeIfDrained() {
+        guard inputEnded, inFlight.isEmpty, heldMessages.isEmpty, !isClosed else { return }
+        stream.closeAfterFlush(.closedLocally("client closed its input"))
     }
 
     func start() {
@@ -61,6 +82,16 @@ final class ServerConnection {
     }
 
     private func handle(_ message: RPCMessage) {
+        if isHoldingMessages {
+            guard heldMessages.count < server.configuration.maxInFlightPerConnection else {
+                if case .request(let request) = message {
+                    send(.response(.failure(request.id, .serverBusy("too many messages sent before 'initialize' was answered"))))
+                }
+                return
+            }
+            heldMessages.append(message)
+            return
+        }
         switch message {
         case .request(let request):
             handle(request)
@@ -79,10 +110,16 @@ final class ServerConnection {
         switch session.admit(method: request.method, serverStopping: server.isStopping) {
         case .reject(let error):
             send(.response(.failure(request.id, error)))
+        case .holdUntilInitialized:
+            heldMessages.append(.request(request))
         case .initialize:
             startInitialize(request)
         case .shutdown:
-            send(.response(.success(request.id, .null)))
+            if inFlight.isEmpty {
+                send(.response(.success(request.id, .null)))
+            } else {
+                pendingShutdown = request.id
+            }
         case .dispatch:
             guard inFlight.count < server.configuration.maxInFlightPerConnection else {
                 let limit = server.configuration.maxInFlightPerConnection
@@ -166,11 +203,24 @@ final class ServerConnection {
 
     private func finish(_ request: RPCRequest, response: RPCResponse, frame: Data?) {
         inFlight[request.id] = nil
+        if !isClosed, let frame { stream.write(frame: frame) }
         if request.method == LifecycleMethod.initialize {
             session.initializeFinished(succeeded: response.error == nil)
+            replayHeldMessages()
         }
-        if !isClosed, let frame { stream.write(frame: frame) }
+        if inFlight.isEmpty, let shutdownID = pendingShutdown, !isClosed {
+            pendingShutdown = nil
+            send(.response(.success(shutdownID, .null)))
+            replayHeldMessages()
+        }
+        closeIfDrained()
         server.connectionMadeProgress()
+    }
+
+    private func replayHeldMessages() {
+        while !heldMessages.isEmpty, !isHoldingMessages, !isClosed {
+            handle(heldMessages.removeFirst())
+        }
     }
 
     private func notificationSink() -> NotificationSink {

@@ -13,6 +13,9 @@ struct Session {
         case initialize
         case shutdown
         case dispatch
+        /// Sent while `initialize` is still running: held and replayed once it is answered, so a client that
+        /// pipelines (`torl serve --stdio < requests`) gets the same answers as one that waits.
+        case holdUntilInitialized
         case reject(RPCError)
     }
 
@@ -25,10 +28,10 @@ struct Session {
         case (.awaitingInitialize, LifecycleMethod.initialize):
             phase = .initializing
             return .initialize
-        case (.awaitingInitialize, _), (.initializing, LifecycleMethod.shutdown):
+        case (.awaitingInitialize, _):
             return .reject(.serverNotInitialized)
         case (.initializing, _):
-            return .reject(.serverNotInitialized)
+            return .holdUntilInitialized
         case (.ready, LifecycleMethod.initialize):
             return .reject(.alreadyInitialized)
         case (.ready, LifecycleMethod.shutdown):
@@ -45,6 +48,8 @@ struct Session {
         guard phase == .initializing else { return }
         phase = succeeded ? .ready : .awaitingInitialize
     }
+
+    var isInitializing: Bool { phase == .initializing }
 
     /// LSP: notifications before initialization are dropped, except `exit`.
     func acceptsNotification(_ method: String) -> Bool {

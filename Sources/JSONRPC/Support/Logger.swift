@@ -7,6 +7,11 @@ public final class RPCLogger: @unchecked Sendable {
 
         public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
 
+        public init?(name: String) {
+            guard let level = Level.allCases.first(where: { $0.label == name.lowercased() }) else { return nil }
+            self = level
+        }
+
         var label: String {
             switch self {
             case .debug: return "debug"
