@@ -82,7 +82,9 @@ struct RPCBench {
         var answeredAsExpected: Int
         var lost: Int
         var unexpected: Int
+        /// Per kind: how many were sent, and the first unexpected answer if any.
         var byKind: [String: Int]
+        var firstUnexpectedByKind: [String: String]
         var seconds: Double
         var requestsPerSecond: Double
     }
@@ -195,7 +197,10 @@ struct RPCBench {
                        maxMicroseconds: microseconds.last ?? 0)
     }
 
-    private enum Verdict: Sendable { case expected, unexpected, lost }
+    private enum Verdict: Sendable, Equatable {
+        case expected, lost
+        case unexpected(String)
+    }
 
     private func soak(_ daemon: BenchDaemon) async throws -> Soak {
         let settings = self.settings
@@ -218,13 +223,21 @@ struct RPCBench {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         for client in clients { try await client.shutdownAndExit() }
         var byKind: [String: Int] = [:]
-        for (kind, _) in verdicts { byKind[kind.rawValue, default: 0] += 1 }
+        var firstUnexpected: [String: String] = [:]
+        var unexpected = 0
+        for (kind, verdict) in verdicts {
+            byKind[kind.rawValue, default: 0] += 1
+            if case .unexpected(let answer) = verdict {
+                unexpected += 1
+                if firstUnexpected[kind.rawValue] == nil { firstUnexpected[kind.rawValue] = answer }
+            }
+        }
         let expected = verdicts.filter { $0.1 == .expected }.count
         return Soak(requests: settings.requests, clients: settings.clients, inFlightPerClient: settings.depth,
                     answeredAsExpected: expected,
                     lost: verdicts.filter { $0.1 == .lost }.count + (settings.requests - verdicts.count),
-                    unexpected: verdicts.filter { $0.1 == .unexpected }.count, byKind: byKind, seconds: seconds,
-                    requestsPerSecond: Double(verdicts.count) / seconds)
+                    unexpected: unexpected, byKind: byKind, firstUnexpectedByKind: firstUnexpected,
+                    seconds: seconds, requestsPerSecond: Double(verdicts.count) / seconds)
     }
 
     /// One client's share, `depth` requests in flight at a time.
@@ -261,7 +274,11 @@ struct RPCBench {
             return first ?? .failure(TimedOut())
         }
         if case .failure(let error) = outcome, error is TimedOut || error is RPCClientError { return .lost }
-        return kind.isExpected(outcome) ? .expected : .unexpected
+        if kind.isExpected(outcome) { return .expected }
+        switch outcome {
+        case .success(let value): return .unexpected("result \((try? JSONCoding.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "?")")
+        case .failure(let error): return .unexpected(String(describing: error))
+        }
     }
 }
 
@@ -311,11 +328,18 @@ final class BenchDaemon: @unchecked Sendable {
         }
     }
 
-    /// SIGTERM, as a service manager would stop it; returns its exit status.
+    /// SIGTERM, as a service manager would stop it; returns its exit status. A daemon that has not exited 15 s
+    /// later is killed and reported as -9, so a broken stop shows in the figures instead of hanging the bench.
     func stop() -> Int32 {
         process.terminate()
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning, Date() < deadline { usleep(10_000) }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return -SIGKILL
+        }
         return process.terminationStatus
     }
 

@@ -77,6 +77,18 @@ final class RouterTests: XCTestCase {
         XCTAssertEqual(validate.error?.message, "invalid params: field 'temperature': must be >= 0")
     }
 
+    func testEmptyParamsAcceptObjectsAndAbsenceButNotPositionalParams() async {
+        let router = Router()
+        router.register("status") { (_: EmptyParams, _) in "ok" }
+        let acceptedParams: [JSONValue?] = [nil, .object([:]), ["verbose": true]]
+        for accepted in acceptedParams {
+            let response = await router.respond(to: RPCRequest(id: .int(1), method: "status", params: accepted), context: context())
+            XCTAssertEqual(response, .success(.int(1), "ok"), "\(String(describing: accepted))")
+        }
+        let positional = await router.respond(to: RPCRequest(id: .int(2), method: "status", params: [1, 2]), context: context())
+        XCTAssertEqual(positional.error?.message, "invalid params: params: expected an object, found array")
+    }
+
     func testProgressGoesToTheSinkTaggedWithTheRequestID() async throws {
         let store = Locked<[RPCNotification]>([])
         let router = Router()

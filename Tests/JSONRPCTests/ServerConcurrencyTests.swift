@@ -252,6 +252,20 @@ final class ServerConcurrencyTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
     }
 
+    func testSignalStartsTheGracefulStop() async throws {
+        let fixture = try TestServer()
+        try fixture.server.stopOnSignals([SIGUSR2])
+        let client = try await fixture.client()
+        let running = Task { try await client.request("sleep", params: ["milliseconds": 200]) }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        kill(getpid(), SIGUSR2)
+        let finished = try await running.value
+        XCTAssertEqual(finished, "slept 200", "work in flight when the signal came still gets its answer")
+        let status = await fixture.server.stopped()
+        XCTAssertEqual(status, 0)
+        try? FileManager.default.removeItem(at: fixture.directory)
+    }
+
     func testStdioModeOverPipes() async throws {
         var toServer: [Int32] = [0, 0]
         var fromServer: [Int32] = [0, 0]

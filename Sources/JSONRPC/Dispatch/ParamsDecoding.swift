@@ -1,9 +1,24 @@
 import Foundation
 
-/// Params for methods that take none. Any object is accepted (extra members are ignored, as JSON-RPC clients
-/// commonly send `{}` or omit params).
+/// Params for methods that take none: absent params or any object (extra members are ignored, as clients
+/// commonly send `{}`). Positional params are rejected, since there is nothing to bind them to.
 public struct EmptyParams: Codable, Sendable, Equatable {
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     public init() {}
+
+    public init(from decoder: Decoder) throws {
+        _ = try decoder.container(keyedBy: AnyKey.self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        _ = encoder.container(keyedBy: AnyKey.self)
+    }
 }
 
 /// Result for methods that answer `null` (`shutdown`, fire-and-forget commands).

@@ -161,6 +161,12 @@ final class ServerCore {
     }
 
     func installSignalHandlers(_ signals: [Int32]) throws {
+        // A parent may start us with these signals blocked (Foundation's Process does), and threads inherit the
+        // mask; unblocking them on the loop thread lets the kernel deliver them here, where libuv catches them.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        for number in signals { sigaddset(&unblocked, number) }
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
         for number in signals {
             let handle = allocateHandle(UV_SIGNAL, as: uv_signal_t.self)
             uv_signal_init(loop.raw, handle)
