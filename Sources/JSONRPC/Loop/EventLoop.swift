@@ -1,0 +1,136 @@
+import CUV
+import Foundation
+
+/// A libuv loop on its own thread. Every uv handle of this module is created, used and closed on that thread;
+/// other threads hand it work through `execute`, which appends to a locked queue and wakes the loop with a
+/// `uv_async_t` (the only uv call libuv allows from another thread).
+public final class EventLoop: @unchecked Sendable {
+    let raw: UnsafeMutablePointer<uv_loop_t>
+    private let wakeup: UnsafeMutablePointer<uv_async_t>
+    private let queue = Locked<[() -> Void]>([])
+    private let finished = DispatchSemaphore(value: 0)
+    private let loopThreadID = Locked<pthread_t?>(nil)
+    private let closed = Locked(false)
+
+    private static let sharedLoop = Locked<EventLoop?>(nil)
+
+    /// One loop shared by clients in this process (`torl status`, the bench): a thread per client is waste.
+    public static func shared() throws -> EventLoop {
+        try sharedLoop.withLock { existing in
+            if let existing { return existing }
+            let created = try EventLoop(name: "torl.rpc.client-loop")
+            existing = created
+            return created
+        }
+    }
+
+    public init(name: String = "torl.rpc.loop") throws {
+        Self.ignoreBrokenPipes
+        raw = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
+        wakeup = UnsafeMutablePointer<uv_async_t>.allocate(capacity: 1)
+        let status = uv_loop_init(raw)
+        guard status == 0 else {
+            raw.deallocate()
+            wakeup.deallocate()
+            throw UVError(status, "uv_loop_init")
+        }
+        uv_async_init(raw, wakeup) { handle in
+            guard let handle, let owner = handle.pointee.data else { return }
+            Unmanaged<EventLoop>.fromOpaque(owner).takeUnretainedValue().drainQueue()
+        }
+        wakeup.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let thread = Thread { [self] in
+            loopThreadID.withLock { $0 = pthread_self() }
+            uv_run(raw, UV_RUN_DEFAULT)
+            drainQueue()
+            finished.signal()
+        }
+        thread.name = name
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Writing to a peer that went away must yield EPIPE on that one connection, not kill the daemon.
+    private static let ignoreBrokenPipes: Void = {
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
+    public var isOnLoopThread: Bool {
+        guard let id = loopThreadID.current else { return false }
+        return pthread_equal(id, pthread_self()) != 0
+    }
+
+    /// Runs `work` on the loop thread, soon. Work posted after `close()` is dropped.
+    public func execute(_ work: @escaping () -> Void) {
+        let accepted = closed.withLock { isClosed -> Bool in
+            guard !isClosed else { return false }
+            queue.withLock { $0.append(work) }
+            return true
+        }
+        if accepted { uv_async_send(wakeup) }
+    }
+
+    /// Runs `work` on the loop thread and waits for its result. Never call it from the loop thread.
+    public func sync<T>(_ work: @escaping () throws -> T) throws -> T {
+        if isOnLoopThread { return try work() }
+        let result = Locked<Result<T, Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        execute {
+            result.withLock { $0 = Result { try work() } }
+            done.signal()
+        }
+        done.wait()
+        return try result.current!.get()
+    }
+
+    private func drainQueue() {
+        while true {
+            let batch = queue.withLock { pending -> [() -> Void] in
+                defer { pending.removeAll(keepingCapacity: true) }
+                return pending
+            }
+            if batch.isEmpty { return }
+            for work in batch { work() }
+        }
+    }
+
+    /// Closes every handle still open and ends the loop thread. Owners close their handles first; this is the
+    /// backstop so the loop always ends.
+    public func close() {
+        let alreadyClosed = closed.withLock { isClosed -> Bool in
+            defer { isClosed = true }
+            return isClosed
+        }
+        if alreadyClosed { return }
+        queue.withLock { $0.append { [self] in
+            uv_walk(raw, { handle, _ in
+                guard let handle, uv_is_closing(handle) == 0 else { return }
+                uv_close(handle, nil)
+            }, nil)
+        } }
+        uv_async_send(wakeup)
+        finished.wait()
+        uv_loop_close(raw)
+    }
+
+    deinit {
+        close()
+        raw.deallocate()
+        wakeup.deallocate()
+    }
+}
+
+/// A libuv status code with the call that returned it.
+public struct UVError: Error, CustomStringConvertible, Equatable {
+    public var code: Int32
+    public var operation: String
+
+    public init(_ code: Int32, _ operation: String) {
+        self.code = code
+        self.operation = operation
+    }
+
+    public var description: String {
+        "\(operation) failed: \(String(cString: uv_strerror(code))) (\(String(cString: uv_err_name(code))))"
+    }
+}
