@@ -29,6 +29,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 0x1000, 0x4000, 1 << 18
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -252,8 +253,9 @@ def run_code(request, config, isolation):
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         limits = request["limits"]
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        # Soft = hard: pid 1 of a namespace ignores SIGXCPU, so the limit ends the run with SIGKILL.
         cpu = max(1, int(limits["cpu_seconds"] + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         memory = config["baseline_address_space"] + limits["memory_bytes"]
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["max_file_bytes"], limits["max_file_bytes"]))
@@ -264,6 +266,8 @@ def run_code(request, config, isolation):
             os.setgroups([])
             os.setgid(run_uid)
             os.setuid(run_uid)
+            # Changing uid clears "dumpable", which makes /proc/self root-owned; the run owns itself again.
+            _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
         os.chdir(workdir)
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)

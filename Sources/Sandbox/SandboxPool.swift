@@ -285,14 +285,14 @@ final class PoolCore: WorkerDelegate {
         return SandboxMetrics(poolSize: configuration.poolSize, workersAlive: alive.count,
                               workersBusy: alive.filter(\.isBusy).count, queueDepth: queue.count,
                               queueCapacity: configuration.queueCapacity, workersReplaced: workersReplaced,
-                              runsTotal: runsTotal, statusCounts: counts, isolation: isolation,
+                              workerPIDs: alive.map(\.pid), runsTotal: runsTotal, statusCounts: counts, isolation: isolation,
                               pythonPath: configuration.pythonPath, pythonVersion: pythonVersion,
                               lastWorkerError: lastWorkerError)
     }
 
     func emptyMetrics() -> SandboxMetrics {
         SandboxMetrics(poolSize: configuration.poolSize, workersAlive: 0, workersBusy: 0, queueDepth: 0,
-                       queueCapacity: configuration.queueCapacity, workersReplaced: 0, runsTotal: 0,
+                       queueCapacity: configuration.queueCapacity, workersReplaced: 0, workerPIDs: [], runsTotal: 0,
                        statusCounts: [:], isolation: nil, pythonPath: configuration.pythonPath,
                        pythonVersion: nil, lastWorkerError: nil)
     }

@@ -41,6 +41,8 @@ public struct SandboxMetrics: Codable, Equatable, Sendable {
     public var queueCapacity: Int
     /// Workers started to replace one that died, hung or failed to start.
     public var workersReplaced: Int
+    /// Process ids of the live fork-servers (each leads its own process group).
+    public var workerPIDs: [Int32]
     public var runsTotal: Int
     /// Runs per final status (every status present, zero when unseen).
     public var statusCounts: [String: Int]
@@ -59,6 +61,7 @@ public struct SandboxMetrics: Codable, Equatable, Sendable {
         case queueDepth = "queue_depth"
         case queueCapacity = "queue_capacity"
         case workersReplaced = "workers_replaced"
+        case workerPIDs = "worker_pids"
         case runsTotal = "runs_total"
         case statusCounts = "status_counts"
         case pythonPath = "python_path"

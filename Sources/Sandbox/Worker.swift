@@ -213,9 +213,7 @@ final class Worker {
         if count < 0 {
             // End of file or an error on a pipe: the server is going away; its exit callback finishes up.
             uv_read_stop(stream)
-            if pointer == replies.map({ UnsafeMutableRawPointer($0) }) && state != .exited {
-                terminate(reason: "the fork-server closed its reply pipe")
-            }
+            if pointer == replies.map({ UnsafeMutableRawPointer($0) }) { killServer() }
             return
         }
         guard count > 0, let base else { return }
@@ -293,11 +291,12 @@ final class Worker {
                                      queueMs: queueMs, truncated: truncated, message: error)
         } else {
             let status = classifyRun(exitCode: message.exitCode, signal: message.signal, killReason: killReason,
-                                     stderr: stderr)
+                                     stderr: stderr, cpuMs: message.cpuMs, cpuLimitSeconds: run.limits.cpuSeconds)
             result = ExecutionResult(status: status, exitCode: message.exitCode, signal: message.signal,
                                      stdout: stdout, stderr: stderr, wallMs: wallMs, cpuMs: message.cpuMs,
                                      queueMs: queueMs, truncated: truncated,
-                                     message: killMessage(status: status, signal: message.signal, limits: run.limits))
+                                     message: killMessage(status: status, signal: message.signal, killReason: killReason,
+                                                                  limits: run.limits))
         }
         self.run = nil
         runPid = nil
@@ -381,6 +380,11 @@ final class Worker {
     func terminate(reason: String) {
         guard state != .exited else { return }
         if terminationReason == nil { terminationReason = reason }
+        killServer()
+    }
+
+    private func killServer() {
+        guard state != .exited else { return }
         signalRun(SIGKILL)
         if pid > 0 {
             kill(-pid, SIGKILL)
