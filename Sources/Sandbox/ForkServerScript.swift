@@ -11,8 +11,9 @@ enum ForkServerScript {
 #   3  control replies to the pool      (same framing)
 # argv[1] is a JSON object: {"isolate": bool, "run_uid": int or null, "tmpfs_bytes": int}.
 #
-# Each run is one fork of this warm server: pid 1 of a fresh PID namespace when the kernel allows it, so that
-# when the run ends (or the pool kills it) the kernel kills every process it left behind. The server reaps it.
+# Each run is one fork of this warm server, made ahead of its request while the worker is idle: pid 1 of a
+# fresh PID namespace when the kernel allows it, so that when the run ends (or the pool kills it) the kernel
+# kills every process it left behind. The server reaps it, wipes its work dir, then reports "done".
 import ctypes
 import json
 import os
@@ -240,9 +241,9 @@ def address_space_bytes():
 
 # ---------------------------------------------------------------- one run
 
-def run_code(request, config, isolation):
-    """Body of the run process: never returns."""
-    import builtins, io, resource, traceback, types
+def run_code(request_fd, workdir, config, isolation):
+    """Body of the run process: prepared ahead of its request, then runs it. Never returns."""
+    import builtins, io, resource, types
     status = 70
     try:
         os.setsid()
@@ -251,6 +252,12 @@ def run_code(request, config, isolation):
             unshare(CLONE_NEWNS)
             mount(None, "/", None, MS_REC | MS_PRIVATE)
             mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        request = read_frame(request_fd)
+        if request is None:
+            os._exit(0)  # the server discarded this spare
         limits = request["limits"]
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         # Soft = hard: pid 1 of a namespace ignores SIGXCPU, so the limit ends the run with SIGKILL.
@@ -260,18 +267,19 @@ def run_code(request, config, isolation):
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["max_file_bytes"], limits["max_file_bytes"]))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"], limits["max_processes"]))
-        workdir = request["workdir"]
         run_uid = isolation.get("run_uid")
         if run_uid is not None:
             os.setgroups([])
             os.setgid(run_uid)
             os.setuid(run_uid)
-            # Changing uid clears "dumpable", which makes /proc/self root-owned; the run owns itself again.
+            # Changing uid clears "dumpable" (making /proc/self root-owned) and the parent-death signal;
+            # set both again. (Should the server die in between, the pool kills the run's group itself.)
             _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
+            die_with_parent()
         os.chdir(workdir)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
         os.closerange(3, 1 << 16)
+        with open("main.py", "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(request["code"])
         os.environ.clear()
         os.environ.update(request["environment"])
         os.environ["HOME"] = workdir
@@ -373,13 +381,13 @@ def wipe(directory):
                 pass
 
 
-def prepare_workdir(isolation, run_id):
+def prepare_workdir(isolation):
     import tempfile
     if "/tmp" in isolation.get("private_tmp", []):
         workdir = "/tmp/run"
         os.mkdir(workdir, 0o700)
     else:
-        workdir = tempfile.mkdtemp(prefix="torl-run-%d-" % run_id)
+        workdir = tempfile.mkdtemp(prefix="torl-run-")
     run_uid = isolation.get("run_uid")
     if run_uid is not None:
         os.chown(workdir, run_uid, run_uid)
@@ -393,35 +401,61 @@ def clean_up(workdir, isolation):
         wipe(directory)
 
 
-def start_run(request, config, isolation):
-    """Forks the run, as pid 1 of a fresh PID namespace when available; returns its pid."""
-    pid_namespace = isolation.get("pid_namespace")
-    if pid_namespace:
-        unshare(CLONE_NEWPID)
-    try:
-        pid = os.fork()
-        if pid == 0:
-            run_code(request, config, isolation)
-    finally:
+class Spare:
+    """A run process forked ahead of its request, waiting on its own pipe, so that the fork (the largest
+    cost of a run) happens while the worker is idle rather than while a caller waits."""
+
+    def __init__(self, config, isolation):
+        self.workdir = prepare_workdir(isolation)
+        request_read, self.request_fd = os.pipe()
+        pid_namespace = isolation.get("pid_namespace")
         if pid_namespace:
-            setns(config["own_pid_namespace"], CLONE_NEWPID)
-    return pid
+            unshare(CLONE_NEWPID)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os.close(self.request_fd)
+                run_code(request_read, self.workdir, config, isolation)
+        finally:
+            if pid_namespace:
+                setns(config["own_pid_namespace"], CLONE_NEWPID)
+        os.close(request_read)
+        self.pid = pid
+
+    def discard(self, isolation):
+        os.close(self.request_fd)
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.waitpid(self.pid, 0)
+        clean_up(self.workdir, isolation)
 
 
-def handle(request, config, isolation):
-    run_id = request["id"]
-    workdir = prepare_workdir(isolation, run_id)
-    request["workdir"] = workdir
+def hand_over(request, config, isolation, spare):
+    """Gives the request to a spare; replaces a spare that died while waiting (once)."""
+    body = json.dumps(request).encode("utf-8")
+    frame = struct.pack(">I", len(body)) + body
     try:
-        with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8", errors="surrogateescape") as f:
-            f.write(request["code"])
-        pid = start_run(request, config, isolation)
-        send({"type": "started", "id": run_id, "pid": pid})
-        _, status, usage = os.wait4(pid, 0)
+        write_all(spare.request_fd, frame)
+    except OSError:
+        spare.discard(isolation)
+        spare = Spare(config, isolation)
+        write_all(spare.request_fd, frame)
+    os.close(spare.request_fd)
+    return spare
+
+
+def handle(request, config, isolation, spare):
+    run_id = request["id"]
+    try:
+        spare = hand_over(request, config, isolation, spare)
+        send({"type": "started", "id": run_id, "pid": spare.pid})
+        _, status, usage = os.wait4(spare.pid, 0)
         if not isolation.get("pid_namespace"):
-            sweep_leftovers(pid, isolation)
+            sweep_leftovers(spare.pid, isolation)
     finally:
-        clean_up(workdir, isolation)
+        clean_up(spare.workdir, isolation)
     send({
         "type": "done",
         "id": run_id,
@@ -458,11 +492,13 @@ def main():
     config["baseline_address_space"] = address_space_bytes()
     send({"type": "ready", "pid": os.getpid(), "python": sys.version.split()[0], "isolation": isolation})
     while True:
+        spare = Spare(config, isolation)
         request = read_frame(CONTROL_IN)
         if request is None:
+            spare.discard(isolation)
             return
         try:
-            handle(request, config, isolation)
+            handle(request, config, isolation, spare)
         except Exception as e:
             send({"type": "done", "id": request.get("id"), "error": "fork-server: %r" % (e,)})
 

@@ -167,8 +167,9 @@ final class PoolCore: WorkerDelegate {
         run.complete(result)
     }
 
+    /// The worker idle the longest (its next run process is the most likely to be forked already).
     private func idleWorker() -> Worker? {
-        workers.first { $0?.state == .idle } ?? nil
+        workers.compactMap { $0 }.filter { $0.state == .idle }.min { $0.idleSince < $1.idleSince }
     }
 
     private func dispatchQueued() {

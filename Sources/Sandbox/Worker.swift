@@ -49,6 +49,9 @@ final class Worker {
     let slot: Int
     private(set) var state = State.starting
     private(set) var pid: Int32 = 0
+    /// uv_hrtime() when the worker last became idle: the pool prefers the worker idle the longest, whose
+    /// next run process has had the most time to be forked ahead.
+    private(set) var idleSince: UInt64 = 0
     weak var delegate: WorkerDelegate?
 
     private let loop: UnsafeMutablePointer<uv_loop_t>
@@ -264,6 +267,7 @@ final class Worker {
         switch message.type {
         case "ready" where state == .starting:
             state = .idle
+            idleSince = uv_hrtime()
             stopTimer()
             startupErrors.removeAll()
             delegate?.workerBecameReady(self, python: message.python, isolation: message.isolation)
@@ -301,6 +305,7 @@ final class Worker {
         self.run = nil
         runPid = nil
         state = .idle
+        idleSince = uv_hrtime()
         delegate?.worker(self, finished: run, result: result)
     }
 
@@ -394,6 +399,9 @@ final class Worker {
 
     private func serverExited(status: Int64, signal: Int32) {
         let wasReady = state != .starting
+        // The run dies with its server (parent-death signal); killing its group here covers the instant
+        // between its uid change and re-arming that signal.
+        signalRun(SIGKILL)
         state = .exited
         stopTimer()
         var reason = terminationReason

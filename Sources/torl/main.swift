@@ -6,6 +6,7 @@ struct Torl: ParsableCommand {
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
         subcommands: [
             ExecCommand.self,
+            SandboxBenchGroup.self,
         ])
 }
 Torl.main()
