@@ -133,13 +133,25 @@ def enter_namespaces(isolation, tmpfs_bytes):
     try:
         mount(None, "/", None, MS_REC | MS_PRIVATE)
         mounted = []
+        needed = interpreter_paths()
         for directory in PRIVATE_DIRS:
+            if any(path == directory or path.startswith(directory + "/") for path in needed):
+                isolation["errors"].append("%s kept shared: the interpreter lives there" % directory)
+                continue
             if os.path.isdir(directory):
                 mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%d" % tmpfs_bytes)
                 mounted.append(directory)
         isolation["private_tmp"] = mounted
     except OSError as e:
         isolation["errors"].append(str(e))
+
+
+def interpreter_paths():
+    """Directories the interpreter reads from: its prefixes, its executable's directory, sys.path."""
+    needed = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    needed |= {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    needed.add(os.path.dirname(os.path.realpath(sys.executable)))
+    return needed
 
 
 def expose_interpreter(isolation):
@@ -149,9 +161,7 @@ def expose_interpreter(isolation):
     into which just the interpreter's own subdirectories are bind-mounted back; nothing else of it shows.
     """
     import stat
-    needed = {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
-    needed |= {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    needed.add(os.path.dirname(os.path.realpath(sys.executable)))
+    needed = interpreter_paths()
     for _ in range(8):
         hidden = {}
         for path in sorted(needed):
@@ -175,23 +185,39 @@ def expose_interpreter(isolation):
 
 
 def probe_pid_namespace(isolation, config):
-    """Whether each run can be pid 1 of its own PID namespace (tried twice, as runs will do it)."""
-    try:
-        config["own_pid_namespace"] = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        for _ in range(2):
-            unshare(CLONE_NEWPID)
+    """How each run can be pid 1 of its own PID namespace, tried in a throwaway child as runs will do it.
+
+    "setns": the server unshares a PID namespace before each fork and returns to its own with setns (one
+    fork per run; needs CAP_SYS_ADMIN over the server's own PID namespace, i.e. root).
+    "supervisor": a supervisor process unshares and forks the run (two forks per run; works in a user
+    namespace, where setns back to the host's PID namespace is refused).
+    """
+    config["own_pid_namespace"] = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    for method in ("setns", "supervisor"):
+        prober = os.fork()
+        if prober == 0:
             try:
-                pid = os.fork()
-                if pid == 0:
-                    os._exit(0 if os.getpid() == 1 else 3)
-            finally:
-                setns(config["own_pid_namespace"], CLONE_NEWPID)
-            _, status = os.waitpid(pid, 0)
-            if os.waitstatus_to_exitcode(status) != 0:
-                raise OSError(0, "the probe run was not pid 1 of its namespace")
-        isolation["pid_namespace"] = True
-    except OSError as e:
-        isolation["errors"].append("pid namespace: %s" % e)
+                for _ in range(2):
+                    unshare(CLONE_NEWPID)
+                    pid = os.fork()
+                    if pid == 0:
+                        os._exit(0 if os.getpid() == 1 else 3)
+                    if method == "setns":
+                        setns(config["own_pid_namespace"], CLONE_NEWPID)
+                    _, status = os.waitpid(pid, 0)
+                    if os.waitstatus_to_exitcode(status) != 0:
+                        os._exit(4)
+                    if method == "supervisor":
+                        break
+                os._exit(0)
+            except BaseException:
+                os._exit(5)
+        _, status = os.waitpid(prober, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            isolation["pid_namespace"] = True
+            isolation["pid_namespace_method"] = method
+            return
+        isolation["errors"].append("pid namespace by %s: probe failed (%d)" % (method, os.waitstatus_to_exitcode(status)))
 
 
 def hide_foreign_processes(isolation):
@@ -407,9 +433,13 @@ class Spare:
 
     def __init__(self, config, isolation):
         self.workdir = prepare_workdir(isolation)
+        self.supervisor = None
         request_read, self.request_fd = os.pipe()
-        pid_namespace = isolation.get("pid_namespace")
-        if pid_namespace:
+        method = isolation.get("pid_namespace_method")
+        if method == "supervisor":
+            self._start_supervised(request_read, config, isolation)
+            return
+        if method == "setns":
             unshare(CLONE_NEWPID)
         try:
             pid = os.fork()
@@ -417,19 +447,81 @@ class Spare:
                 os.close(self.request_fd)
                 run_code(request_read, self.workdir, config, isolation)
         finally:
-            if pid_namespace:
+            if method == "setns":
                 setns(config["own_pid_namespace"], CLONE_NEWPID)
         os.close(request_read)
         self.pid = pid
 
+    def _start_supervised(self, request_read, config, isolation):
+        report_read, report_write = os.pipe()
+        supervisor = os.fork()
+        if supervisor == 0:
+            try:
+                os.close(report_read)
+                os.close(self.request_fd)
+                die_with_parent()
+                unshare(CLONE_NEWPID)
+                pid = os.fork()
+                if pid == 0:
+                    os.close(report_write)
+                    run_code(request_read, self.workdir, config, isolation)
+                os.close(request_read)
+                write_all(report_write, struct.pack("<q", pid))
+                _, status, usage = os.wait4(pid, 0)
+                write_all(report_write, json.dumps(end_report(status, usage)).encode("utf-8"))
+                os._exit(0)
+            except BaseException:
+                os._exit(70)
+        os.close(report_write)
+        os.close(request_read)
+        self.supervisor = supervisor
+        self.report_fd = report_read
+        header = read_exact(report_read, 8)
+        if header is None:
+            os.close(report_read)
+            os.waitpid(supervisor, 0)
+            raise OSError(0, "the run supervisor died before forking the run")
+        (self.pid,) = struct.unpack("<q", header)
+
+    def wait(self):
+        """Waits for the run to end (with every process of its namespace); returns its end report."""
+        if self.supervisor is None:
+            _, status, usage = os.wait4(self.pid, 0)
+            return end_report(status, usage)
+        chunks = []
+        while True:
+            chunk = os.read(self.report_fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(self.report_fd)
+        os.waitpid(self.supervisor, 0)
+        try:
+            return json.loads(b"".join(chunks).decode("utf-8"))
+        except ValueError:
+            return {"error": "the run supervisor died without reporting the end of the run"}
+
     def discard(self, isolation):
         os.close(self.request_fd)
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
-        os.waitpid(self.pid, 0)
+        for pid in (self.pid, self.supervisor):
+            if pid is not None:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if self.supervisor is not None:
+            os.close(self.report_fd)
+        os.waitpid(self.supervisor if self.supervisor is not None else self.pid, 0)
         clean_up(self.workdir, isolation)
+
+
+def end_report(status, usage):
+    return {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000.0,
+        "max_rss_kb": usage.ru_maxrss,
+    }
 
 
 def hand_over(request, config, isolation, spare):
@@ -441,7 +533,11 @@ def hand_over(request, config, isolation, spare):
     except OSError:
         spare.discard(isolation)
         spare = Spare(config, isolation)
-        write_all(spare.request_fd, frame)
+        try:
+            write_all(spare.request_fd, frame)
+        except OSError:
+            spare.discard(isolation)
+            raise
     os.close(spare.request_fd)
     return spare
 
@@ -451,19 +547,13 @@ def handle(request, config, isolation, spare):
     try:
         spare = hand_over(request, config, isolation, spare)
         send({"type": "started", "id": run_id, "pid": spare.pid})
-        _, status, usage = os.wait4(spare.pid, 0)
+        report = spare.wait()
         if not isolation.get("pid_namespace"):
             sweep_leftovers(spare.pid, isolation)
     finally:
         clean_up(spare.workdir, isolation)
-    send({
-        "type": "done",
-        "id": run_id,
-        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-        "cpu_ms": (usage.ru_utime + usage.ru_stime) * 1000.0,
-        "max_rss_kb": usage.ru_maxrss,
-    })
+    report.update({"type": "done", "id": run_id})
+    send(report)
 
 
 def main():

@@ -8,6 +8,8 @@ public struct IsolationReport: Codable, Equatable, Sendable {
     public var privateTmp: [String]
     /// True when each run is pid 1 of its own PID namespace (nothing it starts can outlive it).
     public var pidNamespace: Bool
+    /// "setns" (one fork per run, as root) or "supervisor" (a supervisor forks the run; user namespaces).
+    public var pidNamespaceMethod: String?
     /// "hidepid" (one proc mount where runs see only their own uid), "per_run" (a proc of the run's own
     /// PID namespace) or "shared" (the host's /proc).
     public var proc: String
@@ -22,6 +24,7 @@ public struct IsolationReport: Codable, Equatable, Sendable {
         case namespaces, network, proc, exposed, errors
         case privateTmp = "private_tmp"
         case pidNamespace = "pid_namespace"
+        case pidNamespaceMethod = "pid_namespace_method"
         case runUID = "run_uid"
     }
 

@@ -76,15 +76,45 @@ struct SandboxBenchCommand: ParsableCommand {
         return LatencyFigures(samples: samples)
     }
 
+    /// Runs/s with every worker busy, and the CPU time the whole pipeline spends per run (daemon, fork-servers
+    /// and runs), which gives the throughput this machine would reach if no other process competed.
     static func throughput(_ pool: SandboxPool, runs: Int) async throws -> ThroughputFigures {
+        let workers = await pool.status().workerPIDs
+        let cpuBefore = pipelineCPUSeconds(workers: workers)
         let start = DispatchTime.now().uptimeNanoseconds
         let results = await withTaskGroup(of: ExecutionResult.self) { group in
             for _ in 0..<runs { group.addTask { await pool.execute(trivialCode) } }
             return await group.reduce(into: [ExecutionResult]()) { $0.append($1) }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let cpuAfter = pipelineCPUSeconds(workers: workers)
+        let cpuPerRun = (cpuAfter.total - cpuBefore.total) / Double(runs)
+        let daemonCPUPerRun = (cpuAfter.daemon - cpuBefore.daemon) / Double(runs)
         if let failed = results.first(where: { $0.status != .ok }) { throw BenchFailure(result: failed) }
-        return ThroughputFigures(runs: runs, seconds: seconds, runsPerSecond: Double(runs) / seconds)
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        return ThroughputFigures(runs: runs, seconds: seconds, runsPerSecond: Double(runs) / seconds,
+                                 cpuMsPerRun: cpuPerRun * 1000, daemonCPUMsPerRun: daemonCPUPerRun * 1000,
+                                 cpuBoundRunsPerSecond: cores / cpuPerRun)
+    }
+
+    /// CPU seconds of this process plus each fork-server and the runs it has reaped (/proc/PID/stat fields
+    /// utime, stime, cutime, cstime).
+    static func pipelineCPUSeconds(workers: [Int32]) -> (total: Double, daemon: Double) {
+        var usage = rusage()
+        getrusage(Int32(RUSAGE_SELF.rawValue), &usage)
+        let daemon = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        var seconds = daemon
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        for pid in workers {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let afterName = stat.range(of: ") ", options: .backwards) else { continue }
+            // Fields after the command name start at field 3 (state); utime is field 14.
+            let fields = stat[afterName.upperBound...].split(separator: " ")
+            guard fields.count > 14 else { continue }
+            seconds += (11...14).compactMap { Double(fields[$0]) }.reduce(0, +) / ticksPerSecond
+        }
+        return (seconds, daemon)
     }
 }
 
@@ -131,10 +161,16 @@ struct ThroughputFigures: Encodable {
     let runs: Int
     let seconds: Double
     let runsPerSecond: Double
+    let cpuMsPerRun: Double
+    let daemonCPUMsPerRun: Double
+    let cpuBoundRunsPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
         case runs, seconds
         case runsPerSecond = "runs_per_second"
+        case cpuMsPerRun = "cpu_ms_per_run"
+        case daemonCPUMsPerRun = "daemon_cpu_ms_per_run"
+        case cpuBoundRunsPerSecond = "cpu_bound_runs_per_second"
     }
 }
 

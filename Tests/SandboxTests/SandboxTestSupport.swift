@@ -41,7 +41,10 @@ func survivingProcesses(isolation: IsolationReport?, poolSize: Int, marker: Stri
            let uidLine = status.split(separator: "\n").first(where: { $0.hasPrefix("Uid:") }),
            let realUID = uidLine.split(whereSeparator: \.isWhitespace).dropFirst().first.flatMap({ Int($0) }),
            runUIDs.contains(realUID) {
-            found.append("pid \(entry) with run uid \(realUID)")
+            let state = status.split(separator: "\n").filter { $0.hasPrefix("State:") || $0.hasPrefix("PPid:") || $0.hasPrefix("NSpid:") }
+            let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline").map {
+                String(decoding: $0.prefix(80), as: UTF8.self).replacingOccurrences(of: "\0", with: " ") } ?? ""
+            found.append("pid \(entry) with run uid \(realUID) \(state.joined(separator: " ")) \(command)")
         }
         if let marker, let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
            String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(marker) {
