@@ -5,5 +5,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure and print figures as JSON.",
-        subcommands: [RPCBenchCommand.self])
+        subcommands: [SandboxBenchCommand.self, RPCBenchCommand.self])
 }
