@@ -4,6 +4,9 @@ struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
-        subcommands: [])
+        subcommands: [
+            GradeCommand.self,
+            BenchCommand.self,
+        ])
 }
 Torl.main()

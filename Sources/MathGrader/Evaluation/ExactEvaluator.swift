@@ -1,0 +1,93 @@
+import BigInt
+
+/// Evaluates rational-valued expressions exactly, refusing (nil) anything irrational, symbolic, or larger than
+/// the bit budget. Exactness is what tells `1/2004!` from `1/2006!`, which no floating-point test can.
+struct ExactEvaluator: Sendable {
+    /// Largest numerator-plus-denominator size, in bits, of any intermediate value (about 20,000 digits).
+    var bitBudget = 1 << 16
+    /// Largest n for which n! and binomials with min(k, n-k) = n are multiplied out.
+    var factorialLimit = 5000
+
+    func value(of node: MathNode) -> Rational? {
+        switch node {
+        case .number(let value):
+            return value
+        case .sum(let terms):
+            var total = Rational.zero
+            for term in terms {
+                guard let part = value(of: term), total.bitSize + part.bitSize <= bitBudget else { return nil }
+                total = total + part
+            }
+            return total
+        case .product(let factors):
+            var total = Rational.one
+            for factor in factors {
+                guard let part = value(of: factor), total.bitSize + part.bitSize <= bitBudget else { return nil }
+                total = total * part
+            }
+            return total
+        case .quotient(let top, let bottom):
+            guard let numerator = value(of: top), let denominator = value(of: bottom),
+                  numerator.bitSize + denominator.bitSize <= bitBudget else { return nil }
+            return numerator.divided(by: denominator)
+        case .negation(let inner):
+            return value(of: inner).map { -$0 }
+        case .power(let base, let exponent):
+            guard let exponentValue = value(of: exponent), let baseValue = value(of: base) else { return nil }
+            return power(baseValue, exponentValue)
+        case .root(let index, let radicand):
+            guard let indexValue = value(of: index), indexValue.isInteger,
+                  indexValue.numerator.magnitude.bitWidth < 8, let radicandValue = value(of: radicand) else { return nil }
+            return radicandValue.exactRoot(Int(indexValue.numerator))
+        case .factorial(let inner):
+            guard let argument = value(of: inner), argument.isInteger, !argument.isNegative,
+                  argument.numerator <= BigInt(factorialLimit) else { return nil }
+            return fallingProduct(from: BigInt(1), count: Int(argument.numerator)).map { Rational(integer: $0) }
+        case .binomial(let top, let bottom):
+            return binomial(top, bottom)
+        case .function(.abs, let inner):
+            return value(of: inner).map { $0.isNegative ? -$0 : $0 }
+        case .function(.floor, let inner), .function(.ceil, let inner):
+            guard let argument = value(of: inner) else { return nil }
+            let (quotient, remainder) = argument.numerator.quotientAndRemainder(dividingBy: argument.denominator)
+            // Truncating division rounds toward zero; adjust to the floor, then to the ceiling.
+            let floor = remainder.isZero || remainder.sign == .plus ? quotient : quotient - 1
+            if case .function(.floor, _) = node { return Rational(integer: floor) }
+            return Rational(integer: remainder.isZero ? floor : floor + 1)
+        default:
+            return nil
+        }
+    }
+
+    /// Integer powers, and p/q powers of perfect q-th powers (`8^{2/3} = 4`).
+    private func power(_ base: Rational, _ exponent: Rational) -> Rational? {
+        if exponent.isInteger { return base.power(exponent.numerator, bitBudget: bitBudget) }
+        guard exponent.denominator.magnitude.bitWidth < 8,
+              let root = base.exactRoot(Int(exponent.denominator)) else { return nil }
+        return root.power(exponent.numerator, bitBudget: bitBudget)
+    }
+
+    private func binomial(_ top: MathNode, _ bottom: MathNode) -> Rational? {
+        guard let n = value(of: top), let k = value(of: bottom), n.isInteger, k.isInteger,
+              !n.isNegative else { return nil }
+        if k.isNegative || k.numerator > n.numerator { return .zero }
+        let smaller = min(k.numerator, n.numerator - k.numerator)
+        guard smaller <= BigInt(factorialLimit) else { return nil }
+        let count = Int(smaller)
+        guard let numerator = fallingProduct(from: n.numerator - smaller + 1, count: count),
+              let denominator = fallingProduct(from: 1, count: count) else { return nil }
+        return Rational(numerator: numerator, denominator: denominator)
+    }
+
+    /// start · (start+1) · ... · (start+count-1), or nil past the bit budget.
+    private func fallingProduct(from start: BigInt, count: Int) -> BigInt? {
+        var product = BigInt(1)
+        var factor = start
+        for _ in 0..<count {
+            product *= factor
+            if product.magnitude.bitWidth > bitBudget { return nil }
+            factor += 1
+        }
+        return product
+    }
+}
