@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "Tokenizers"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Tokenizers"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
-        .testTarget(name: "MathGraderTests", dependencies: ["MathGrader"]),
+        .testTarget(name: "MathGraderTests", dependencies: ["MathGrader"], exclude: ["Fixtures"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC"]),

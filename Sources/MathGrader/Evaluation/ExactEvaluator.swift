@@ -3,10 +3,11 @@ import BigInt
 /// Evaluates rational-valued expressions exactly, refusing (nil) anything irrational, symbolic, or larger than
 /// the bit budget. Exactness is what tells `1/2004!` from `1/2006!`, which no floating-point test can.
 struct ExactEvaluator: Sendable {
-    /// Largest numerator-plus-denominator size, in bits, of any intermediate value (about 20,000 digits).
-    var bitBudget = 1 << 16
+    /// Largest numerator-plus-denominator size, in bits, of any value (about 9,900 digits; 2006! has 5,700).
+    /// Reducing fractions costs Euclid's algorithm, quadratic in this size: it bounds the time of a pair.
+    var bitBudget = 1 << 15
     /// Largest n for which n! and binomials with min(k, n-k) = n are multiplied out.
-    var factorialLimit = 5000
+    var factorialLimit = 3000
 
     func value(of node: MathNode) -> Rational? {
         switch node {
@@ -15,21 +16,22 @@ struct ExactEvaluator: Sendable {
         case .sum(let terms):
             var total = Rational.zero
             for term in terms {
-                guard let part = value(of: term), total.bitSize + part.bitSize <= bitBudget else { return nil }
+                guard let part = value(of: term), total.bitSize <= bitBudget, part.bitSize <= bitBudget else { return nil }
                 total = total + part
             }
-            return total
+            return total.bitSize <= bitBudget ? total : nil
         case .product(let factors):
             var total = Rational.one
             for factor in factors {
-                guard let part = value(of: factor), total.bitSize + part.bitSize <= bitBudget else { return nil }
+                guard let part = value(of: factor), total.bitSize <= bitBudget, part.bitSize <= bitBudget else { return nil }
                 total = total * part
             }
-            return total
+            return total.bitSize <= bitBudget ? total : nil
         case .quotient(let top, let bottom):
             guard let numerator = value(of: top), let denominator = value(of: bottom),
-                  numerator.bitSize + denominator.bitSize <= bitBudget else { return nil }
-            return numerator.divided(by: denominator)
+                  numerator.bitSize <= bitBudget, denominator.bitSize <= bitBudget,
+                  let quotient = numerator.divided(by: denominator), quotient.bitSize <= bitBudget else { return nil }
+            return quotient
         case .negation(let inner):
             return value(of: inner).map { -$0 }
         case .power(let base, let exponent):
@@ -79,15 +81,30 @@ struct ExactEvaluator: Sendable {
         return Rational(numerator: numerator, denominator: denominator)
     }
 
-    /// start · (start+1) · ... · (start+count-1), or nil past the bit budget.
+    /// start · (start+1) · ... · (start+count-1), or nil past the bit budget. Multiplied as a balanced tree so
+    /// the big multiplications are few and of equal sizes.
     private func fallingProduct(from start: BigInt, count: Int) -> BigInt? {
-        var product = BigInt(1)
-        var factor = start
-        for _ in 0..<count {
-            product *= factor
-            if product.magnitude.bitWidth > bitBudget { return nil }
-            factor += 1
+        guard count > 0 else { return 1 }
+        // An upper bound on the result's size before doing any work: count factors of at most `last` each.
+        let last = start + BigInt(count - 1)
+        guard last.magnitude.bitWidth.multipliedReportingOverflow(by: count).partialValue <= bitBudget * 2 else {
+            return nil
         }
-        return product
+        let product = productTree(start, count)
+        return product.magnitude.bitWidth > bitBudget ? nil : product
+    }
+
+    private func productTree(_ start: BigInt, _ count: Int) -> BigInt {
+        if count <= 16 {
+            var product = BigInt(1)
+            var factor = start
+            for _ in 0..<count {
+                product *= factor
+                factor += 1
+            }
+            return product
+        }
+        let half = count / 2
+        return productTree(start, half) * productTree(start + BigInt(half), count - half)
     }
 }

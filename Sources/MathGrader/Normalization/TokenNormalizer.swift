@@ -182,8 +182,10 @@ enum TokenNormalizer {
                 output.append(Token(kind: .number(digits), followsSpace: token.followsSpace))
                 index = cursor
             } else {
-                output.append(token)
-                index += 1
+                // A run that is not one number stays a list as a whole: merging a tail of it ("1,2,345" into
+                // 1 and 2345) would guess.
+                output.append(contentsOf: tokens[index..<cursor])
+                index = cursor
             }
         }
         return output

@@ -24,9 +24,9 @@ struct Rational: Hashable, Sendable {
     /// Nil when the denominator is zero.
     init?(numerator: BigInt, denominator: BigInt) {
         if denominator.isZero { return nil }
-        let divisor = numerator.greatestCommonDivisor(with: denominator)
-        var reducedNumerator = divisor.isZero ? numerator : numerator / divisor
-        var reducedDenominator = divisor.isZero ? denominator : denominator / divisor
+        let divisor = Rational.gcd(numerator.magnitude, denominator.magnitude)
+        var reducedNumerator = divisor <= 1 ? numerator : numerator / BigInt(divisor)
+        var reducedDenominator = divisor <= 1 ? denominator : denominator / BigInt(divisor)
         if reducedDenominator.sign == .minus {
             reducedNumerator.negate()
             reducedDenominator.negate()
@@ -57,6 +57,22 @@ struct Rational: Hashable, Sendable {
         } else {
             self.init(numerator: value, denominator: BigInt(10).power(-scale))
         }
+    }
+
+    /// Euclid by remainders: a huge factorial against a small number reduces in one step, where BigInt's binary
+    /// GCD shifts the huge one bit by bit.
+    static func gcd(_ first: BigUInt, _ second: BigUInt) -> BigUInt {
+        var (a, b) = first >= second ? (first, second) : (second, first)
+        if b == 1 { return 1 }
+        while !b.isZero {
+            if a.bitWidth <= 64 {
+                var (x, y) = (UInt64(a), UInt64(b))
+                while y != 0 { (x, y) = (y, x % y) }
+                return BigUInt(x)
+            }
+            (a, b) = (b, a % b)
+        }
+        return a
     }
 
     var isZero: Bool { numerator.isZero }
