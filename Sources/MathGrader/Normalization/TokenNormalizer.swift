@@ -32,7 +32,18 @@ enum TokenNormalizer {
         return (tokens, marks)
     }
 
+    private static let trigonometricCommands: Set<String> = ["sin", "cos", "tan", "cot", "sec", "csc"]
+
+    /// `120^\circ` is the number 120 in an answer about an angle; inside `\sin 30^\circ` the degree sign is the
+    /// factor π/180, because the function reads radians.
     private static func dropDegreeSigns(_ tokens: [Token], marks: inout AnswerMarks) -> [Token] {
+        let convertsToRadians = tokens.contains { token in
+            if case .command(let name) = token.kind { return trigonometricCommands.contains(name) }
+            return false
+        }
+        let radiansPerDegree: [Token] = [
+            .command("frac"), .openBrace, .command("pi"), .closeBrace, .openBrace, .number("180"), .closeBrace,
+        ].map { Token(kind: $0, followsSpace: false) }
         var output: [Token] = []
         output.reserveCapacity(tokens.count)
         var index = 0
@@ -51,7 +62,9 @@ enum TokenNormalizer {
             } else {
                 output.append(tokens[index])
                 index += 1
+                continue
             }
+            if convertsToRadians { output.append(contentsOf: radiansPerDegree) }
         }
         return output
     }
@@ -81,9 +94,11 @@ enum TokenNormalizer {
                 index += 1
                 continue
             }
-            let word = content.trimmingSpaces.lowercased()
-            if word == "or" || word == "and" || word == "," {
-                output.append(Token(kind: .comma, followsSpace: true))
+            let word = String(content.lowercased().filter { $0 != "," && !$0.isWhitespace })
+            let isConnective = word == "or" || word == "and" || word.isEmpty && content.contains(",")
+            if isConnective {
+                // "2, 3, \text{ and } 4": the list already has its comma.
+                if output.last?.kind != .comma { output.append(Token(kind: .comma, followsSpace: true)) }
             } else if word == "percent" || word == "%" {
                 marks.isPercent = true
             } else if word.hasPrefix("degree") {

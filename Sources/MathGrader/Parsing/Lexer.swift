@@ -107,6 +107,11 @@ struct Lexer {
                 case "#", "&", "_": emit(.text(name))
                 default: emit(.command(name))
                 }
+            case UInt8(ascii: "{") where index + 2 < bytes.count && bytes[index + 1] == UInt8(ascii: ",")
+                && bytes[index + 2] == UInt8(ascii: "}"):
+                // `1{,}000`: braces keep TeX from spacing the comma, so it is a thousands separator.
+                emit(.thousandsSeparator)
+                index += 3
             case UInt8(ascii: ","):
                 index += 1
                 let afterSpaces = skipSpaces(bytes, from: index)

@@ -1,3 +1,5 @@
+import BigInt
+
 /// Recursive-descent parser from normalized tokens to a `MathNode`.
 ///
 /// Precedence, loosest first: list `,` < relation (`=`, `<`, `\le`, `\in`) < `\cup` < sum (`+`, `-`, `\pm`)
@@ -302,6 +304,9 @@ struct Parser {
             guard let value = Rational(decimalLiteral: Substring(digits)) else {
                 throw MathParseError.unexpectedToken("number \(digits)")
             }
+            if peek == .command("overline") {
+                return .number(try repeatingDecimal(digits))
+            }
             if value.isInteger, let fraction = takeProperFraction() {
                 return .sum([.number(value), .quotient(.number(fraction.numerator), .number(fraction.denominator))])
             }
@@ -361,6 +366,25 @@ struct Parser {
         }
         self = probe
         return (top, bottom)
+    }
+
+    /// `0.\overline{3}` = 1/3, `1.2\overline{45}`: the written digits plus the repeating block over
+    /// 10^(written decimals) · (10^(block length) - 1).
+    private mutating func repeatingDecimal(_ written: String) throws -> Rational {
+        advance()
+        try expect(.openBrace)
+        guard case .number(let block)? = peek, !block.contains("."), !block.contains("e"), !block.contains("E"),
+              block.count <= 30, let blockValue = BigInt(block) else {
+            throw MathParseError.unexpectedToken("\\overline needs a block of digits")
+        }
+        advance()
+        try expect(.closeBrace)
+        guard let prefix = Rational(decimalLiteral: Substring(written)) else {
+            throw MathParseError.unexpectedToken("number \(written)")
+        }
+        let writtenDecimals = written.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first?.count ?? 0
+        let scale = BigInt(10).power(writtenDecimals) * (BigInt(10).power(block.count) - 1)
+        return prefix + Rational(numerator: blockValue, denominator: scale)!
     }
 
     private mutating func parseBracketed() throws -> MathNode {
