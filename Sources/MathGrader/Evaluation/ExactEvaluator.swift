@@ -90,21 +90,44 @@ struct ExactEvaluator: Sendable {
         guard last.magnitude.bitWidth.multipliedReportingOverflow(by: count).partialValue <= bitBudget * 2 else {
             return nil
         }
-        let product = productTree(start, count)
+        let product = productTree(packedFactors(from: start, count: count))
         return product.magnitude.bitWidth > bitBudget ? nil : product
     }
 
-    private func productTree(_ start: BigInt, _ count: Int) -> BigInt {
-        if count <= 16 {
-            var product = BigInt(1)
-            var factor = start
-            for _ in 0..<count {
-                product *= factor
-                factor += 1
-            }
-            return product
+    /// The factors multiplied together in machine words while they fit, so the big-number work starts from a
+    /// few dense words instead of thousands of small factors.
+    private func packedFactors(from start: BigInt, count: Int) -> [BigInt] {
+        guard start.sign == .plus || start.isZero, start.magnitude.bitWidth <= 62,
+              let first = UInt64(exactly: start.magnitude) else {
+            return (0..<count).map { start + BigInt($0) }
         }
-        let half = count / 2
-        return productTree(start, half) * productTree(start + BigInt(half), count - half)
+        var words: [BigInt] = []
+        var accumulator: UInt64 = 1
+        for offset in 0..<UInt64(count) {
+            let factor = first + offset
+            let (product, overflow) = accumulator.multipliedReportingOverflow(by: factor)
+            if overflow {
+                words.append(BigInt(accumulator))
+                accumulator = factor
+            } else {
+                accumulator = product
+            }
+        }
+        words.append(BigInt(accumulator))
+        return words
+    }
+
+    private func productTree(_ factors: [BigInt]) -> BigInt {
+        productTree(factors[...])
+    }
+
+    private func productTree(_ factors: ArraySlice<BigInt>) -> BigInt {
+        switch factors.count {
+        case 0: return 1
+        case 1: return factors[factors.startIndex]
+        default:
+            let middle = factors.startIndex + factors.count / 2
+            return productTree(factors[..<middle]) * productTree(factors[middle...])
+        }
     }
 }
