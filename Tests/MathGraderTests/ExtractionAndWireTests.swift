@@ -44,3 +44,11 @@ final class ExtractionAndWireTests: XCTestCase {
         XCTAssertFalse(loose.compare(answer: "3.15", reference: "\\pi").isEquivalent)
     }
 }
+
+final class OptionsTests: XCTestCase {
+    func testTooFewRandomPointsCannotMakeEverythingEqual() {
+        let grader = MathGrader(options: GraderOptions(randomPoints: 0))
+        XCTAssertFalse(grader.compare(answer: "2x", reference: "3x").isEquivalent)
+        XCTAssertTrue(grader.compare(answer: "2x", reference: "x+x").isEquivalent)
+    }
+}

@@ -102,7 +102,7 @@ public struct GraderOptions: Sendable, Equatable {
     public var relativeTolerance: Double
     /// Absolute tolerance, for values near zero (`\sin\pi` against `0`).
     public var absoluteTolerance: Double
-    /// Sample points for expressions with free variables.
+    /// Sample points for expressions with free variables (at least 3 are used whatever this says).
     public var randomPoints: Int
 
     public init(fallbackPhrases: [String] = [], relativeTolerance: Double = 1e-8,

@@ -52,15 +52,15 @@ enum Canonical {
             relation == .lessOrEqual || relation == .greaterOrEqual ? .square : .paren
         }
         if sides.count == 2 {
-            let (variableFirst, bound, relation): (Bool, MathNode, RelationOperator)
+            // Read as `variable relation bound`, mirroring `bound relation variable`.
+            let (bound, relation): (MathNode, RelationOperator)
             if case .variable = sides[0], !sides[1].hasVariables {
-                (variableFirst, bound, relation) = (true, sides[1], operators[0])
+                (bound, relation) = (sides[1], operators[0])
             } else if case .variable = sides[1], !sides[0].hasVariables {
-                (variableFirst, bound, relation) = (false, sides[0], operators[0].flipped)
+                (bound, relation) = (sides[0], operators[0].flipped)
             } else {
                 return nil
             }
-            _ = variableFirst
             switch relation {
             case .less, .lessOrEqual:
                 return .bracketed(open: .paren, close: bracket(relation), [negativeInfinity, bound])

@@ -6,6 +6,10 @@ struct ScalarComparator: Sendable {
 
     /// Floating point cannot tell values apart beyond this magnitude (or below its inverse).
     static let numericRange = 1e250
+    /// Fewer agreeing points than this prove nothing, whatever the options ask for.
+    static let minimumUsablePoints = 3
+
+    private var pointCount: Int { max(ScalarComparator.minimumUsablePoints, options.randomPoints) }
 
     func compare(_ a: MathNode, _ b: MathNode) -> (equal: Bool, rule: GradeRule) {
         if a == b { return (true, .identical) }
@@ -33,7 +37,7 @@ struct ScalarComparator: Sendable {
     /// Values agree at every sample point where both are defined; at least three points must be usable.
     private func compareAtRandomPoints(_ a: MathNode, _ b: MathNode, variables: [String]) -> (equal: Bool, rule: GradeRule) {
         var usable = 0
-        for assignment in SamplePoints.assignments(for: variables, count: options.randomPoints) {
+        for assignment in SamplePoints.assignments(for: variables, count: pointCount) {
             let evaluator = NumericEvaluator(variables: assignment)
             guard let valueA = evaluator.value(of: a), let valueB = evaluator.value(of: b) else {
                 return (false, .undecidable)
@@ -42,7 +46,7 @@ struct ScalarComparator: Sendable {
             if !isClose(valueA, valueB) { return (false, .randomPoints) }
             usable += 1
         }
-        return usable >= min(3, options.randomPoints) ? (true, .randomPoints) : (false, .undecidable)
+        return usable >= ScalarComparator.minimumUsablePoints ? (true, .randomPoints) : (false, .undecidable)
     }
 
     /// Whether `a = 0` and `b = 0` describe the same set: `a / b` is one nonzero constant at every sample point.
@@ -53,7 +57,7 @@ struct ScalarComparator: Sendable {
         guard !names.isEmpty else { return false }
         var ratio: Complex?
         var usable = 0
-        for assignment in SamplePoints.assignments(for: names.sorted(), count: options.randomPoints) {
+        for assignment in SamplePoints.assignments(for: names.sorted(), count: pointCount) {
             let evaluator = NumericEvaluator(variables: assignment)
             guard let valueA = evaluator.value(of: a), let valueB = evaluator.value(of: b) else { return false }
             guard valueA.isFinite, valueB.isFinite, valueB.magnitude > options.absoluteTolerance else { continue }
@@ -63,7 +67,7 @@ struct ScalarComparator: Sendable {
             ratio = current
             usable += 1
         }
-        return usable >= min(3, options.randomPoints)
+        return usable >= ScalarComparator.minimumUsablePoints
     }
 
     func isClose(_ a: Complex, _ b: Complex) -> Bool {

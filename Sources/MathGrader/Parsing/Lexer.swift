@@ -8,7 +8,7 @@ struct Lexer {
         "dbinom": "binom", "tbinom": "binom",
         "cdot": "*", "times": "*", "ast": "*", "div": "/",
         "leq": "le", "leqslant": "le", "geq": "ge", "geqslant": "ge", "neq": "ne",
-        "lbrace": "{set", "rbrace": "}set",
+        "lbrace": "{", "rbrace": "}",
         "lvert": "|", "rvert": "|", "vert": "|", "mid": "|",
         "infin": "infty", "infinity": "infty",
         "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
@@ -97,8 +97,8 @@ struct Lexer {
                 }
                 name = aliases[name] ?? name
                 switch name {
-                case "{", "{set": emit(.openSet)
-                case "}", "}set": emit(.closeSet)
+                case "{": emit(.openSet)
+                case "}": emit(.closeSet)
                 case "\\": emit(.rowBreak)
                 case "%": emit(.percent)
                 case "*": emit(.times)
