@@ -396,6 +396,8 @@ extension GraderCase {
         .equal(#"\frac{2000!}{1998!}"#, "3998000", "bounded", rule: .exactRational),
         .unequal(#"\frac{2000!}{1998!}"#, "3998001", "bounded", rule: .exactRational),
         .unequal("1e400", "0", "bounded"),
+        .unequal(#"e^{-10^{6}}"#, "0", "bounded", rule: .outOfNumericRange),
+        .unequal(#"\pi^{-10^{6}}"#, "0", "bounded", rule: .outOfNumericRange),
         .equal(#"\left(\left(\left(\left(\left(1\right)\right)\right)\right)\right)"#, "1", "bounded"),
         .unequal(String(repeating: "(", count: 200) + "1" + String(repeating: ")", count: 200), "2", "bounded"),
     ]

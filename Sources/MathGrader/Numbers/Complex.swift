@@ -32,8 +32,13 @@ struct Complex: Sendable, Equatable {
                        (a.imaginary * b.real - a.real * b.imaginary) / scale)
     }
 
+    /// An underflow to zero is not a zero: `e^{-10^6}` must not equal 0. NaN makes the value incomparable.
+    private static func flaggingUnderflow(_ value: Double) -> Double {
+        value == 0 ? .nan : value
+    }
+
     static func exp(_ z: Complex) -> Complex {
-        let modulus = Foundation.exp(z.real)
+        let modulus = flaggingUnderflow(Foundation.exp(z.real))
         if z.imaginary == 0 { return Complex(modulus) }
         return Complex(modulus * cos(z.imaginary), modulus * sin(z.imaginary))
     }
@@ -57,8 +62,9 @@ struct Complex: Sendable, Equatable {
     static func pow(_ base: Complex, _ exponent: Complex) -> Complex {
         if base.imaginary == 0 && exponent.imaginary == 0 {
             let b = base.real, e = exponent.real
-            if b >= 0 || e == e.rounded() { return Complex(Foundation.pow(b, e)) }
-            if let sign = signOfNegativeOnePower(e) { return Complex(sign * Foundation.pow(-b, e)) }
+            if b == 0 { return Complex(Foundation.pow(b, e)) }
+            if b > 0 || e == e.rounded() { return Complex(flaggingUnderflow(Foundation.pow(b, e))) }
+            if let sign = signOfNegativeOnePower(e) { return Complex(sign * flaggingUnderflow(Foundation.pow(-b, e))) }
         }
         if base == .zero { return exponent.real > 0 ? .zero : Complex(.infinity) }
         return exp(exponent * log(base))
