@@ -5,5 +5,5 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure and print figures as JSON.",
-        subcommands: [SandboxBenchCommand.self, RPCBenchCommand.self])
+        subcommands: [SandboxBenchCommand.self, GraderBenchCommand.self, RPCBenchCommand.self])
 }

@@ -4,6 +4,6 @@ struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
-        subcommands: [ServeCommand.self, ExecCommand.self, BenchCommand.self])
+        subcommands: [ServeCommand.self, ExecCommand.self, GradeCommand.self, BenchCommand.self])
 }
 Torl.main()
