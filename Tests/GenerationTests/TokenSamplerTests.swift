@@ -53,14 +53,26 @@ final class TokenSamplerTests: XCTestCase {
         XCTAssertEqual(token.id, 0)
     }
 
+    /// The filter sets of the sampler for a raw logit row.
+    private func filtered(_ row: [Float], topK: Int, topP: Float) -> [Int32] {
+        let maximum = row.max()!
+        var scaled = [Float](repeating: 0, count: row.count), weights = scaled
+        return row.withUnsafeBufferPointer { input in
+            scaled.withUnsafeMutableBufferPointer { scaledRow in
+                weights.withUnsafeMutableBufferPointer { weightRow in
+                    let mass = LogitsMath.shiftScaleExp(input, shift: maximum, scale: 1, scaled: scaledRow, weights: weightRow)
+                    return TokenSampler.filteredCandidates(scaled: UnsafeBufferPointer(scaledRow),
+                                                           weights: UnsafeBufferPointer(weightRow),
+                                                           mass: mass, topK: topK, topP: topP)
+                }
+            }
+        }
+    }
+
     func testTopKAndTopPSetsMatchHandComputedFilters() {
         // Probabilities at T = 1: [0.0321, 0.0871, 0.2369, 0.6439].
         func survivors(topK: Int, topP: Float) -> [Int32] {
-            var shifted = logits.map { $0 - 4 }
-            let mass = shifted.reduce(0.0) { $0 + exp(Double($1)) }
-            return shifted.withUnsafeMutableBufferPointer {
-                Array(TokenSampler.filteredCandidates(UnsafeBufferPointer($0), mass: mass, topK: topK, topP: topP))
-            }
+            filtered(logits, topK: topK, topP: topP)
         }
         XCTAssertEqual(survivors(topK: 2, topP: 1), [3, 2])
         XCTAssertEqual(survivors(topK: 0, topP: 0.6), [3])
@@ -74,9 +86,8 @@ final class TokenSamplerTests: XCTestCase {
         var generator = RandomStream(seed: 99, stream: 0)
         // Nearly flat logits force the threshold search through several rounds.
         let row = (0..<5000).map { _ in Float(generator.nextUnitInterval() * 0.5) }
-        let maximum = row.max()!
-        var shifted = row.map { $0 - maximum }
-        let weights = shifted.map { exp(Double($0)) }
+        // The same Float weights the sampler uses; the brute force sorts all of them.
+        let weights = row.map { Double(LogitsMath.exp(LogitsMath.Lanes(repeating: $0 - row.max()!))[0]) }
         let mass = weights.reduce(0, +)
         for topP: Float in [0.05, 0.5, 0.95] {
             let order = (0..<row.count).sorted { weights[$0] != weights[$1] ? weights[$0] > weights[$1] : $0 < $1 }
@@ -87,9 +98,7 @@ final class TokenSamplerTests: XCTestCase {
                 expected.append(Int32(index))
                 if cumulative >= Double(topP) * mass { break }
             }
-            let got = shifted.withUnsafeMutableBufferPointer {
-                Array(TokenSampler.filteredCandidates(UnsafeBufferPointer($0), mass: mass, topK: 0, topP: topP))
-            }
+            let got = filtered(row, topK: 0, topP: topP)
             XCTAssertEqual(got, expected, "top-p \(topP)")
         }
     }
@@ -137,6 +146,33 @@ final class TokenSamplerTests: XCTestCase {
             XCTAssertEqual($0 as? GenerationError, .nonFiniteLogits)
         }
         XCTAssertThrowsError(try sample([-.infinity, -.infinity], .greedy, &random))
+    }
+
+    func testPolynomialExpMatchesTheCLibrary() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x <= 0 {
+            let lanes = LogitsMath.exp(LogitsMath.Lanes((0..<8).map { x + Float($0) * 0.0001 }))
+            for lane in 0..<8 {
+                let reference = expf(x + Float(lane) * 0.0001)
+                worst = max(worst, abs(lanes[lane] - reference) / reference)
+            }
+            x += 0.0011
+        }
+        XCTAssertLessThan(worst, 3e-7, "relative error within ~2 ulp")
+        let edges = LogitsMath.exp(LogitsMath.Lanes([-.infinity, -100, -87.4, 0, 1, -1, 0.5, -0.5]))
+        XCTAssertEqual((0..<8).map { edges[$0] }, [0, 0, 0, 1, expf(1), expf(-1), expf(0.5), expf(-0.5)])
+    }
+
+    func testLargestIndicesAgreesWithSorting() {
+        var generator = RandomStream(seed: 12, stream: 0)
+        // Coarse values make many ties, which must go to the lower index.
+        let row = (0..<3000).map { _ in Float(Int(generator.nextUnitInterval() * 40)) }
+        let sorted = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.map(Int32.init)
+        for count in [1, 7, 64, 3000, 5000] {
+            let got = row.withUnsafeBufferPointer { LogitsMath.largestIndices($0, count: count) }
+            XCTAssertEqual(got, Array(sorted.prefix(count)), "count \(count)")
+        }
     }
 
     func testTopLogitsAreSortedLargestFirst() throws {

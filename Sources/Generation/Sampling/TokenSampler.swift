@@ -28,9 +28,12 @@ public struct TokenLogit: Sendable, Equatable, Codable {
 ///
 /// with T = `temperature`, or T = 1 for greedy decoding. That is the distribution the RL trainer recomputes
 /// from the same logits (filtering is a sampling device, not part of the differentiable policy).
-/// Holds a scratch row so that sampling allocates nothing per token.
+/// Holds scratch rows so that sampling allocates nothing per token.
 public struct TokenSampler {
+    /// [V]: (l - max l) / T, every entry <= 0.
     private var scaled: [Float] = []
+    /// [V]: exp(scaled), unnormalised probabilities.
+    private var weights: [Float] = []
 
     public init() {}
 
@@ -40,69 +43,60 @@ public struct TokenSampler {
         guard let maximum = LogitsMath.maximum(logits), maximum.isFinite else {
             throw GenerationError.nonFiniteLogits
         }
-        if scaled.count != logits.count { scaled = [Float](repeating: 0, count: logits.count) }
+        if scaled.count != logits.count {
+            scaled = [Float](repeating: 0, count: logits.count)
+            weights = scaled
+        }
         let temperature = parameters.isGreedy ? 1 : parameters.temperature
         return scaled.withUnsafeMutableBufferPointer { scaledRow in
-            // scaledRow: [V], (l - max) / T, every entry <= 0
-            let mass = LogitsMath.shiftScaleAndSumExp(logits, shift: maximum, scale: 1 / temperature, into: scaledRow)
-            let logMass = Float(Foundation.log(mass))
-            let row = UnsafeBufferPointer(scaledRow)
-            let chosen: Int
-            if parameters.isGreedy {
-                chosen = LogitsMath.argmax(logits)
-            } else {
-                chosen = TokenSampler.draw(row, mass: mass, parameters: parameters, random: &random)
+            weights.withUnsafeMutableBufferPointer { weightRow in
+                let mass = LogitsMath.shiftScaleExp(logits, shift: maximum, scale: 1 / temperature,
+                                                    scaled: scaledRow, weights: weightRow)
+                let chosen = parameters.isGreedy
+                    ? LogitsMath.argmax(logits)
+                    : TokenSampler.draw(scaled: UnsafeBufferPointer(scaledRow), weights: UnsafeBufferPointer(weightRow),
+                                        mass: mass, parameters: parameters, random: &random)
+                return SampledToken(id: Int32(chosen), logprob: scaledRow[chosen] - Float(Foundation.log(mass)))
             }
-            return SampledToken(id: Int32(chosen), logprob: row[chosen] - logMass)
         }
     }
 
-    /// Draws from the scaled row after top-k / top-p filtering, with one uniform number from `random`.
-    private static func draw(_ row: UnsafeBufferPointer<Float>, mass: Double, parameters: SamplingParameters,
-                             random: inout RandomStream) -> Int {
+    /// Draws from the weights after top-k / top-p filtering, with one uniform number from `random`.
+    private static func draw(scaled: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Float>, mass: Double,
+                             parameters: SamplingParameters, random: inout RandomStream) -> Int {
         let uniform = random.nextUnitInterval()
-        let filtersTopK = parameters.topK > 0 && parameters.topK < row.count
-        let filtersTopP = parameters.topP < 1
-        guard filtersTopK || filtersTopP else {
-            return walk(row, candidates: 0..<row.count, uniform: uniform, mass: mass)
+        let topK = parameters.topK > 0 && parameters.topK < weights.count ? parameters.topK : 0
+        guard topK > 0 || parameters.topP < 1 else {
+            return walk(weights, candidates: 0..<weights.count, target: uniform * mass)
         }
-        let survivors = filteredCandidates(row, mass: mass, topK: filtersTopK ? parameters.topK : 0,
+        let survivors = filteredCandidates(scaled: scaled, weights: weights, mass: mass, topK: topK,
                                            topP: parameters.topP)
-        let survivorMass = survivors.reduce(0.0) { $0 + Double(expf(row[Int($1)])) }
-        return walk(row, candidates: survivors.lazy.map { Int($0) }, uniform: uniform, mass: survivorMass)
+        let survivorMass = survivors.reduce(0.0) { $0 + Double(weights[Int($1)]) }
+        return walk(weights, candidates: survivors.lazy.map { Int($0) }, target: uniform * survivorMass)
     }
 
     /// The tokens left after top-k (when `topK` > 0) then top-p, in descending probability.
-    static func filteredCandidates(_ row: UnsafeBufferPointer<Float>, mass: Double, topK: Int,
-                                   topP: Float) -> ArraySlice<Int32> {
-        let ordered: [Int32]
-        if topK > 0 {
-            ordered = LogitsMath.descendingPrefix(row, minimumCount: topK, minimumMass: 0)
-        } else {
-            ordered = LogitsMath.descendingPrefix(row, minimumCount: 1, minimumMass: Double(topP) * mass)
-        }
-        let keptByTopK = topK > 0 ? ordered.prefix(topK) : ordered[...]
+    static func filteredCandidates(scaled: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Float>,
+                                   mass: Double, topK: Int, topP: Float) -> [Int32] {
+        guard topK > 0 else { return LogitsMath.descendingPrefix(weights, reachingMass: Double(topP) * mass) }
+        let keptByTopK = LogitsMath.largestIndices(scaled, count: topK)
         guard topP < 1 else { return keptByTopK }
-        let keptMass = topK > 0 ? keptByTopK.reduce(0.0) { $0 + Double(expf(row[Int($1)])) } : mass
-        let needed = Double(topP) * keptMass
+        let needed = Double(topP) * keptByTopK.reduce(0.0) { $0 + Double(weights[Int($1)]) }
         var cumulative = 0.0
-        var kept = 0
-        for token in keptByTopK {
-            cumulative += Double(expf(row[Int(token)]))
-            kept += 1
-            if cumulative >= needed { break }
+        for (position, token) in keptByTopK.enumerated() {
+            cumulative += Double(weights[Int(token)])
+            if cumulative >= needed { return Array(keptByTopK[...position]) }
         }
-        return keptByTopK.prefix(kept)
+        return keptByTopK
     }
 
-    /// Inverse-CDF draw over `candidates` in the given order; probabilities exp(row[i]) / mass.
-    private static func walk<Candidates: Sequence>(_ row: UnsafeBufferPointer<Float>, candidates: Candidates,
-                                                   uniform: Double, mass: Double) -> Int where Candidates.Element == Int {
-        let target = uniform * mass
+    /// Inverse-CDF draw: the first candidate (in the given order) whose cumulative weight exceeds `target`.
+    private static func walk<Candidates: Sequence>(_ weights: UnsafeBufferPointer<Float>, candidates: Candidates,
+                                                   target: Double) -> Int where Candidates.Element == Int {
         var cumulative = 0.0
         var lastPositive = -1
         for index in candidates {
-            let weight = Double(expf(row[index]))
+            let weight = Double(weights[index])
             guard weight > 0 else { continue }
             cumulative += weight
             lastPositive = index
@@ -118,12 +112,7 @@ public struct TokenSampler {
         guard let maximum = LogitsMath.maximum(logits), maximum.isFinite else {
             throw GenerationError.nonFiniteLogits
         }
-        var shifted = [Float](repeating: 0, count: logits.count)
-        let order = shifted.withUnsafeMutableBufferPointer { buffer -> [Int32] in
-            _ = LogitsMath.shiftScaleAndSumExp(logits, shift: maximum, scale: 1, into: buffer)
-            return LogitsMath.descendingPrefix(UnsafeBufferPointer(buffer), minimumCount: count, minimumMass: 0)
-        }
-        return order.prefix(count).map { TokenLogit(id: $0, logit: logits[Int($0)]) }
+        return LogitsMath.largestIndices(logits, count: count).map { TokenLogit(id: $0, logit: logits[Int($0)]) }
     }
 
     /// log softmax(logits / T) over the whole row (T = 1 when `temperature` is 0): the policy distribution
@@ -134,11 +123,14 @@ public struct TokenSampler {
         }
         let effectiveTemperature = temperature == 0 ? 1 : temperature
         var result = [Float](repeating: 0, count: logits.count)
-        result.withUnsafeMutableBufferPointer { buffer in
-            let mass = LogitsMath.shiftScaleAndSumExp(logits, shift: maximum, scale: 1 / effectiveTemperature,
-                                                      into: buffer)
+        var weights = result
+        result.withUnsafeMutableBufferPointer { scaled in
+            let mass = weights.withUnsafeMutableBufferPointer {
+                LogitsMath.shiftScaleExp(logits, shift: maximum, scale: 1 / effectiveTemperature, scaled: scaled,
+                                         weights: $0)
+            }
             let logMass = Float(Foundation.log(mass))
-            for index in buffer.indices { buffer[index] -= logMass }
+            for index in scaled.indices { scaled[index] -= logMass }
         }
         return result
     }
