@@ -304,4 +304,17 @@ final class BatchDecoderTests: XCTestCase {
         let perStep = steps.map { $0.filter { $0.stream == stream }.map(\.textDelta).joined() }
         XCTAssertEqual(perStep, ["", "é", "a", "", "🙂", "\u{FFFD}", "b"])
     }
+
+    func testNonFiniteLogitsFinishOnlyTheAffectedStream() throws {
+        let model = FakeInferenceModel(vocabularySize: 64)
+        model.poisoned = { $0.first == 9 && $0.count == 4 }
+        let decoder = BatchDecoder(model: model, tokenizer: tokenizer)
+        let broken = try decoder.add(GenerationRequest(prompt: [9, 9], maxNewTokens: 8, endOfSequenceIDs: []))[0]
+        let healthy = try decoder.add(GenerationRequest(prompt: [8, 8], maxNewTokens: 8, endOfSequenceIDs: []))[0]
+        let results = Dictionary(uniqueKeysWithValues: try decoder.runUntilIdle().map { ($0.stream, $0) })
+        XCTAssertEqual(results[broken]?.finishReason, .invalidLogits)
+        XCTAssertEqual(results[broken]?.response.count, 2, "two tokens sampled before the NaN row")
+        XCTAssertEqual(results[healthy]?.finishReason, .maxTokens)
+        XCTAssertEqual(model.liveSequenceCount, 0)
+    }
 }

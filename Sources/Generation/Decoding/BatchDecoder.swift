@@ -166,11 +166,11 @@ public final class BatchDecoder {
         for (row, owners) in zip(logits.rowRanges.map { $0.upperBound - 1 }, rowOwners) {
             let isPrefill = streams[owners[0]]!.phase == .waiting
             if isPrefill {
-                try events.append(contentsOf: startGroup(owners, promptLogitsRow: row, logits: logits))
+                events.append(contentsOf: startGroup(owners, promptLogitsRow: row, logits: logits))
             } else {
                 let state = streams[owners[0]]!
                 state.pendingInput.removeAll()
-                try events.append(contentsOf: sampleNextToken(for: state, row: row, logits: logits))
+                events.append(contentsOf: sampleNextToken(for: state, row: row, logits: logits))
             }
         }
         return events
@@ -219,12 +219,14 @@ public final class BatchDecoder {
     }
 
     /// Shares the leader's prefilled cache with the group's other samples and samples each one's first token.
-    private func startGroup(_ group: [StreamID], promptLogitsRow row: Int,
-                            logits: LogitsBatch) throws -> [DecodeEvent] {
+    private func startGroup(_ group: [StreamID], promptLogitsRow row: Int, logits: LogitsBatch) -> [DecodeEvent] {
         let leader = streams[group[0]]!
         let prefilled = leader.modelSequence!
         let request = leader.request
-        let promptTopLogits = try withRow(row, of: logits) { try TokenSampler.topLogits($0, count: request.promptTopLogitCount) }
+        // A non-finite row finishes the streams when they sample from it; the report is just left empty.
+        let promptTopLogits = (try? withRow(row, of: logits) {
+            try TokenSampler.topLogits($0, count: request.promptTopLogitCount)
+        }) ?? []
         var events: [DecodeEvent] = []
         for (position, id) in group.enumerated() {
             let state = streams[id]!
@@ -252,16 +254,23 @@ public final class BatchDecoder {
                     break
                 }
             }
-            events.append(contentsOf: try sampleNextToken(for: state, row: row, logits: logits))
+            events.append(contentsOf: sampleNextToken(for: state, row: row, logits: logits))
         }
         return events
     }
 
     // MARK: - Sampling and stopping
 
-    private func sampleNextToken(for state: DecodeStream, row: Int, logits: LogitsBatch) throws -> [DecodeEvent] {
-        let sampled = try withRow(row, of: logits) {
-            try sampler.sample(logits: $0, parameters: state.request.sampling, random: &state.random)
+    /// Samples the stream's next token from its logits row and applies the stop conditions. A row holding NaN
+    /// or +infinity finishes the stream (`.invalidLogits`) instead of failing the whole batch.
+    private func sampleNextToken(for state: DecodeStream, row: Int, logits: LogitsBatch) -> [DecodeEvent] {
+        let sampled: SampledToken
+        do {
+            sampled = try withRow(row, of: logits) {
+                try sampler.sample(logits: $0, parameters: state.request.sampling, random: &state.random)
+            }
+        } catch {
+            return [finish(state, reason: .invalidLogits, cuttingTextAt: nil)]
         }
         state.response.append(ResponseToken(id: sampled.id, logprob: sampled.logprob))
         state.pendingInput = [sampled.id]

@@ -12,6 +12,8 @@ public enum FinishReason: Sendable, Equatable {
     case contextFull
     /// The owner cancelled the sequence.
     case cancelled
+    /// The model returned logits holding NaN or +infinity for this sequence (a broken model or weights).
+    case invalidLogits
 
     /// A short stable name for JSON and logs.
     public var code: String {
@@ -21,6 +23,7 @@ public enum FinishReason: Sendable, Equatable {
         case .maxTokens: return "max_tokens"
         case .contextFull: return "context_full"
         case .cancelled: return "cancelled"
+        case .invalidLogits: return "invalid_logits"
         }
     }
 }

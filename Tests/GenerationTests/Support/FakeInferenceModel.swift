@@ -10,6 +10,8 @@ final class FakeInferenceModel: InferenceModel {
     /// Added to the logit of a token for every history that `favour` returns it for: steers generations.
     var favour: (([Int32]) -> Int32?)?
     var favourStrength: Float = 20
+    /// Histories after which the model returns a NaN row (a broken model).
+    var poisoned: (([Int32]) -> Bool)?
     /// Sequences allowed at once (forkSequence/makeSequence throw beyond it).
     var sequenceCapacity = Int.max
     private(set) var histories: [SequenceID: [Int32]] = [:]
@@ -80,6 +82,7 @@ final class FakeInferenceModel: InferenceModel {
         var generator = SplitMix64Like(state: hash)
         var row = (0..<configuration.vocabularySize).map { _ in Float(generator.nextUnit() * 8 - 4) }
         if let favoured = favour?(history) { row[Int(favoured)] += favourStrength }
+        if poisoned?(history) == true { row[row.count / 2] = .nan }
         return row
     }
 }
