@@ -33,7 +33,7 @@ let package = Package(
             "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
         ]),
         .executableTarget(name: "torl", dependencies: [
-            "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
+            "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tensors", "Tokenizers", "Sandbox", "MathGrader",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
