@@ -190,10 +190,11 @@ final class TokenizerReferenceTests: XCTestCase {
         for index in 0..<300 {
             cases.append((sampler.text(scalarRanges: TextSampler.unicode14Scalars), index.isMultiple(of: 3)))
         }
-        for variant in Self.variants {
-            let url = try export(variant, completeBytes: true)
-            let ours = try load(url)
-            let reference = try PythonBPEReference.encode(cases, tokenizerJSON: url)
+        let files = try Self.variants.map { try export($0, completeBytes: true) }
+        let references = try PythonBPEReference.encode(cases, tokenizerJSONs: files)
+        XCTAssertEqual(references.count, Self.variants.count)
+        for (variant, (file, reference)) in zip(Self.variants, zip(files, references)) {
+            let ours = try load(file)
             XCTAssertEqual(reference.count, cases.count)
             var mismatches = 0
             for (index, testCase) in cases.enumerated() where index < reference.count {
@@ -323,7 +324,8 @@ struct TextSampler {
 /// patterns (with \p{L}, \p{N} and \s spelled out as character classes from `unicodedata` and the White_Space
 /// list), GPT-2's reference `bpe()` loop merges. Runs with $TORL_PYTHON, else python3.
 enum PythonBPEReference {
-    static func encode(_ cases: [(text: String, parseSpecial: Bool)], tokenizerJSON: URL) throws -> [[Int32]] {
+    /// ids[file][case]: every case encoded with every tokenizer.json, in one Python process.
+    static func encode(_ cases: [(text: String, parseSpecial: Bool)], tokenizerJSONs: [URL]) throws -> [[[Int32]]] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("torl-bpe-ref-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -337,7 +339,7 @@ enum PythonBPEReference {
         let python = ProcessInfo.processInfo.environment["TORL_PYTHON"] ?? "python3"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script.path, tokenizerJSON.path, input.path, output.path]
+        process.arguments = [python, script.path, input.path, output.path] + tokenizerJSONs.map(\.path)
         let errors = Pipe()
         process.standardError = errors
         do { try process.run() } catch {
@@ -351,12 +353,12 @@ enum PythonBPEReference {
             XCTFail("the Python reference (\(python)) failed with status \(process.terminationStatus): \(text)")
             throw CocoaError(.executableLoad)
         }
-        let ids = try JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [[NSNumber]]
-        return try XCTUnwrap(ids).map { $0.map { Int32(truncating: $0) } }
+        let ids = try JSONSerialization.jsonObject(with: Data(contentsOf: output)) as? [[[NSNumber]]]
+        return try XCTUnwrap(ids).map { $0.map { $0.map { Int32(truncating: $0) } } }
     }
 
     static let source = #"""
-import json, re, sys, unicodedata
+import functools, json, re, sys, unicodedata
 
 WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 
@@ -374,6 +376,7 @@ def category_class(prefix):
 
 LETTER, NUMBER = category_class("L"), category_class("N")
 
+@functools.lru_cache(maxsize=None)
 def translate(pattern):
     """Spell \\p{L}, \\p{N}, \\s and \\S as classes stdlib re understands."""
     out, i, in_class = [], 0, False
@@ -441,7 +444,7 @@ def bytes_to_unicode():
             n += 1
     return {b: chr(c) for b, c in zip(bs, cs)}
 
-def main(tokenizer_path, cases_path, output_path):
+def encode_all(tokenizer_path, cases):
     document = json.load(open(tokenizer_path, encoding="utf-8"))
     model = document["model"]
     vocab = model["vocab"]
@@ -502,9 +505,9 @@ def main(tokenizer_path, cases_path, output_path):
                 ids += encode_piece(piece)
         return ids
 
-    cases = json.load(open(cases_path, encoding="utf-8"))
-    json.dump([encode(c["text"], c["parse_special"]) for c in cases], open(output_path, "w"))
+    return [encode(c["text"], c["parse_special"]) for c in cases]
 
-main(*sys.argv[1:4])
+cases = json.load(open(sys.argv[1], encoding="utf-8"))
+json.dump([encode_all(path, cases) for path in sys.argv[3:]], open(sys.argv[2], "w"))
 """#
 }
