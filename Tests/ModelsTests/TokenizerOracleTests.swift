@@ -511,3 +511,85 @@ cases = json.load(open(sys.argv[1], encoding="utf-8"))
 json.dump([encode_all(path, cases) for path in sys.argv[3:]], open(sys.argv[2], "w"))
 """#
 }
+
+/// Bad tokenizer metadata in a GGUF file is an error naming the key or value, never a crash.
+final class GGUFTokenizerMetadataTests: XCTestCase {
+    private enum Value {
+        case string(String)
+        case strings([String])
+        case ints([Int32])
+        case uint32(UInt32)
+        case bool(Bool)
+    }
+
+    /// A GGUF v3 file with the given metadata and no tensors.
+    private func ggufFile(_ metadata: [(String, Value)]) throws -> GGUFFile {
+        var bytes: [UInt8] = []
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+        func append(_ text: String) { append(UInt64(text.utf8.count)); bytes += Array(text.utf8) }
+        bytes += Array("GGUF".utf8)
+        append(UInt32(3))
+        append(UInt64(0))
+        append(UInt64(metadata.count))
+        for (key, value) in metadata {
+            append(key)
+            switch value {
+            case let .string(text): append(UInt32(8)); append(text)
+            case let .strings(texts): append(UInt32(9)); append(UInt32(8)); append(UInt64(texts.count)); texts.forEach { append($0) }
+            case let .ints(values): append(UInt32(9)); append(UInt32(5)); append(UInt64(values.count)); values.forEach { append($0) }
+            case let .uint32(value): append(UInt32(4)); append(value)
+            case let .bool(flag): append(UInt32(7)); append(UInt8(flag ? 1 : 0))
+            }
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("torl-tok-\(UUID().uuidString).gguf")
+        try Data(bytes).write(to: url)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return try GGUFFile(path: url.path)
+    }
+
+    private var byteTokens: [String] { (0..<256).map { ByteLevelAlphabet.spelling(of: [UInt8($0)]) } }
+
+    private func validMetadata(pre: String = "qwen2") -> [(String, Value)] {
+        [
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string(pre)),
+            ("tokenizer.ggml.tokens", .strings(byteTokens + ["ab", "<|im_end|>"])),
+            ("tokenizer.ggml.token_type", .ints(Array(repeating: 1, count: 257) + [3])),
+            ("tokenizer.ggml.merges", .strings(["a b"])), ("tokenizer.ggml.eos_token_id", .uint32(257)),
+            ("tokenizer.ggml.add_bos_token", .bool(false)),
+        ]
+    }
+
+    private func assertError(_ metadata: [(String, Value)], mentions text: String, line: UInt = #line) throws {
+        let file = try ggufFile(metadata)
+        XCTAssertThrowsError(try file.makeTokenizer(), line: line) { error in
+            XCTAssertTrue("\(error)".contains(text), "\(error)", line: line)
+        }
+    }
+
+    func testMinimalFileLoads() throws {
+        let tokenizer = try ggufFile(validMetadata()).makeTokenizer()
+        XCTAssertEqual(tokenizer.encode("ab<|im_end|>", parseSpecial: true), [256, 257])
+        XCTAssertEqual(tokenizer.endOfSequenceIDs, [257])
+        XCTAssertEqual(tokenizer.preTokenizer, .qwen2)
+    }
+
+    func testErrorsNameTheProblem() throws {
+        var metadata = validMetadata()
+        metadata[0] = ("tokenizer.ggml.model", .string("llama"))
+        try assertError(metadata, mentions: "\"llama\"")
+        try assertError(validMetadata(pre: "tekken"), mentions: "\"tekken\"")
+        try assertError(validMetadata().filter { $0.0 != "tokenizer.ggml.merges" }, mentions: "tokenizer.ggml.merges")
+        metadata = validMetadata()
+        metadata[4] = ("tokenizer.ggml.merges", .strings(["a c"]))
+        try assertError(metadata, mentions: "\"ac\"")
+        metadata = validMetadata()
+        metadata[3] = ("tokenizer.ggml.token_type", .ints([1, 1]))
+        try assertError(metadata, mentions: "token_type")
+        metadata = validMetadata()
+        metadata[5] = ("tokenizer.ggml.eos_token_id", .uint32(9999))
+        try assertError(metadata, mentions: "9999")
+        metadata = validMetadata()
+        metadata[6] = ("tokenizer.ggml.add_bos_token", .string("yes"))
+        try assertError(metadata, mentions: "add_bos_token")
+    }
+}
