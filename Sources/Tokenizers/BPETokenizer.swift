@@ -191,6 +191,11 @@ public final class BPETokenizer: Tokenizer {
                     if id >= 0 { output.append(id) }
                     continue
                 }
+                // Long pieces (runs of spaces, digits-free blobs) rarely repeat; caching them would only hold memory.
+                guard pieceBytes.count <= PieceCache.longestCachedPiece else {
+                    tokenizer.merger.encode(pieceBytes, into: &output)
+                    continue
+                }
                 if let cached = tokenizer.cache.tokens(of: pieceBytes) {
                     output.append(contentsOf: cached)
                     continue

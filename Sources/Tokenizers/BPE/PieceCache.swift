@@ -20,6 +20,8 @@ final class PieceCache: @unchecked Sendable {
         }
     }
 
+    static let longestCachedPiece = 256
+
     private let lock = NSLock()
     private var short: [ShortKey: [Int32]] = [:]
     private var long: [[UInt8]: [Int32]] = [:]
