@@ -191,14 +191,18 @@ public final class BPETokenizer: Tokenizer {
                     if id >= 0 { output.append(id) }
                     continue
                 }
-                let key = Array(pieceBytes)
-                if let cached = tokenizer.cache.tokens(of: key) {
+                // Long pieces (runs of spaces, digits-free blobs) rarely repeat; caching them would only hold memory.
+                guard pieceBytes.count <= PieceCache.longestCachedPiece else {
+                    tokenizer.merger.encode(pieceBytes, into: &output)
+                    continue
+                }
+                if let cached = tokenizer.cache.tokens(of: pieceBytes) {
                     output.append(contentsOf: cached)
                     continue
                 }
                 merged.removeAll(keepingCapacity: true)
                 tokenizer.merger.encode(pieceBytes, into: &merged)
-                tokenizer.cache.store(merged, for: key)
+                tokenizer.cache.store(merged, for: pieceBytes)
                 output.append(contentsOf: merged)
             }
         }

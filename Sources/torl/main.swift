@@ -11,6 +11,7 @@ struct Torl: ParsableCommand {
         subcommands: [
             BenchCommand.self,
             GenerateCommand.self,
+            TokenizeCommand.self,
         ])
 }
 Torl.main()

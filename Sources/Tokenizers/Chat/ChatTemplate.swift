@@ -57,15 +57,15 @@ public struct ChatTemplate: Sendable, Equatable {
         // Compare without spaces and with literal newlines spelled as Jinja escapes, so formatting differences
         // between templates do not matter.
         let canonical = template.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "\n", with: "\\n")
+        guard !canonical.contains("content']|trim"), !canonical.contains("content|trim") else {
+            throw reject("message content is trimmed")
+        }
         let messageForms = [
             "'<|im_start|>'+message['role']+'\\n'+message['content']+'<|im_end|>",
             "'<|im_start|>'+message.role+'\\n'+message.content+'<|im_end|>",
         ]
         guard messageForms.contains(where: canonical.contains) else {
             throw reject("the per-message block is not '<|im_start|>' + role + '\\n' + content + '<|im_end|>'")
-        }
-        guard !canonical.contains("content']|trim"), !canonical.contains("content|trim") else {
-            throw reject("message content is trimmed")
         }
         guard canonical.contains("ifadd_generation_prompt"), canonical.contains("'<|im_start|>assistant\\n'") else {
             throw reject("no add_generation_prompt block opening an assistant turn")

@@ -11,13 +11,17 @@ struct ScalarClass: OptionSet, Sendable {
     var isOther: Bool { isDisjoint(with: [.letter, .number, .whitespace]) }
 
     static func of(_ value: UInt32) -> ScalarClass {
-        if value < 128 { return asciiClasses[Int(value)] }
+        if value < 0x10000 { return basicPlaneClasses[Int(value)] }
         // Every UInt32 here came from decoding valid UTF-8, so it is a scalar.
         guard let scalar = Unicode.Scalar(value) else { return [] }
         return classify(scalar)
     }
 
-    private static let asciiClasses: [ScalarClass] = (0..<128).map { classify(Unicode.Scalar(UInt8($0))) }
+    /// The Basic Multilingual Plane precomputed (64 KiB, built on first use): the property lookups are the
+    /// costliest part of pre-tokenizing non-ASCII text.
+    private static let basicPlaneClasses: [ScalarClass] = (0..<0x10000).map { value in
+        Unicode.Scalar(UInt32(value)).map(classify) ?? []  // surrogate code points are not scalars
+    }
 
     private static func classify(_ scalar: Unicode.Scalar) -> ScalarClass {
         var classes: ScalarClass = []
