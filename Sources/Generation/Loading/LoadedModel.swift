@@ -21,7 +21,8 @@ public final class LoadedModel {
         chatTemplateResult = chatTemplate
     }
 
-    /// Opens a `.gguf` file (weights and tokenizer from one file) or a Hugging Face folder.
+    /// Opens a `.gguf` file (weights and tokenizer from one file) or a Hugging Face folder (`config.json`,
+    /// safetensors, `tokenizer.json`, optional `tokenizer_config.json`).
     public static func load(path: String, precision: WeightPrecision = .f32) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -29,9 +30,7 @@ public final class LoadedModel {
         }
         let tokenizer: BPETokenizer
         if isDirectory.boolValue {
-            // The Tokenizers module reads byte-level BPE from GGUF metadata only so far.
-            throw LoadedModelError.noTokenizerLoader(
-                path: path, detail: "reading tokenizer.json from a Hugging Face folder is not supported yet; convert the checkpoint to GGUF")
+            tokenizer = try BPETokenizer(huggingFaceFolder: path)
         } else {
             tokenizer = try GGUFFile(path: path).makeTokenizer()
         }
@@ -70,12 +69,3 @@ public final class LoadedModel {
     }
 }
 
-public enum LoadedModelError: Error, CustomStringConvertible, Equatable {
-    case noTokenizerLoader(path: String, detail: String)
-
-    public var description: String {
-        switch self {
-        case .noTokenizerLoader(let path, let detail): return "cannot load the tokenizer of \(path): \(detail)"
-        }
-    }
-}
