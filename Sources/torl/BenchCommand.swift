@@ -1,9 +1,11 @@
 import ArgumentParser
 
-/// `torl bench ...`: measured figures, printed as JSON. Each area adds its own subcommand here.
+/// `torl bench [model|sandbox|grader|rpc|train]`: measured figures, printed as JSON. Without a subcommand it
+/// measures the inference engine (`model`).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure and print figures as JSON.",
-        subcommands: [SandboxBenchCommand.self, GraderBenchCommand.self, RPCBenchCommand.self])
+        abstract: "Measure throughput and latency of torl's parts; prints JSON.",
+        subcommands: [ModelBenchCommand.self, SandboxBenchCommand.self, GraderBenchCommand.self, RPCBenchCommand.self],
+        defaultSubcommand: ModelBenchCommand.self)
 }

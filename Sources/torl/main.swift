@@ -1,9 +1,14 @@
 import ArgumentParser
+import Tensors
+
+// OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main: set it from the CPU and re-exec when unset.
+BLASEnvironment.reexecIfNeeded()
 
 struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
-        subcommands: [ServeCommand.self, ExecCommand.self, GradeCommand.self, BenchCommand.self])
+        subcommands: [ServeCommand.self, GenerateCommand.self, TokenizeCommand.self, ExecCommand.self,
+                      GradeCommand.self, BenchCommand.self])
 }
 Torl.main()

@@ -1,0 +1,313 @@
+import Foundation
+
+/// Reads a Hugging Face tokenizer: `tokenizer.json` (vocabulary, merges, added tokens, normalizer,
+/// pre-tokenizer) and, when present, `tokenizer_config.json` (chat template, BOS/EOS tokens, add_bos_token).
+extension BPETokenizer {
+    /// Loads `tokenizer.json` and the optional `tokenizer_config.json` from a model folder.
+    public convenience init(huggingFaceFolder folder: String) throws {
+        let base = URL(fileURLWithPath: folder)
+        func read(_ name: String) throws -> Data {
+            let url = base.appendingPathComponent(name)
+            do { return try Data(contentsOf: url) } catch {
+                throw TokenizerError.cannotRead(path: url.path, reason: error.localizedDescription)
+            }
+        }
+        let configURL = base.appendingPathComponent("tokenizer_config.json")
+        let config = FileManager.default.fileExists(atPath: configURL.path) ? try read("tokenizer_config.json") : nil
+        try self.init(tokenizerJSON: read("tokenizer.json"), tokenizerConfigJSON: config)
+    }
+
+    public convenience init(tokenizerJSON: Data, tokenizerConfigJSON: Data?) throws {
+        let root = try JSONObject(parsing: tokenizerJSON, file: "tokenizer.json")
+        let config = try tokenizerConfigJSON.map { try JSONObject(parsing: $0, file: "tokenizer_config.json") }
+        try self.init(configuration: HuggingFaceTokenizerFiles.configuration(tokenizer: root, config: config))
+    }
+}
+
+enum HuggingFaceTokenizerFiles {
+    static func configuration(tokenizer root: JSONObject, config: JSONObject?) throws -> BPETokenizerConfiguration {
+        let model = try root.object("model")
+        let modelType = try model.optionalString("type") ?? "BPE"
+        guard modelType == "BPE" else { throw TokenizerError.unsupportedModel(modelType) }
+        if try model.optionalBool("byte_fallback") == true {
+            throw TokenizerError.unsupportedOption("model.byte_fallback = true (a SentencePiece-style BPE)")
+        }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let value = try model.optionalString(key), !value.isEmpty {
+                throw TokenizerError.unsupportedOption("model.\(key) = \"\(value)\"")
+            }
+        }
+        if let dropout = model.values["dropout"], !(dropout is NSNull) {
+            throw TokenizerError.unsupportedOption("model.dropout = \(dropout)")
+        }
+
+        // Vocabulary, then added tokens (which may extend it or re-declare entries as special).
+        var texts: [Int: String] = [:]
+        var kinds: [Int: BPETokenizerConfiguration.TokenKind] = [:]
+        for (text, value) in try model.object("vocab").values {
+            guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
+                throw TokenizerError.malformed("tokenizer.json: model.vocab[\"\(text)\"] is not a token id")
+            }
+            texts[id] = text
+            kinds[id] = .normal
+        }
+        for (index, entry) in try root.optionalArray("added_tokens").enumerated() {
+            guard let fields = entry as? [String: Any] else {
+                throw TokenizerError.malformed("tokenizer.json: added_tokens[\(index)] is not an object")
+            }
+            let token = JSONObject(fields, path: "added_tokens[\(index)]")
+            let content = try token.string("content")
+            guard let id = (fields["id"] as? NSNumber)?.intValue, id >= 0 else {
+                throw TokenizerError.malformed("tokenizer.json: added token \"\(content)\" has no valid id")
+            }
+            for flag in ["lstrip", "rstrip", "single_word"] where try token.optionalBool(flag) == true {
+                throw TokenizerError.unsupportedOption("added token \"\(content)\" has \(flag) = true")
+            }
+            texts[id] = content
+            kinds[id] = try token.optionalBool("special") == true ? .control : .userDefined
+        }
+        guard let largestID = texts.keys.max() else { throw TokenizerError.malformed("tokenizer.json: empty vocabulary") }
+        var tokens = [String?](repeating: nil, count: largestID + 1)
+        var tokenKinds = [BPETokenizerConfiguration.TokenKind](repeating: .normal, count: largestID + 1)
+        for (id, text) in texts {
+            tokens[id] = text
+            tokenKinds[id] = kinds[id] ?? .normal
+        }
+        func id(ofText text: String) -> Int32? {
+            // Added tokens first: their text is what a config's bos_token/eos_token names.
+            texts.first { $0.value == text && tokenKinds[$0.key] != .normal }.map { Int32($0.key) }
+                ?? texts.first { $0.value == text }.map { Int32($0.key) }
+        }
+
+        let merges = try mergeRules(model.values["merges"])
+        let preTokenizer = try preTokenizer(root.values["pre_tokenizer"])
+        let normalization = try normalization(root.values["normalizer"])
+        if let decoder = try root.optionalObject("decoder"), try decoder.optionalString("type") != "ByteLevel" {
+            throw TokenizerError.unsupportedOption("decoder type \(try decoder.optionalString("type") ?? "?") (ByteLevel expected)")
+        }
+
+        var bosID: Int32?
+        var endIDs: [Int32] = []
+        var addsBOS = false
+        var chatTemplate: String?
+        if let config {
+            func tokenText(_ key: String) throws -> String? {
+                switch config.values[key] {
+                case nil, is NSNull: return nil
+                case let text as String: return text
+                case let object as [String: Any]:
+                    return try JSONObject(object, path: key).string("content")
+                default: throw TokenizerError.malformed("tokenizer_config.json: \(key) is neither a string nor an object")
+                }
+            }
+            if let text = try tokenText("bos_token") {
+                guard let id = id(ofText: text) else {
+                    throw TokenizerError.malformed("tokenizer_config.json: bos_token \"\(text)\" is not a token")
+                }
+                bosID = id
+            }
+            if let text = try tokenText("eos_token") {
+                guard let id = id(ofText: text) else {
+                    throw TokenizerError.malformed("tokenizer_config.json: eos_token \"\(text)\" is not a token")
+                }
+                endIDs.append(id)
+            }
+            addsBOS = try config.optionalBool("add_bos_token") ?? postProcessorAddsToken(root, bosText: bosID.flatMap { tokens[Int($0)] })
+            chatTemplate = try chatTemplateText(config.values["chat_template"])
+        } else {
+            addsBOS = false
+        }
+
+        return BPETokenizerConfiguration(
+            tokens: tokens, kinds: tokenKinds, merges: merges, preTokenizer: preTokenizer,
+            normalization: normalization, ignoresMerges: try model.optionalBool("ignore_merges") ?? false,
+            beginOfSequenceID: bosID, addsBeginOfSequence: addsBOS, declaredEndOfSequenceIDs: endIDs,
+            chatTemplate: chatTemplate)
+    }
+
+    /// `["a b", ...]` (older files) or `[["a", "b"], ...]` (newer files).
+    private static func mergeRules(_ value: Any?) throws -> [(String, String)] {
+        guard let items = value as? [Any] else { throw TokenizerError.malformed("tokenizer.json: model.merges is not an array") }
+        return try items.enumerated().map { index, item in
+            if let line = item as? String { return try BPETokenizerConfiguration.splitMergeLine(line) }
+            if let pair = item as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String {
+                return (left, right)
+            }
+            throw TokenizerError.malformed("tokenizer.json: model.merges[\(index)] is neither \"a b\" nor [a, b]")
+        }
+    }
+
+    private static func normalization(_ value: Any?) throws -> BPETokenizerConfiguration.Normalization {
+        guard let fields = value as? [String: Any] else {
+            if value == nil || value is NSNull { return .none }
+            throw TokenizerError.malformed("tokenizer.json: normalizer is not an object")
+        }
+        switch fields["type"] as? String {
+        case "NFC": return .nfc
+        case "Sequence" where (fields["normalizers"] as? [Any])?.isEmpty == true: return .none
+        case let type: throw TokenizerError.unsupportedOption("normalizer \(type ?? "without a type") (NFC or none expected)")
+        }
+    }
+
+    /// The Split patterns of known models, exactly as their tokenizer.json spells them (after JSON unescaping).
+    static let knownSplitPatterns: [String: PreTokenizer.Step] = [
+        #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#: .gpt2,
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#:
+            .wordsAndNumbers(maxDigits: 3, contractions: .unicodeSimpleFolding),
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#:
+            .wordsAndNumbers(maxDigits: 1, contractions: .unicodeSimpleFolding),
+    ]
+
+    /// ByteLevel alone (GPT-2), Digits + ByteLevel (SmolLM2) or Split + ByteLevel without its regex (Llama 3,
+    /// Qwen2); anything else is an error naming the component.
+    static func preTokenizer(_ value: Any?) throws -> PreTokenizer {
+        guard let fields = value as? [String: Any] else {
+            throw TokenizerError.unknownPreTokenizer("none (tokenizer.json has no pre_tokenizer)")
+        }
+        var steps: [PreTokenizer.Step] = []
+        var names: [String] = []
+        var sawByteLevel = false
+        func add(_ fields: [String: Any], depth: Int) throws {
+            let component = JSONObject(fields, path: "pre_tokenizer")
+            let type = try component.optionalString("type") ?? "?"
+            switch type {
+            case "Sequence" where depth == 0:
+                for item in try component.optionalArray("pretokenizers") {
+                    guard let inner = item as? [String: Any] else {
+                        throw TokenizerError.malformed("tokenizer.json: pre_tokenizer.pretokenizers holds a non-object")
+                    }
+                    try add(inner, depth: depth + 1)
+                }
+            case "ByteLevel":
+                if try component.optionalBool("add_prefix_space") == true {
+                    throw TokenizerError.unsupportedOption("ByteLevel pre-tokenizer with add_prefix_space = true")
+                }
+                sawByteLevel = true
+                if try component.optionalBool("use_regex") ?? true {
+                    steps.append(.gpt2)
+                    names.append("ByteLevel(GPT-2 regex)")
+                } else {
+                    names.append("ByteLevel")
+                }
+            case "Digits":
+                guard try component.optionalBool("individual_digits") == true else {
+                    throw TokenizerError.unsupportedOption("Digits pre-tokenizer with individual_digits = false")
+                }
+                steps.append(.isolateNumbers)
+                names.append("Digits")
+            case "Split":
+                let pattern = try component.object("pattern")
+                guard let regex = try pattern.optionalString("Regex") else {
+                    throw TokenizerError.unknownPreTokenizer("Split on a plain string pattern")
+                }
+                guard let step = knownSplitPatterns[regex] else {
+                    throw TokenizerError.unknownPreTokenizer("Split regex \"\(regex)\"")
+                }
+                let behavior = try component.optionalString("behavior") ?? "Isolated"
+                guard behavior == "Isolated", try component.optionalBool("invert") != true else {
+                    throw TokenizerError.unsupportedOption("Split with behavior \(behavior) / invert = true")
+                }
+                steps.append(step)
+                names.append(step == .gpt2 ? "Split(GPT-2)" : "Split(\(regex.contains("{1,3}") ? "Llama 3" : "Qwen2"))")
+            default:
+                throw TokenizerError.unknownPreTokenizer("component \"\(type)\"")
+            }
+        }
+        try add(fields, depth: 0)
+        guard sawByteLevel else {
+            throw TokenizerError.unknownPreTokenizer("without ByteLevel: \(names.joined(separator: " + ")) is not byte-level BPE")
+        }
+        return PreTokenizer(name: names.joined(separator: " + "), steps: steps)
+    }
+
+    /// Whether a TemplateProcessing post-processor puts the BOS token in front of a single sequence (Llama 3 files
+    /// say so only there).
+    private static func postProcessorAddsToken(_ root: JSONObject, bosText: String?) throws -> Bool {
+        guard let bosText, let processor = try root.optionalObject("post_processor") else { return false }
+        var candidates = [processor.values]
+        if let inner = processor.values["processors"] as? [[String: Any]] { candidates += inner }
+        for candidate in candidates where candidate["type"] as? String == "TemplateProcessing" {
+            guard let single = candidate["single"] as? [[String: Any]], let first = single.first,
+                  let special = first["SpecialToken"] as? [String: Any] else { continue }
+            if special["id"] as? String == bosText { return true }
+        }
+        return false
+    }
+
+    /// A string, or a list of named templates of which "default" is the chat one.
+    private static func chatTemplateText(_ value: Any?) throws -> String? {
+        switch value {
+        case nil, is NSNull: return nil
+        case let text as String: return text
+        case let named as [[String: Any]]:
+            return named.first { $0["name"] as? String == "default" }?["template"] as? String
+        default: throw TokenizerError.malformed("tokenizer_config.json: chat_template is neither a string nor a list")
+        }
+    }
+}
+
+/// A decoded JSON object with typed accessors whose errors name the file and key.
+struct JSONObject {
+    let values: [String: Any]
+    let path: String
+
+    init(_ values: [String: Any], path: String) {
+        self.values = values
+        self.path = path
+    }
+
+    init(parsing data: Data, file: String) throws {
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch {
+            throw TokenizerError.malformed("\(file) is not valid JSON: \(error.localizedDescription)")
+        }
+        guard let object = parsed as? [String: Any] else { throw TokenizerError.malformed("\(file) is not a JSON object") }
+        self.init(object, path: file)
+    }
+
+    private func wrongType(_ key: String, _ expected: String) -> TokenizerError {
+        .malformed("\(path).\(key) is not \(expected)")
+    }
+
+    func object(_ key: String) throws -> JSONObject {
+        guard let object = try optionalObject(key) else { throw TokenizerError.malformed("\(path) has no \(key)") }
+        return object
+    }
+
+    func optionalObject(_ key: String) throws -> JSONObject? {
+        switch values[key] {
+        case nil, is NSNull: return nil
+        case let object as [String: Any]: return JSONObject(object, path: "\(path).\(key)")
+        default: throw wrongType(key, "an object")
+        }
+    }
+
+    func optionalArray(_ key: String) throws -> [Any] {
+        switch values[key] {
+        case nil, is NSNull: return []
+        case let array as [Any]: return array
+        default: throw wrongType(key, "an array")
+        }
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let text = try optionalString(key) else { throw TokenizerError.malformed("\(path) has no \(key)") }
+        return text
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        switch values[key] {
+        case nil, is NSNull: return nil
+        case let text as String: return text
+        default: throw wrongType(key, "a string")
+        }
+    }
+
+    func optionalBool(_ key: String) throws -> Bool? {
+        switch values[key] {
+        case nil, is NSNull: return nil
+        case let flag as Bool: return flag
+        default: throw wrongType(key, "a boolean")
+        }
+    }
+}
