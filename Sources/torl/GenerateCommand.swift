@@ -43,16 +43,13 @@ struct GenerateCommand: ParsableCommand {
     var noStopAtEos = false
 
     @Option(help: "Weight precision for inference: f32 (exact) or bf16.")
-    var weights = "f32"
+    var weights: WeightPrecision = .f32
 
     @Flag(help: "Print one JSON object (prompt_ids, ids, text, top_logits, logprobs, finish_reason, timing).")
     var json = false
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
-        guard WeightPrecision(rawValue: weights) != nil else {
-            throw ValidationError("--weights must be one of \(WeightPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if greedy && temperature != 1 { throw ValidationError("--greedy and --temperature contradict each other") }
         try sampling.validate()
     }
@@ -63,7 +60,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loadStart = Date()
-        let loaded = try LoadedModel.load(path: model, precision: WeightPrecision(rawValue: weights)!)
+        let loaded = try LoadedModel.load(path: model, precision: weights)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let promptIDs = try loaded.promptTokens(for: prompt, chat: chat)
         let request = GenerationRequest(prompt: promptIDs, sampling: sampling, maxNewTokens: maxTokens,

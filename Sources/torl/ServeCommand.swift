@@ -1,9 +1,11 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import JSONRPC
+import Sandbox
+import Tensors
 
-/// `torl serve`: the JSON-RPC daemon. For now it answers the lifecycle methods and `status` (server facts only);
-/// the Daemon module adds solve, rollout, training and evaluation handlers to the same router.
+/// `torl serve`: the JSON-RPC daemon. The transport (JSONRPC) carries the methods the Daemon module registers.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -25,6 +27,18 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "debug, info, warning or error.")
     var logLevel: String = "info"
 
+    @Option(help: "GGUF file or Hugging Face folder to load at start (default: $TORL_MODEL; none: load later with model/load).")
+    var model: String?
+
+    @Option(help: "Weight precision of the loaded model: f32 (exact) or bf16 (faster decode).")
+    var weights: WeightPrecision = .f32
+
+    @Option(help: "Python interpreter of the sandbox (default: $TORL_PYTHON, else python3 on PATH).")
+    var python: String?
+
+    @Option(name: .customLong("pool-size"), help: "Warm Python workers in the sandbox pool.")
+    var poolSize: Int?
+
     @Option(name: .customLong("grace"), help: "Seconds in-flight requests may run after SIGINT/SIGTERM before they are cancelled.")
     var gracePeriod: Double = 10
 
@@ -42,15 +56,21 @@ struct ServeCommand: ParsableCommand {
         let level = RPCLogger.Level(name: logLevel) ?? .info
         let logger = try logFile.map { try RPCLogger.file($0, minimumLevel: level) } ?? .standardError(minimumLevel: level)
         let endpoints = try listenAddresses.map { try Endpoint(parsing: $0) }
+        var sandbox = SandboxConfiguration()
+        if let python { sandbox.pythonPath = python }
+        if let poolSize { sandbox.poolSize = poolSize }
+        let daemonConfiguration = DaemonConfiguration(
+            modelPath: model ?? ProcessInfo.processInfo.environment["TORL_MODEL"], weights: weights, sandbox: sandbox)
+        logger.info("starting: sandbox pool of \(sandbox.poolSize) (\(sandbox.pythonPath)), model \(daemonConfiguration.modelPath ?? "none")")
+        let daemon = try blockingAwait { try await Daemon(configuration: daemonConfiguration) }
+        defer { blockingAwait { await daemon.shutdown() } }
         let router = Router()
-        let serverHandle = Locked<RPCServer?>(nil)
-        ServerStatus.register(on: router, server: serverHandle)
+        daemon.register(on: router)
         let configuration = ServerConfiguration(
             serverName: "torl", serverVersion: TorlVersion.current,
             token: token ?? ProcessInfo.processInfo.environment["TORL_TOKEN"],
             finishGracePeriod: gracePeriod)
         let server = try RPCServer(router: router, configuration: configuration, logger: logger)
-        serverHandle.withLock { $0 = server }
         do {
             for endpoint in endpoints { try server.listen(on: endpoint) }
             if stdio { try server.serveStdio() }
@@ -69,38 +89,20 @@ enum TorlVersion {
     static let current = "0.1.0"
 }
 
-/// `status` while only the transport exists: who is serving, for how long, to how many, in how much memory.
-enum ServerStatus {
-    struct Result: Codable, Sendable {
-        struct Server: Codable, Sendable {
-            var name: String
-            var version: String
-            var pid: Int32
-            var uptimeSeconds: Double
-            var connections: Int
-        }
-        struct Memory: Codable, Sendable {
-            var residentBytes: Int?
-        }
-        var server: Server
-        var memory: Memory
+/// Runs async work to completion from synchronous command code (start-up and shutdown of the daemon).
+func blockingAwait<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = Locked<Result<T, Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task {
+        let outcome: Result<T, Error>
+        do { outcome = .success(try await work()) } catch { outcome = .failure(error) }
+        box.withLock { $0 = outcome }
+        done.signal()
     }
+    done.wait()
+    return try box.withLock { $0! }.get()
+}
 
-    static func register(on router: Router, server: Locked<RPCServer?>) {
-        let started = Date()
-        router.register("status") { (_: EmptyParams, _) -> Result in
-            Result(server: .init(name: "torl", version: TorlVersion.current, pid: getpid(),
-                                 uptimeSeconds: Date().timeIntervalSince(started),
-                                 connections: server.current?.connectionCount ?? 0),
-                   memory: .init(residentBytes: residentBytes()))
-        }
-    }
-
-    /// Resident set size from /proc/self/statm (Linux); nil where that file does not exist.
-    static func residentBytes() -> Int? {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
+func blockingAwait(_ work: @escaping @Sendable () async -> Void) {
+    try? blockingAwait { () async throws -> Void in await work() }
 }

@@ -93,7 +93,7 @@ final class RouterTests: XCTestCase {
         let store = Locked<[RPCNotification]>([])
         let router = Router()
         router.register("count") { (_: EmptyParams, context) -> Int in
-            for step in 1 ... 3 { try context.progress(["step": step]) }
+            for step in 1 ... 3 { try context.progress(["step": step], token: context.id) }
             return 3
         }
         _ = await router.respond(to: RPCRequest(id: .string("job"), method: "count"),

@@ -22,8 +22,8 @@ final class ServerProtocolTests: XCTestCase {
         let fixture = try TestServer()
         let client = try await fixture.client(initialize: false)
         let info = try await client.initialize()
-        XCTAssertEqual(info["serverInfo"]?["name"], "torl")
-        XCTAssertEqual(info["limits"]?["maxBodyBytes"], .int(16 << 20))
+        XCTAssertEqual(info["server"]?["name"], "torl")
+        XCTAssertEqual(info["limits"]?["max_body_bytes"], .int(16 << 20))
         let methods = info["capabilities"]?["methods"]?.arrayValue ?? []
         XCTAssertTrue(methods.contains("echo") && methods.contains("shutdown"), "\(methods)")
         await client.close()
@@ -37,7 +37,7 @@ final class ServerProtocolTests: XCTestCase {
         let client = try await fixture.client(initialize: false)
         let info = try await client.initialize()
         XCTAssertEqual(info["model"]?["name"], "SmolLM2-135M")
-        XCTAssertEqual(info["serverInfo"]?["name"], "torl")
+        XCTAssertEqual(info["server"]?["name"], "torl")
         await client.close()
         await fixture.stop()
     }

@@ -33,10 +33,10 @@ public struct NullResult: Codable, Sendable, Equatable {
     }
 }
 
-enum ParamsDecoding {
+public enum ParamsDecoding {
     /// Decodes a method's params; a failure becomes -32602 naming the field (the DecodingError's coding path) and
     /// why. Absent params decode as `{}` so that types whose fields are all optional accept them.
-    static func decode<Params: Decodable>(_ type: Params.Type, from params: JSONValue?) throws -> Params {
+    public static func decode<Params: Decodable>(_ type: Params.Type, from params: JSONValue?) throws -> Params {
         do {
             return try JSONCoding.decode(type, from: params ?? .object([:]))
         } catch let error as DecodingError {

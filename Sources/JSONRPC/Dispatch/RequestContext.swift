@@ -63,11 +63,13 @@ public struct RequestContext: Sendable {
         if isCancelled { throw CancellationError() }
     }
 
-    /// Sends `$/progress {"token": <this request's id>, "value": value}` to the requesting client.
-    public func progress<Value: Encodable>(_ value: Value) throws {
+    /// Sends `$/progress {"token": token, "value": value}` to the requesting client. The token is the one the
+    /// client put in the request's `params.progress_token`; requests without one get no progress.
+    public func progress<Value: Encodable>(_ value: Value, token: RequestID?) throws {
+        guard let token else { return }
         let payload = try JSONCoding.value(value)
         sink.send(RPCNotification(method: ProgressNotification.method,
-                                  params: ["token": id.jsonValue, "value": payload]))
+                                  params: ["token": token.jsonValue, "value": payload]))
     }
 
     /// Any other notification to the requesting client.

@@ -36,17 +36,17 @@ public struct ServerConfiguration: Sendable {
     func protocolInfo(methods: [String]) -> JSONValue {
         let allMethods = Set(methods).union([LifecycleMethod.initialize, LifecycleMethod.shutdown]).sorted()
         return [
-            "protocolVersion": "1",
-            "serverInfo": ["name": .string(serverName), "version": .string(serverVersion)],
+            "protocol_version": "1",
+            "server": ["name": .string(serverName), "version": .string(serverVersion)],
             "capabilities": [
                 "methods": .array(allMethods.map(JSONValue.string)),
                 "cancellation": true,
-                "progress": ["notification": .string(ProgressNotification.method), "token": "request id"],
+                "progress": ["notification": .string(ProgressNotification.method), "token": "params.progress_token"],
             ],
             "limits": [
-                "maxBodyBytes": .int(Int64(framing.maxBodyBytes)),
-                "maxHeaderBytes": .int(Int64(framing.maxHeaderBytes)),
-                "maxInFlightPerConnection": .int(Int64(maxInFlightPerConnection)),
+                "max_body_bytes": .int(Int64(framing.maxBodyBytes)),
+                "max_header_bytes": .int(Int64(framing.maxHeaderBytes)),
+                "max_in_flight_per_connection": .int(Int64(maxInFlightPerConnection)),
             ],
         ]
     }

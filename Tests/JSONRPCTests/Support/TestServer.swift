@@ -18,7 +18,7 @@ enum TestRouter {
         router.register("progress") { (params: ProgressParams, context) -> Int in
             for step in 1 ... max(1, params.steps) {
                 try context.checkCancellation()
-                try context.progress(["step": step])
+                try context.progress(["step": step], token: context.id)
                 if let delay = params.delayMilliseconds { try await Task.sleep(nanoseconds: UInt64(delay) * 1_000_000) }
             }
             return params.steps

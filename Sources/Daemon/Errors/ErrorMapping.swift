@@ -1,0 +1,82 @@
+import Foundation
+import Generation
+import JSONRPC
+import Models
+import RL
+import Sandbox
+import Tokenizers
+
+/// torl's own error codes (the Daemon block, -32020...-32099, of docs/PROTOCOL.md), and the one place where the
+/// modules' errors become JSON-RPC error objects. Every module error keeps its own words in `message` and its
+/// kind in `data.kind`, so a client can both show and branch on it.
+enum DaemonErrorCode {
+    static let noModel = -32020
+    static let modelFile = -32021
+    static let generation = -32022
+    static let trainingBusy = -32023
+    static let sandboxUnavailable = -32024
+    static let dataset = -32025
+    static let checkpoint = -32026
+    static let tokenizer = -32027
+}
+
+enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
+    case noModel
+    case trainingInProgress(method: String)
+    case sandboxUnavailable(String)
+
+    var description: String {
+        switch self {
+        case .noModel: return "no model is loaded: start the daemon with --model PATH or call model/load"
+        case .trainingInProgress(let method):
+            return "'\(method)' cannot run while a train_step is updating the model; retry when it finishes"
+        case .sandboxUnavailable(let why): return "the Python sandbox is unavailable: \(why)"
+        }
+    }
+
+    var rpcError: RPCError {
+        switch self {
+        case .noModel: return RPCError(code: DaemonErrorCode.noModel, message: description, data: ["kind": "no_model"])
+        case .trainingInProgress:
+            return RPCError(code: DaemonErrorCode.trainingBusy, message: description, data: ["kind": "training_busy"])
+        case .sandboxUnavailable:
+            return RPCError(code: DaemonErrorCode.sandboxUnavailable, message: description, data: ["kind": "sandbox_unavailable"])
+        }
+    }
+}
+
+private func moduleError(_ code: Int, kind: String, _ error: Error) -> RPCError {
+    RPCError(code: code, message: String(describing: error), data: ["kind": .string(kind)])
+}
+
+extension ModelFormatError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.modelFile, kind: "model_file", self) }
+}
+
+extension GenerationError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.generation, kind: "generation", self) }
+}
+
+extension ProblemSetError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.dataset, kind: "dataset", self) }
+}
+
+extension ChatTemplateError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.tokenizer, kind: "chat_template", self) }
+}
+
+extension TokenizerError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.tokenizer, kind: "tokenizer", self) }
+}
+
+extension ModelError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.modelFile, kind: "model", self) }
+}
+
+extension DequantizeError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.modelFile, kind: "model_file", self) }
+}
+
+extension SandboxError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.sandboxUnavailable, kind: "sandbox", self) }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import JSONRPC
+import Sandbox
+
+struct InitializeParams: WireParams {
+    var client_name: String?
+    var client_version: String?
+    var token: String?
+    var capabilities: JSONValue?
+    enum CodingKeys: String, CodingKey, CaseIterable { case client_name, client_version, token, capabilities }
+}
+
+/// The daemon's half of the `initialize` result; the transport adds protocol facts (schemas/initialize.json).
+struct InitializeResult: Encodable {
+    struct Capabilities: Encodable {
+        var methods: [String]
+        var streaming: Bool
+        var cancellation: Bool
+        var progress: [String: String]
+    }
+    struct Limits: Encodable {
+        var context_length: Int?
+        var sandbox: ExecutionLimits
+        var sandbox_pool_size: Int
+    }
+    var server: [String: String]
+    var model: ModelInfo?
+    var capabilities: Capabilities
+    var limits: Limits
+}
+
+struct StatusResult: Encodable {
+    struct Memory: Encodable { var rss_bytes: Int }
+    struct Queue: Encodable { var sandbox_waiting: Int; var sandbox_busy_workers: Int }
+    struct Training: Encodable { var step: Int; var running: Bool }
+    var model: ModelInfo?
+    var sandbox: SandboxMetrics
+    var queue: Queue
+    var training: Training
+    var memory: Memory
+    var uptime_s: Double
+}
+
+enum DaemonVersion {
+    static let current = "0.1.0"
+}
+
+extension Daemon {
+    func registerLifecycle(on router: Router) {
+        router.register(strict: "initialize") { [self] (_: InitializeParams, _) -> InitializeResult in
+            InitializeResult(
+                server: ["name": "torl", "version": DaemonVersion.current],
+                model: models.info,
+                capabilities: .init(methods: router.methods.filter { !$0.hasPrefix("$/") } + ["shutdown", "exit"],
+                                    streaming: true, cancellation: true,
+                                    progress: ["notification": "$/progress", "token": "params.progress_token"]),
+                limits: .init(context_length: models.info?.context_length,
+                              sandbox: configuration.sandbox.defaultLimits,
+                              sandbox_pool_size: configuration.sandbox.poolSize))
+        }
+        router.register("status") { [self] (_: EmptyParams, _) -> StatusResult in
+            let metrics = await sandbox.status()
+            return StatusResult(
+                model: models.info,
+                sandbox: metrics,
+                queue: .init(sandbox_waiting: metrics.queueDepth, sandbox_busy_workers: metrics.workersBusy),
+                training: .init(step: 0, running: false),
+                memory: .init(rss_bytes: Self.residentBytes() ?? 0),
+                uptime_s: Date().timeIntervalSince(started))
+        }
+    }
+
+    /// Resident set size from /proc/self/statm (Linux).
+    static func residentBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

@@ -1,0 +1,5 @@
+import ArgumentParser
+import Tensors
+
+/// `--weights f32|bf16` on every command that loads a model; ArgumentParser lists the choices in errors.
+extension WeightPrecision: ExpressibleByArgument {}
