@@ -24,7 +24,7 @@ struct InitializeResult: Encodable {
         var sandbox_pool_size: Int
     }
     var server: [String: String]
-    var model: ModelInfo?
+    @EncodesNull var model: ModelInfo?
     var capabilities: Capabilities
     var limits: Limits
 }
@@ -33,7 +33,7 @@ struct StatusResult: Encodable {
     struct Memory: Encodable { var rss_bytes: Int }
     struct Queue: Encodable { var sandbox_waiting: Int; var sandbox_busy_workers: Int }
     struct Training: Encodable { var step: Int; var running: Bool }
-    var model: ModelInfo?
+    @EncodesNull var model: ModelInfo?
     var sandbox: SandboxMetrics
     var queue: Queue
     var training: Training

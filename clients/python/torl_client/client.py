@@ -97,7 +97,7 @@ class Client:
                 child.kill()
                 child.wait()
 
-        client = cls(lambda: child.stdout.read1(65536), write, close_hook=close)
+        client = cls(lambda: os.read(child.stdout.fileno(), 65536), write, close_hook=close)
         client.process = child
         if initialize:
             client.initialize()
@@ -245,8 +245,8 @@ class Client:
                     break
                 for message in decoder.feed(data):
                     self._dispatch(message)
-        except (OSError, ValueError, FramingError) as error:
-            reason = "connection lost: %s" % error
+        except Exception as error:  # the reader must end by closing, never die silently
+            reason = "connection lost: %s: %s" % (type(error).__name__, error)
         self._mark_closed(reason)
 
     def _dispatch(self, message):
