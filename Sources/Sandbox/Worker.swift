@@ -182,7 +182,7 @@ final class Worker {
                           maxFileBytes: run.limits.maxFileBytes, maxProcesses: run.limits.maxProcesses),
             environment: SandboxEnvironment.run)
         guard let body = try? JSONEncoder().encode(request), let requests else {
-            finishWithSandboxError("the run request could not be encoded")
+            terminate(reason: "the run request could not be encoded")
             return
         }
         let written = write(WireFrame.encode(body), to: requests)
