@@ -64,6 +64,10 @@ extension XCTestCase {
                     file: StaticString = #filePath, line: UInt = #line) async throws -> ExecutionResult {
         let pool = try await sharedPool()
         let result = await pool.execute(code, limits: limits)
+        let runPid = try XCTUnwrap(result.pid, "the run reported no pid", file: file, line: line)
+        errno = 0
+        XCTAssertEqual(kill(-runPid, 0), -1, "the run's process group \(runPid) still exists", file: file, line: line)
+        XCTAssertEqual(errno, ESRCH, file: file, line: line)
         try await assertNothingSurvives(pool, marker: marker, file: file, line: line)
         let normal = await pool.execute("print(6 * 7)")
         XCTAssertEqual(normal.status, .ok, "pool did not serve a normal run afterwards: \(normal)", file: file, line: line)
