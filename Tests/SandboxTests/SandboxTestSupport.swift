@@ -11,9 +11,14 @@ actor SharedTestPool {
                                         maxProcesses: 32, maxFileBytes: 8 << 20, maxOutputBytes: 1 << 20,
                                         maxSourceBytes: 1 << 20)
 
+    /// Run uids of this test process only, so that the survivor scan cannot mistake the runs of another pool
+    /// on the machine (another test process, a daemon) for ours.
+    static let runUIDBase = UInt32(63_000 + (getpid() % 500) * 4)
+
     static func configuration(poolSize: Int = 2, queueCapacity: Int = 64) -> SandboxConfiguration {
         SandboxConfiguration(poolSize: poolSize, queueCapacity: queueCapacity, defaultLimits: limits,
-                             killGraceSeconds: 0.2, startupTimeoutSeconds: 60, hangTimeoutSeconds: 5)
+                             runUIDBase: runUIDBase, killGraceSeconds: 0.2, startupTimeoutSeconds: 60,
+                             hangTimeoutSeconds: 5)
     }
 
     /// A secret the tests put in the daemon's environment, which no run may see.
