@@ -38,10 +38,12 @@ public struct ExecutionResult: Codable, Equatable, Sendable {
     public var truncated: Bool
     /// Why a run was killed, refused or failed, in words; nil for ordinary exits.
     public var message: String?
+    /// Process id (and process group id) of the run in the daemon's PID namespace; nil when it never started.
+    public var pid: Int32?
 
     public init(status: ExecutionStatus, exitCode: Int? = nil, signal: Int? = nil, stdout: String = "",
                 stderr: String = "", wallMs: Double = 0, cpuMs: Double? = nil, queueMs: Double = 0,
-                truncated: Bool = false, message: String? = nil) {
+                truncated: Bool = false, message: String? = nil, pid: Int32? = nil) {
         self.status = status
         self.exitCode = exitCode
         self.signal = signal
@@ -52,10 +54,11 @@ public struct ExecutionResult: Codable, Equatable, Sendable {
         self.queueMs = queueMs
         self.truncated = truncated
         self.message = message
+        self.pid = pid
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, signal, stdout, stderr, truncated, message
+        case status, signal, stdout, stderr, truncated, message, pid
         case exitCode = "exit_code"
         case wallMs = "wall_ms"
         case cpuMs = "cpu_ms"
@@ -75,5 +78,6 @@ public struct ExecutionResult: Codable, Equatable, Sendable {
         try container.encode(queueMs, forKey: .queueMs)
         try container.encode(truncated, forKey: .truncated)
         try container.encode(message, forKey: .message)
+        try container.encode(pid, forKey: .pid)
     }
 }

@@ -543,6 +543,8 @@ def hand_over(request, config, isolation, spare):
 
 
 def handle(request, config, isolation, spare):
+    """Runs one request. The reply goes out before the work dir is wiped (the caller should not wait for
+    that); the next request is read only after it, so no run ever sees the previous run's files."""
     run_id = request["id"]
     try:
         spare = hand_over(request, config, isolation, spare)
@@ -550,10 +552,10 @@ def handle(request, config, isolation, spare):
         report = spare.wait()
         if not isolation.get("pid_namespace"):
             sweep_leftovers(spare.pid, isolation)
+        report.update({"type": "done", "id": run_id})
+        send(report)
     finally:
         clean_up(spare.workdir, isolation)
-    report.update({"type": "done", "id": run_id})
-    send(report)
 
 
 def main():

@@ -23,7 +23,20 @@ public final class SandboxPool: @unchecked Sendable {
         loopThread = try LoopThread(name: "torl-sandbox")
         core = PoolCore(configuration: configuration, loop: loopThread.loop)
         let core = core
+        let loopThread = loopThread
+        core.whenStopped = { [weak self] in
+            let snapshot = core.metrics()
+            self?.lock.withLock { self?.finalMetrics = snapshot }
+            loopThread.finish {}
+        }
         loopThread.perform { core.startWorkers() }
+    }
+
+    /// A pool dropped without `shutdown()` still stops its workers, in the background.
+    deinit {
+        let core = core
+        let loopThread = loopThread
+        loopThread.perform { core.shutdown {} }
     }
 
     /// Runs `code` in a fresh forked interpreter under `limits` (the pool's defaults when nil).
@@ -68,15 +81,8 @@ public final class SandboxPool: @unchecked Sendable {
     /// Returns once no process of the pool is left. Later calls return at once.
     public func shutdown() async {
         let core = core
-        let loopThread = loopThread
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let accepted = loopThread.perform { [self] in
-                core.shutdown {
-                    let snapshot = core.metrics()
-                    self.lock.withLock { self.finalMetrics = snapshot }
-                    loopThread.finish { continuation.resume() }
-                }
-            }
+            let accepted = loopThread.perform { core.shutdown { continuation.resume() } }
             if !accepted { continuation.resume() }
         }
     }
@@ -103,7 +109,9 @@ final class PoolCore: WorkerDelegate {
     private var lastWorkerError: String?
     private var readyWaiters: [(Result<Void, SandboxError>) -> Void] = []
     private var shuttingDown = false
-    private var shutdownCompletion: (() -> Void)?
+    private var shutdownCompletions: [() -> Void] = []
+    /// Called once, on the loop thread, when shutdown has stopped every worker.
+    var whenStopped: (() -> Void)?
 
     init(configuration: SandboxConfiguration, loop: UnsafeMutablePointer<uv_loop_t>) {
         self.configuration = configuration
@@ -298,10 +306,11 @@ final class PoolCore: WorkerDelegate {
                        pythonVersion: nil, lastWorkerError: nil)
     }
 
+    /// Stops every worker; `completion` runs once none is left (every caller's, however many call).
     func shutdown(completion: @escaping () -> Void) {
+        shutdownCompletions.append(completion)
         guard !shuttingDown else { return }
         shuttingDown = true
-        shutdownCompletion = completion
         while let run = queue.popFirst() {
             finish(run, ExecutionResult(status: .sandboxError, message: SandboxError.shutDown.description))
         }
@@ -317,9 +326,12 @@ final class PoolCore: WorkerDelegate {
     }
 
     private func completeShutdownIfDone() {
-        guard shuttingDown, workers.allSatisfy({ $0 == nil }), let completion = shutdownCompletion else { return }
-        shutdownCompletion = nil
-        completion()
+        guard shuttingDown, workers.allSatisfy({ $0 == nil }), !shutdownCompletions.isEmpty else { return }
+        let completions = shutdownCompletions
+        shutdownCompletions.removeAll()
+        whenStopped?()
+        whenStopped = nil
+        completions.forEach { $0() }
     }
 }
 

@@ -182,7 +182,7 @@ final class Worker {
                           maxFileBytes: run.limits.maxFileBytes, maxProcesses: run.limits.maxProcesses),
             environment: SandboxEnvironment.run)
         guard let body = try? JSONEncoder().encode(request), let requests else {
-            finishWithSandboxError("the run request could not be encoded")
+            terminate(reason: "the run request could not be encoded")
             return
         }
         let written = write(WireFrame.encode(body), to: requests)
@@ -292,7 +292,7 @@ final class Worker {
         let result: ExecutionResult
         if let error = message.error {
             result = ExecutionResult(status: .sandboxError, stdout: stdout, stderr: stderr, wallMs: wallMs,
-                                     queueMs: queueMs, truncated: truncated, message: error)
+                                     queueMs: queueMs, truncated: truncated, message: error, pid: runPid)
         } else {
             let status = classifyRun(exitCode: message.exitCode, signal: message.signal, killReason: killReason,
                                      stderr: stderr, cpuMs: message.cpuMs, cpuLimitSeconds: run.limits.cpuSeconds)
@@ -300,7 +300,8 @@ final class Worker {
                                      stdout: stdout, stderr: stderr, wallMs: wallMs, cpuMs: message.cpuMs,
                                      queueMs: queueMs, truncated: truncated,
                                      message: killMessage(status: status, signal: message.signal, killReason: killReason,
-                                                                  limits: run.limits))
+                                                                  limits: run.limits),
+                                     pid: runPid)
         }
         self.run = nil
         runPid = nil
@@ -329,7 +330,7 @@ final class Worker {
         let result = ExecutionResult(status: .sandboxError, stdout: String(decoding: stdoutBytes, as: UTF8.self),
                                      stderr: String(decoding: stderrBytes, as: UTF8.self), wallMs: wallMs,
                                      queueMs: Double(dispatchedAt - run.enqueuedAt) / 1e6,
-                                     truncated: truncated, message: reason)
+                                     truncated: truncated, message: reason, pid: runPid)
         self.run = nil
         runPid = nil
         delegate?.worker(self, finished: run, result: result)

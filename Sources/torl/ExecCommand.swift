@@ -7,7 +7,8 @@ import Sandbox
 struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
-        abstract: "Run Python code (a file, or stdin) in the sandbox and print the result as JSON.")
+        abstract: "Run Python code (a file, or stdin) in the sandbox and print the result as JSON.",
+        discussion: "Exits 0 whenever the code ran, whatever its status; 2 when the sandbox itself failed.")
 
     @Argument(help: "Python file to run; stdin when omitted or '-'.")
     var file: String?
@@ -52,6 +53,7 @@ struct ExecCommand: ParsableCommand {
             FileHandle.standardError.write(try encoder.encode(status))
             FileHandle.standardError.write(Data("\n".utf8))
         }
+        if result.status == .sandboxError { throw ExitCode(2) }
     }
 
     private func readSource() throws -> String {

@@ -76,7 +76,7 @@ final class WireAndResultTests: XCTestCase {
         let result = ExecutionResult(status: .outputLimit, stdout: "x", wallMs: 1.5, truncated: true)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any])
         XCTAssertEqual(Set(object.keys), ["status", "exit_code", "signal", "stdout", "stderr", "wall_ms", "cpu_ms",
-                                          "queue_ms", "truncated", "message"])
+                                          "queue_ms", "truncated", "message", "pid"])
         XCTAssertEqual(object["status"] as? String, "output_limit")
         XCTAssertTrue(object["exit_code"] is NSNull)
         XCTAssertEqual(try JSONDecoder().decode(ExecutionResult.self, from: JSONEncoder().encode(result)), result)

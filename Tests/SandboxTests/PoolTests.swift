@@ -136,7 +136,9 @@ final class PoolTests: XCTestCase {
         XCTAssertEqual(workers.count, 2)
         async let running = pool.execute("import time\ntime.sleep(30)")
         try await Task.sleep(nanoseconds: 200_000_000)
-        await pool.shutdown()
+        async let first: Void = pool.shutdown()
+        async let second: Void = pool.shutdown()
+        _ = await (first, second)
         let interrupted = await running
         XCTAssertEqual(interrupted.status, .sandboxError)
         for pid in workers {

@@ -11,9 +11,14 @@ actor SharedTestPool {
                                         maxProcesses: 32, maxFileBytes: 8 << 20, maxOutputBytes: 1 << 20,
                                         maxSourceBytes: 1 << 20)
 
+    /// Run uids of this test process only, so that the survivor scan cannot mistake the runs of another pool
+    /// on the machine (another test process, a daemon) for ours.
+    static let runUIDBase = UInt32(63_000 + (getpid() % 500) * 4)
+
     static func configuration(poolSize: Int = 2, queueCapacity: Int = 64) -> SandboxConfiguration {
         SandboxConfiguration(poolSize: poolSize, queueCapacity: queueCapacity, defaultLimits: limits,
-                             killGraceSeconds: 0.2, startupTimeoutSeconds: 60, hangTimeoutSeconds: 5)
+                             runUIDBase: runUIDBase, killGraceSeconds: 0.2, startupTimeoutSeconds: 60,
+                             hangTimeoutSeconds: 5)
     }
 
     /// A secret the tests put in the daemon's environment, which no run may see.
@@ -64,6 +69,10 @@ extension XCTestCase {
                     file: StaticString = #filePath, line: UInt = #line) async throws -> ExecutionResult {
         let pool = try await sharedPool()
         let result = await pool.execute(code, limits: limits)
+        let runPid = try XCTUnwrap(result.pid, "the run reported no pid", file: file, line: line)
+        errno = 0
+        XCTAssertEqual(kill(-runPid, 0), -1, "the run's process group \(runPid) still exists", file: file, line: line)
+        XCTAssertEqual(errno, ESRCH, file: file, line: line)
         try await assertNothingSurvives(pool, marker: marker, file: file, line: line)
         let normal = await pool.execute("print(6 * 7)")
         XCTAssertEqual(normal.status, .ok, "pool did not serve a normal run afterwards: \(normal)", file: file, line: line)
