@@ -54,10 +54,9 @@ public final class RPCServer: @unchecked Sendable {
         }
     }
 
-    /// Connections currently open (for status and tests).
-    public var connectionCount: Int {
-        (try? loop.sync { [core] in core.connections.count }) ?? 0
-    }
+    /// Connections currently open (for status and tests). A copy the loop keeps current, so reading it never
+    /// waits for the loop.
+    public var connectionCount: Int { core.openConnections.current }
 }
 
 /// Loop-thread state of the server.
@@ -69,7 +68,10 @@ final class ServerCore {
     let stoppedSignal = DispatchSemaphore(value: 0)
     let exitStatus = Locked<Int32>(0)
 
-    private(set) var connections: [Int: ServerConnection] = [:]
+    private(set) var connections: [Int: ServerConnection] = [:] {
+        didSet { openConnections.withLock { $0 = connections.count } }
+    }
+    let openConnections = Locked(0)
     private var listeners: [Listener] = []
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     private var stdioConnectionID: Int?
