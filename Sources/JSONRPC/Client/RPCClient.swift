@@ -186,15 +186,21 @@ public final class RPCClient: @unchecked Sendable {
 
     /// Closes the connection once queued frames are sent; pending requests fail with `connectionClosed`.
     public func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let spawned = await withCheckedContinuation { (continuation: CheckedContinuation<ChildProcess?, Never>) in
             loop.execute { [self] in
                 stream?.closeAfterFlush(.closedLocally("client closed the connection"))
                 if stream == nil { failAll("client closed the connection") }
                 child?.releaseWhenExited()
-                continuation.resume()
+                continuation.resume(returning: child)
             }
         }
-        if let child { await child.exited() }
+        if let spawned { await spawned.exited() }
+    }
+
+    /// Exit status of a spawned server once it has exited (negative: killed by that signal); nil otherwise.
+    public func spawnedServerExitStatus() async -> Int64? {
+        let spawned = await withCheckedContinuation { continuation in loop.execute { [self] in continuation.resume(returning: child) } }
+        return spawned?.exitStatus
     }
 
     // MARK: Receiving
@@ -216,9 +222,11 @@ public final class RPCClient: @unchecked Sendable {
             } else {
                 notificationContinuation.yield(notification)
             }
-        case .request:
-            // This server never sends requests; a client that ignored one would leave it waiting, so say so.
-            return
+        case .request(let request):
+            // Servers of this protocol send no requests; answering keeps a peer that does from waiting forever.
+            if let frame = try? FrameEncoder.frame(.response(.failure(request.id, .methodNotFound(request.method)))) {
+                stream?.write(frame: frame)
+            }
         }
     }
 
