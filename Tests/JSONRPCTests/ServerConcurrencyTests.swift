@@ -149,7 +149,7 @@ final class ServerConcurrencyTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: stalePath), "stop removes the socket file")
 
         let regularFile = FileManager.default.temporaryDirectory.appendingPathComponent("torl-not-a-socket-\(getpid())").path
-        FileManager.default.createFile(atPath: regularFile, contents: Data("keep me".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: regularFile, contents: Data("keep me".utf8)))
         let careful = try RPCServer(router: Router(), logger: .silent)
         XCTAssertThrowsError(try careful.listen(on: .unix(path: regularFile)))
         XCTAssertEqual(FileManager.default.contents(atPath: regularFile), Data("keep me".utf8))

@@ -63,7 +63,7 @@ public final class RPCClient: @unchecked Sendable {
     private func open(_ endpoint: ClientEndpoint, limits: FramingLimits) async throws {
         let loop = self.loop
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            loop.execute { [self] in
+            let accepted = loop.execute { [self] in
                 do {
                     switch endpoint {
                     case .socket(let address):
@@ -92,6 +92,7 @@ public final class RPCClient: @unchecked Sendable {
                     continuation.resume(throwing: error)
                 }
             }
+            if !accepted { continuation.resume(throwing: RPCClientError.connectFailed("its event loop is closed")) }
         }
     }
 
@@ -121,6 +122,8 @@ public final class RPCClient: @unchecked Sendable {
             return .int(state.nextID)
         }
         let frame = try FrameEncoder.frame(.request(RPCRequest(id: id, method: method, params: params)))
+        let cancelFrame = try FrameEncoder.frame(.notification(RPCNotification(
+            method: LifecycleMethod.cancelRequest, params: ["id": id.jsonValue])))
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let closedReason = state.withLock { state -> String? in
@@ -133,12 +136,11 @@ public final class RPCClient: @unchecked Sendable {
                     return
                 }
                 write(frame)
+                // A task cancelled before this point ran onCancel ahead of the request; say it again after.
+                if Task.isCancelled { write(cancelFrame) }
             }
         } onCancel: {
-            if let cancel = try? FrameEncoder.frame(.notification(RPCNotification(
-                method: LifecycleMethod.cancelRequest, params: ["id": id.jsonValue]))) {
-                write(cancel)
-            }
+            write(cancelFrame)
         }
     }
 
@@ -187,19 +189,23 @@ public final class RPCClient: @unchecked Sendable {
     /// Closes the connection once queued frames are sent; pending requests fail with `connectionClosed`.
     public func close() async {
         let spawned = await withCheckedContinuation { (continuation: CheckedContinuation<ChildProcess?, Never>) in
-            loop.execute { [self] in
+            let accepted = loop.execute { [self] in
                 stream?.closeAfterFlush(.closedLocally("client closed the connection"))
                 if stream == nil { failAll("client closed the connection") }
                 child?.releaseWhenExited()
                 continuation.resume(returning: child)
             }
+            if !accepted { continuation.resume(returning: nil) }
         }
         if let spawned { await spawned.exited() }
     }
 
     /// Exit status of a spawned server once it has exited (negative: killed by that signal); nil otherwise.
     public func spawnedServerExitStatus() async -> Int64? {
-        let spawned = await withCheckedContinuation { continuation in loop.execute { [self] in continuation.resume(returning: child) } }
+        let spawned = await withCheckedContinuation { (continuation: CheckedContinuation<ChildProcess?, Never>) in
+            let accepted = loop.execute { [self] in continuation.resume(returning: child) }
+            if !accepted { continuation.resume(returning: nil) }
+        }
         return spawned?.exitStatus
     }
 

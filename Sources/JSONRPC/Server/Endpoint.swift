@@ -86,6 +86,12 @@ public struct EndpointError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "bad address '\(text)': \(reason)" }
 }
 
+public struct AuthPolicyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var endpoint: Endpoint
+    public var reason: String
+    public var description: String { "cannot listen on \(endpoint): \(reason)" }
+}
+
 /// Who must present the token: the policy is decided once per listener, checked once per connection.
 public enum AuthPolicy {
     /// Whether connections through `endpoint` must send `token` in `initialize`. Throws if the endpoint may not be
@@ -97,13 +103,13 @@ public enum AuthPolicy {
         case .tcp:
             if let token {
                 guard token.utf8.count >= 16 else {
-                    throw EndpointError(text: endpoint.description, reason: "the token must be at least 16 bytes")
+                    throw AuthPolicyError(endpoint: endpoint, reason: "the token must be at least 16 bytes")
                 }
                 return true
             }
             guard endpoint.isLoopback else {
-                throw EndpointError(text: endpoint.description,
-                                    reason: "listening beyond loopback requires --token (clients send it in 'initialize')")
+                throw AuthPolicyError(endpoint: endpoint,
+                                      reason: "listening beyond loopback requires --token (clients send it in 'initialize')")
             }
             return false
         }
