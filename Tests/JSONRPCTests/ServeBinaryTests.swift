@@ -35,6 +35,35 @@ final class ServeBinaryTests: XCTestCase {
         XCTAssertEqual(exitStatus, 0)
     }
 
+    private func runTorl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try torlExecutable())
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    func testServeRefusesUnsafeOrIncompleteConfigurations() throws {
+        let nothing = try runTorl(["serve"])
+        XCTAssertNotEqual(nothing.status, 0)
+        XCTAssertTrue(nothing.stderr.contains("give --stdio and/or at least one --listen address"), nothing.stderr)
+        let exposed = try runTorl(["serve", "--listen", "tcp://0.0.0.0:0"])
+        XCTAssertNotEqual(exposed.status, 0)
+        XCTAssertTrue(exposed.stderr.contains("requires --token"), exposed.stderr)
+        let badAddress = try runTorl(["serve", "--listen", "http://localhost:80"])
+        XCTAssertNotEqual(badAddress.status, 0)
+        XCTAssertTrue(badAddress.stderr.contains("expected tcp://HOST:PORT or unix:PATH"), badAddress.stderr)
+        XCTAssertEqual(nothing.stdout + exposed.stdout + badAddress.stdout, "", "errors go to stderr, never stdout")
+    }
+
     func testDaemonStopsOnSIGTERMAndRemovesItsSocket() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("torl-serve-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

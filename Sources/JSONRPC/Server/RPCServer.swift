@@ -89,7 +89,11 @@ final class ServerCore {
 
     func listen(on endpoint: Endpoint, requiresToken: Bool) throws -> Endpoint {
         guard !isStopping else { throw UVError(UV_ECANCELED.rawValue, "listen \(endpoint): the server is stopping") }
-        let listener = try Listener(endpoint: endpoint, requiresToken: requiresToken, loop: loop) { [unowned self] client, transport, peer in
+        let listener = try Listener(endpoint: endpoint, requiresToken: requiresToken, loop: loop) { [weak self] client, transport, peer in
+            guard let self else {
+                uv_close(handlePointer(client)) { UnsafeMutableRawPointer($0)?.deallocate() }
+                return
+            }
             self.accept(client, transport: transport, peer: peer, requiresToken: requiresToken)
         }
         listeners.append(listener)
@@ -193,12 +197,12 @@ final class ServerCore {
         logger.info("stopping (\(reason)): \(connections.count) connections, \(running) requests running")
         for listener in listeners { listener.close() }
         listeners = []
-        stopTimers.append(LoopTimer(loop: loop, after: configuration.finishGracePeriod) { [unowned self] in
-            guard !self.isStopped else { return }
+        stopTimers.append(LoopTimer(loop: loop, after: configuration.finishGracePeriod) { [weak self] in
+            guard let self, !self.isStopped else { return }
             self.logger.info("grace period over; cancelling running requests")
             for connection in self.connections.values { connection.cancelAll() }
-            self.stopTimers.append(LoopTimer(loop: self.loop, after: self.configuration.cancelGracePeriod) { [unowned self] in
-                guard !self.isStopped else { return }
+            self.stopTimers.append(LoopTimer(loop: self.loop, after: self.configuration.cancelGracePeriod) { [weak self] in
+                guard let self, !self.isStopped else { return }
                 self.logger.warning("requests ignored cancellation; closing their connections")
                 for connection in self.connections.values { connection.closeNow("server stopped") }
                 self.connectionMadeProgress()
