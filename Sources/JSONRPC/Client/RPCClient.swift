@@ -114,7 +114,8 @@ public final class RPCClient: @unchecked Sendable {
     // MARK: Sending
 
     /// Sends a request and waits for its result. Cancelling the calling task sends `$/cancelRequest`; the call
-    /// then ends with the server's answer (usually `RPCError` -32800).
+    /// then ends with the server's answer (usually `RPCError` -32800). `onProgress` receives the `value` of each
+    /// `$/progress` for this request, in order, on the client's loop thread: it must return quickly.
     public func request(_ method: String, params: JSONValue? = nil,
                         onProgress: (@Sendable (JSONValue) -> Void)? = nil) async throws -> JSONValue {
         let id = state.withLock { state -> RequestID in
