@@ -252,6 +252,43 @@ final class ServerConcurrencyTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
     }
 
+    func testStopClosesConnectionsWhoseWorkIgnoresCancellation() async throws {
+        let fixture = try TestServer(configuration: ServerConfiguration(finishGracePeriod: 0.1, cancelGracePeriod: 0.1))
+        let client = try await fixture.client()
+        let stuck = Task { try await client.request("stubborn", params: ["milliseconds": 2000]) }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        let started = Date()
+        fixture.server.stop()
+        do {
+            _ = try await stuck.value
+            XCTFail("the stuck request was answered")
+        } catch let error as RPCClientError {
+            guard case .connectionClosed = error else { return XCTFail("\(error)") }
+        }
+        await fixture.server.stopped()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.5, "the stop did not wait for the stuck handler")
+        try? FileManager.default.removeItem(at: fixture.directory)
+    }
+
+    func testConnectingToNothingFailsClearly() async throws {
+        do {
+            _ = try await RPCClient.connect(to: .socket(.unix(path: "/tmp/torl-no-such-socket-\(getpid())")))
+            XCTFail("connected to a missing socket")
+        } catch let error as RPCClientError {
+            XCTAssertTrue(String(describing: error).contains("ENOENT"), "\(error)")
+        }
+        let server = try RPCServer(router: Router(), logger: .silent)
+        let port = try server.listen(on: .tcp(host: "127.0.0.1", port: 0))
+        server.stop()
+        await server.stopped()
+        do {
+            _ = try await RPCClient.connect(to: .socket(port))
+            XCTFail("connected to a closed port")
+        } catch let error as RPCClientError {
+            XCTAssertTrue(String(describing: error).contains("ECONNREFUSED"), "\(error)")
+        }
+    }
+
     func testSignalStartsTheGracefulStop() async throws {
         let fixture = try TestServer()
         try fixture.server.stopOnSignals([SIGUSR2])

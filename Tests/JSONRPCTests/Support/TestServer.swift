@@ -29,6 +29,12 @@ enum TestRouter {
             for step in 1 ... max(1, params.count) { try context.progress(JSONValue.object(["step": .int(Int64(step)), "filler": filler])) }
             return params.count
         }
+        // Ignores cancellation for `milliseconds`, like work stuck in a call that cannot be interrupted.
+        router.register("stubborn") { (params: SleepParams, _) -> String in
+            let deadline = Date().addingTimeInterval(Double(params.milliseconds) / 1000)
+            while Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
+            return "done"
+        }
         router.register("connection") { (_: EmptyParams, context) in context.connection.transport.rawValue }
         return router
     }
