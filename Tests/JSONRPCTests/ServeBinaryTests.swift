@@ -17,8 +17,11 @@ final class ServeBinaryTests: XCTestCase {
     }
 
     func testSpawnedStdioServerAnswersAndExitsCleanly() async throws {
+        let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("torl-serve-\(getpid()).log").path
+        try? FileManager.default.removeItem(atPath: logPath)
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
         let client = try await RPCClient.connect(
-            to: .spawn(executable: try torlExecutable(), arguments: ["serve", "--stdio", "--log-level", "error"], stderrPath: nil))
+            to: .spawn(executable: try torlExecutable(), arguments: ["serve", "--stdio", "--log-file", logPath], stderrPath: nil))
         let info = try await client.initialize()
         XCTAssertEqual(info["serverInfo"]?["name"], "torl")
         let status = try await client.request("status")
@@ -33,6 +36,10 @@ final class ServeBinaryTests: XCTestCase {
         try await client.shutdownAndExit()
         let exitStatus = await client.spawnedServerExitStatus()
         XCTAssertEqual(exitStatus, 0)
+        let log = try String(contentsOfFile: logPath, encoding: .utf8)
+        XCTAssertTrue(log.contains("serving on stdio") && log.contains("stopped"), log)
+        let mode = try FileManager.default.attributesOfItem(atPath: logPath)[.posixPermissions] as? NSNumber
+        XCTAssertEqual(mode?.intValue, 0o600)
     }
 
     private func runTorl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
