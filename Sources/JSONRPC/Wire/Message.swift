@@ -120,7 +120,8 @@ extension RPCMessage {
             guard case .string(let name) = method else {
                 throw invalid("\"method\" must be a string, found \(method.typeName)")
             }
-            let params = members["params"]
+            // `"params": null` is not JSON-RPC, but some LSP clients send it for `shutdown`; it means "no params".
+            let params = members["params"] == .null ? nil : members["params"]
             if let params, params.objectValue == nil, params.arrayValue == nil {
                 throw invalid("\"params\" must be an object or an array, found \(params.typeName)")
             }
