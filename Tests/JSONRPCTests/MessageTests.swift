@@ -28,6 +28,8 @@ final class MessageTests: XCTestCase {
         XCTAssertEqual(try parse(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":3}}"#),
                        .notification(RPCNotification(method: "$/cancelRequest", params: ["id": 3])))
         XCTAssertEqual(try parse(#"{"jsonrpc":"2.0","id":3,"result":{"ok":true}}"#), .response(.success(.int(3), ["ok": true])))
+        XCTAssertEqual(try parse(#"{"jsonrpc":"2.0","id":4,"method":"shutdown","params":null}"#),
+                       .request(RPCRequest(id: .int(4), method: "shutdown")), "null params read as absent")
         XCTAssertEqual(try parse(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}}"#),
                        .response(.failure(nil, RPCError(code: -32700, message: "bad"))))
     }

@@ -143,6 +143,7 @@ final class EndpointAndAuthTests: XCTestCase {
     func testParsesAddresses() throws {
         XCTAssertEqual(try Endpoint(parsing: "tcp://127.0.0.1:7070"), .tcp(host: "127.0.0.1", port: 7070))
         XCTAssertEqual(try Endpoint(parsing: "tcp://[::1]:0"), .tcp(host: "::1", port: 0))
+        XCTAssertEqual(try Endpoint(parsing: "tcp://:7070"), .tcp(host: "127.0.0.1", port: 7070), "no host means loopback")
         XCTAssertEqual(try Endpoint(parsing: "unix:/tmp/torl.sock"), .unix(path: "/tmp/torl.sock"))
         XCTAssertEqual(try Endpoint(parsing: "unix:///tmp/torl.sock"), .unix(path: "/tmp/torl.sock"))
         XCTAssertThrowsError(try Endpoint(parsing: "http://x:1"))

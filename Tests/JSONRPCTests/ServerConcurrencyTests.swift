@@ -149,7 +149,7 @@ final class ServerConcurrencyTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: stalePath), "stop removes the socket file")
 
         let regularFile = FileManager.default.temporaryDirectory.appendingPathComponent("torl-not-a-socket-\(getpid())").path
-        FileManager.default.createFile(atPath: regularFile, contents: Data("keep me".utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: regularFile, contents: Data("keep me".utf8)))
         let careful = try RPCServer(router: Router(), logger: .silent)
         XCTAssertThrowsError(try careful.listen(on: .unix(path: regularFile)))
         XCTAssertEqual(FileManager.default.contents(atPath: regularFile), Data("keep me".utf8))
@@ -252,6 +252,43 @@ final class ServerConcurrencyTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
     }
 
+    func testStopClosesConnectionsWhoseWorkIgnoresCancellation() async throws {
+        let fixture = try TestServer(configuration: ServerConfiguration(finishGracePeriod: 0.1, cancelGracePeriod: 0.1))
+        let client = try await fixture.client()
+        let stuck = Task { try await client.request("stubborn", params: ["milliseconds": 2000]) }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        let started = Date()
+        fixture.server.stop()
+        do {
+            _ = try await stuck.value
+            XCTFail("the stuck request was answered")
+        } catch let error as RPCClientError {
+            guard case .connectionClosed = error else { return XCTFail("\(error)") }
+        }
+        await fixture.server.stopped()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1.5, "the stop did not wait for the stuck handler")
+        try? FileManager.default.removeItem(at: fixture.directory)
+    }
+
+    func testConnectingToNothingFailsClearly() async throws {
+        do {
+            _ = try await RPCClient.connect(to: .socket(.unix(path: "/tmp/torl-no-such-socket-\(getpid())")))
+            XCTFail("connected to a missing socket")
+        } catch let error as RPCClientError {
+            XCTAssertTrue(String(describing: error).contains("ENOENT"), "\(error)")
+        }
+        let server = try RPCServer(router: Router(), logger: .silent)
+        let port = try server.listen(on: .tcp(host: "127.0.0.1", port: 0))
+        server.stop()
+        await server.stopped()
+        do {
+            _ = try await RPCClient.connect(to: .socket(port))
+            XCTFail("connected to a closed port")
+        } catch let error as RPCClientError {
+            XCTAssertTrue(String(describing: error).contains("ECONNREFUSED"), "\(error)")
+        }
+    }
+
     func testSignalStartsTheGracefulStop() async throws {
         let fixture = try TestServer()
         try fixture.server.stopOnSignals([SIGUSR2])
@@ -330,20 +367,51 @@ final class ServerConcurrencyTests: XCTestCase {
         await server.stopped()
     }
 
-    func testPeerThatNeverReadsIsClosedWithoutHarmingOthers() async throws {
+    /// A client that sends faster than it reads is paused, not dropped: once it reads, every request is answered
+    /// (with its echo, or busy where it exceeded the in-flight limit).
+    func testSlowReaderIsPausedThenServedCompletely() async throws {
+        let fixture = try TestServer(configuration: ServerConfiguration(
+            backpressure: BackpressureLimits(pauseReadingAbove: 64 << 10, resumeReadingBelow: 16 << 10, closeAbove: 256 << 20)))
+        let slow = try RawSocket(fixture.tcp)
+        try slow.initialize()
+        let chunk = String(repeating: "z", count: 60_000)
+        let count = 150
+        let sender = Thread {
+            for id in 1 ... count { try? slow.sendRequest(Int64(id), "echo", [.string(chunk)]) }
+        }
+        sender.start()
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let steady = try await fixture.client()
+        let answer = try await steady.request("echo", params: ["fine"])
+        XCTAssertEqual(answer, ["fine"], "a paused connection does not stall the loop")
+        var answered = Set<RequestID>()
+        while answered.count < count, let message = try slow.receive() {
+            guard case .response(let response) = message, let id = response.id else { continue }
+            let echoed = response.outcome == .success([.string(chunk)])
+            let busy = response.error?.code == RPCError.serverBusyCode
+            XCTAssertTrue(echoed || busy, "request \(id): neither its echo nor busy: \(String(describing: response.error))")
+            answered.insert(id)
+        }
+        XCTAssertEqual(answered.count, count)
+        await steady.close()
+        await fixture.stop()
+    }
+
+    /// Output a peer never reads beyond the hard cap closes that peer; the daemon's memory stays bounded.
+    func testPeerThatNeverReadsIsClosedAtTheHardCap() async throws {
         let fixture = try TestServer(configuration: ServerConfiguration(
             backpressure: BackpressureLimits(pauseReadingAbove: 64 << 10, resumeReadingBelow: 16 << 10, closeAbove: 1 << 20)))
         let hog = try RawSocket(fixture.tcp)
         try hog.initialize()
-        let chunk = String(repeating: "z", count: 60_000)
-        for id in 1 ... 400 { try hog.sendRequest(Int64(id), "echo", [.string(chunk)]) }
-        var drained = 0
+        try hog.sendRequest(1, "flood", ["count": 400, "bytes": 65_536])
+        try await waitUntil { fixture.server.connectionCount == 0 }
+        var received = 0
         do {
-            while try hog.receive() != nil { drained += 1 }
+            while try hog.receive() != nil { received += 1 }
         } catch let error as UVError {
-            XCTAssertEqual(error.code, -ECONNRESET, "the hog is closed, not left waiting: \(error)")
+            XCTAssertEqual(error.code, -ECONNRESET, "closed, not left waiting: \(error)")
         }
-        XCTAssertLessThan(drained, 400, "the server stopped answering a peer that does not read")
+        XCTAssertLessThan(received, 400)
         let steady = try await fixture.client()
         let answer = try await steady.request("echo", params: ["fine"])
         XCTAssertEqual(answer, ["fine"])

@@ -103,6 +103,8 @@ final class ChildProcess {
         }
     }
 
+    var exitStatus: Int64? { exitState.withLock { $0.status } }
+
     func exited() async {
         await withCheckedContinuation { continuation in
             let done = exitState.withLock { state -> Bool in

@@ -63,7 +63,7 @@ public final class RPCClient: @unchecked Sendable {
     private func open(_ endpoint: ClientEndpoint, limits: FramingLimits) async throws {
         let loop = self.loop
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            loop.execute { [self] in
+            let accepted = loop.execute { [self] in
                 do {
                     switch endpoint {
                     case .socket(let address):
@@ -92,6 +92,7 @@ public final class RPCClient: @unchecked Sendable {
                     continuation.resume(throwing: error)
                 }
             }
+            if !accepted { continuation.resume(throwing: RPCClientError.connectFailed("its event loop is closed")) }
         }
     }
 
@@ -113,7 +114,8 @@ public final class RPCClient: @unchecked Sendable {
     // MARK: Sending
 
     /// Sends a request and waits for its result. Cancelling the calling task sends `$/cancelRequest`; the call
-    /// then ends with the server's answer (usually `RPCError` -32800).
+    /// then ends with the server's answer (usually `RPCError` -32800). `onProgress` receives the `value` of each
+    /// `$/progress` for this request, in order, on the client's loop thread: it must return quickly.
     public func request(_ method: String, params: JSONValue? = nil,
                         onProgress: (@Sendable (JSONValue) -> Void)? = nil) async throws -> JSONValue {
         let id = state.withLock { state -> RequestID in
@@ -121,6 +123,8 @@ public final class RPCClient: @unchecked Sendable {
             return .int(state.nextID)
         }
         let frame = try FrameEncoder.frame(.request(RPCRequest(id: id, method: method, params: params)))
+        let cancelFrame = try FrameEncoder.frame(.notification(RPCNotification(
+            method: LifecycleMethod.cancelRequest, params: ["id": id.jsonValue])))
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let closedReason = state.withLock { state -> String? in
@@ -133,12 +137,11 @@ public final class RPCClient: @unchecked Sendable {
                     return
                 }
                 write(frame)
+                // A task cancelled before this point ran onCancel ahead of the request; say it again after.
+                if Task.isCancelled { write(cancelFrame) }
             }
         } onCancel: {
-            if let cancel = try? FrameEncoder.frame(.notification(RPCNotification(
-                method: LifecycleMethod.cancelRequest, params: ["id": id.jsonValue]))) {
-                write(cancel)
-            }
+            write(cancelFrame)
         }
     }
 
@@ -186,15 +189,25 @@ public final class RPCClient: @unchecked Sendable {
 
     /// Closes the connection once queued frames are sent; pending requests fail with `connectionClosed`.
     public func close() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute { [self] in
+        let spawned = await withCheckedContinuation { (continuation: CheckedContinuation<ChildProcess?, Never>) in
+            let accepted = loop.execute { [self] in
                 stream?.closeAfterFlush(.closedLocally("client closed the connection"))
                 if stream == nil { failAll("client closed the connection") }
                 child?.releaseWhenExited()
-                continuation.resume()
+                continuation.resume(returning: child)
             }
+            if !accepted { continuation.resume(returning: nil) }
         }
-        if let child { await child.exited() }
+        if let spawned { await spawned.exited() }
+    }
+
+    /// Exit status of a spawned server once it has exited (negative: killed by that signal); nil otherwise.
+    public func spawnedServerExitStatus() async -> Int64? {
+        let spawned = await withCheckedContinuation { (continuation: CheckedContinuation<ChildProcess?, Never>) in
+            let accepted = loop.execute { [self] in continuation.resume(returning: child) }
+            if !accepted { continuation.resume(returning: nil) }
+        }
+        return spawned?.exitStatus
     }
 
     // MARK: Receiving
@@ -216,9 +229,11 @@ public final class RPCClient: @unchecked Sendable {
             } else {
                 notificationContinuation.yield(notification)
             }
-        case .request:
-            // This server never sends requests; a client that ignored one would leave it waiting, so say so.
-            return
+        case .request(let request):
+            // Servers of this protocol send no requests; answering keeps a peer that does from waiting forever.
+            if let frame = try? FrameEncoder.frame(.response(.failure(request.id, .methodNotFound(request.method)))) {
+                stream?.write(frame: frame)
+            }
         }
     }
 

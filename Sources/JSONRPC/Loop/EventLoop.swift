@@ -60,14 +60,16 @@ public final class EventLoop: @unchecked Sendable {
         return pthread_equal(id, pthread_self()) != 0
     }
 
-    /// Runs `work` on the loop thread, soon. Work posted after `close()` is dropped.
-    public func execute(_ work: @escaping () -> Void) {
+    /// Runs `work` on the loop thread, soon. Work posted after `close()` is dropped (returns false).
+    @discardableResult
+    public func execute(_ work: @escaping () -> Void) -> Bool {
         let accepted = closed.withLock { isClosed -> Bool in
             guard !isClosed else { return false }
             queue.withLock { $0.append(work) }
             return true
         }
         if accepted { uv_async_send(wakeup) }
+        return accepted
     }
 
     /// Runs `work` on the loop thread and waits for its result. Never call it from the loop thread.
@@ -75,10 +77,11 @@ public final class EventLoop: @unchecked Sendable {
         if isOnLoopThread { return try work() }
         let result = Locked<Result<T, Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
-        execute {
+        let accepted = execute {
             result.withLock { $0 = Result { try work() } }
             done.signal()
         }
+        guard accepted else { throw UVError(UV_ECANCELED.rawValue, "the event loop is closed") }
         done.wait()
         return try result.current!.get()
     }

@@ -1,7 +1,8 @@
 import CUV
 import Foundation
 
-/// A socket address to listen on or connect to: `tcp://HOST:PORT` (`[::1]` for IPv6) or `unix:PATH`.
+/// A socket address to listen on or connect to: `tcp://HOST:PORT` (`[::1]` for IPv6, `tcp://:PORT` for loopback)
+/// or `unix:PATH`.
 public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
     case tcp(host: String, port: UInt16)
     case unix(path: String)
@@ -34,11 +35,11 @@ public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
             host = rest[..<colon]
             portText = rest[rest.index(after: colon)...]
         }
-        guard !host.isEmpty else { throw EndpointError(text: text, reason: "missing host") }
         guard let port = UInt16(portText) else {
             throw EndpointError(text: text, reason: "port must be a number in 0...65535, found '\(portText)'")
         }
-        self = .tcp(host: String(host), port: port)
+        // No host means loopback: exposing a port beyond this machine must be asked for by name.
+        self = .tcp(host: host.isEmpty ? "127.0.0.1" : String(host), port: port)
     }
 
     public var description: String {
@@ -86,6 +87,12 @@ public struct EndpointError: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String { "bad address '\(text)': \(reason)" }
 }
 
+public struct AuthPolicyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var endpoint: Endpoint
+    public var reason: String
+    public var description: String { "cannot listen on \(endpoint): \(reason)" }
+}
+
 /// Who must present the token: the policy is decided once per listener, checked once per connection.
 public enum AuthPolicy {
     /// Whether connections through `endpoint` must send `token` in `initialize`. Throws if the endpoint may not be
@@ -97,13 +104,13 @@ public enum AuthPolicy {
         case .tcp:
             if let token {
                 guard token.utf8.count >= 16 else {
-                    throw EndpointError(text: endpoint.description, reason: "the token must be at least 16 bytes")
+                    throw AuthPolicyError(endpoint: endpoint, reason: "the token must be at least 16 bytes")
                 }
                 return true
             }
             guard endpoint.isLoopback else {
-                throw EndpointError(text: endpoint.description,
-                                    reason: "listening beyond loopback requires --token (clients send it in 'initialize')")
+                throw AuthPolicyError(endpoint: endpoint,
+                                      reason: "listening beyond loopback requires --token (clients send it in 'initialize')")
             }
             return false
         }

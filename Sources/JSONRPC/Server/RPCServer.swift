@@ -54,10 +54,9 @@ public final class RPCServer: @unchecked Sendable {
         }
     }
 
-    /// Connections currently open (for status and tests).
-    public var connectionCount: Int {
-        (try? loop.sync { [core] in core.connections.count }) ?? 0
-    }
+    /// Connections currently open (for status and tests). A copy the loop keeps current, so reading it never
+    /// waits for the loop.
+    public var connectionCount: Int { core.openConnections.current }
 }
 
 /// Loop-thread state of the server.
@@ -69,7 +68,10 @@ final class ServerCore {
     let stoppedSignal = DispatchSemaphore(value: 0)
     let exitStatus = Locked<Int32>(0)
 
-    private(set) var connections: [Int: ServerConnection] = [:]
+    private(set) var connections: [Int: ServerConnection] = [:] {
+        didSet { openConnections.withLock { $0 = connections.count } }
+    }
+    let openConnections = Locked(0)
     private var listeners: [Listener] = []
     private var signalHandles: [UnsafeMutablePointer<uv_signal_t>] = []
     private var stdioConnectionID: Int?
@@ -87,7 +89,11 @@ final class ServerCore {
 
     func listen(on endpoint: Endpoint, requiresToken: Bool) throws -> Endpoint {
         guard !isStopping else { throw UVError(UV_ECANCELED.rawValue, "listen \(endpoint): the server is stopping") }
-        let listener = try Listener(endpoint: endpoint, requiresToken: requiresToken, loop: loop) { [unowned self] client, transport, peer in
+        let listener = try Listener(endpoint: endpoint, requiresToken: requiresToken, loop: loop) { [weak self] client, transport, peer in
+            guard let self else {
+                uv_close(handlePointer(client)) { UnsafeMutableRawPointer($0)?.deallocate() }
+                return
+            }
             self.accept(client, transport: transport, peer: peer, requiresToken: requiresToken)
         }
         listeners.append(listener)
@@ -191,12 +197,12 @@ final class ServerCore {
         logger.info("stopping (\(reason)): \(connections.count) connections, \(running) requests running")
         for listener in listeners { listener.close() }
         listeners = []
-        stopTimers.append(LoopTimer(loop: loop, after: configuration.finishGracePeriod) { [unowned self] in
-            guard !self.isStopped else { return }
+        stopTimers.append(LoopTimer(loop: loop, after: configuration.finishGracePeriod) { [weak self] in
+            guard let self, !self.isStopped else { return }
             self.logger.info("grace period over; cancelling running requests")
             for connection in self.connections.values { connection.cancelAll() }
-            self.stopTimers.append(LoopTimer(loop: self.loop, after: self.configuration.cancelGracePeriod) { [unowned self] in
-                guard !self.isStopped else { return }
+            self.stopTimers.append(LoopTimer(loop: self.loop, after: self.configuration.cancelGracePeriod) { [weak self] in
+                guard let self, !self.isStopped else { return }
                 self.logger.warning("requests ignored cancellation; closing their connections")
                 for connection in self.connections.values { connection.closeNow("server stopped") }
                 self.connectionMadeProgress()

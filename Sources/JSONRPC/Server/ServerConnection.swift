@@ -85,7 +85,7 @@ final class ServerConnection {
         if isHoldingMessages {
             guard heldMessages.count < server.configuration.maxInFlightPerConnection else {
                 if case .request(let request) = message {
-                    send(.response(.failure(request.id, .serverBusy("too many messages sent before 'initialize' was answered"))))
+                    send(.response(.failure(request.id, .serverBusy("too many messages sent while 'initialize' or 'shutdown' is unanswered"))))
                 }
                 return
             }

@@ -119,21 +119,24 @@ extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, Expre
 }
 
 /// The one place that converts between `Codable` types, `JSONValue` and UTF-8 bytes, so every path through the
-/// module encodes the same way (no escaped slashes, stable key order for reproducible frames).
+/// module encodes the same way (no escaped slashes, sorted keys for reproducible frames). `JSONValue` itself
+/// goes through `JSONParser`/`JSONSerializer`; other types through Foundation's coders.
 public enum JSONCoding {
     public static func encode<T: Encodable>(_ value: T) throws -> Data {
+        if let json = value as? JSONValue { return try JSONSerializer.serialize(json) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return try encoder.encode(value)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
-        try JSONDecoder().decode(type, from: data)
+        if type == JSONValue.self { return try JSONParser.parse(data) as! T }
+        return try JSONDecoder().decode(type, from: data)
     }
 
     public static func value<T: Encodable>(_ value: T) throws -> JSONValue {
         if let already = value as? JSONValue { return already }
-        return try decode(JSONValue.self, from: encode(value))
+        return try JSONParser.parse(encode(value))
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {

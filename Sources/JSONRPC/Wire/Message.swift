@@ -94,9 +94,9 @@ extension RPCMessage {
     public init(parsing body: Data) throws {
         let value: JSONValue
         do {
-            value = try JSONCoding.decode(JSONValue.self, from: body)
+            value = try JSONParser.parse(body)
         } catch {
-            throw RPCError.parseError(Self.describeParseFailure(error))
+            throw RPCError.parseError(String(describing: error))
         }
         self = try RPCMessage(validating: value)
     }
@@ -120,7 +120,8 @@ extension RPCMessage {
             guard case .string(let name) = method else {
                 throw invalid("\"method\" must be a string, found \(method.typeName)")
             }
-            let params = members["params"]
+            // `"params": null` is not JSON-RPC, but some LSP clients send it for `shutdown`; it means "no params".
+            let params = members["params"] == .null ? nil : members["params"]
             if let params, params.objectValue == nil, params.arrayValue == nil {
                 throw invalid("\"params\" must be an object or an array, found \(params.typeName)")
             }
@@ -142,16 +143,5 @@ extension RPCMessage {
               let code = object["code"]?.intValue, let message = object["message"]?.stringValue
         else { throw invalid("a response needs \"result\" or an \"error\" object with \"code\" and \"message\"") }
         self = .response(.failure(id, RPCError(code: Int(code), message: message, data: object["data"])))
-    }
-
-    private static func describeParseFailure(_ error: Error) -> String {
-        guard let decodingError = error as? DecodingError else { return String(describing: error) }
-        switch decodingError {
-        case .dataCorrupted(let context):
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return underlying ?? context.debugDescription
-        default:
-            return String(describing: decodingError)
-        }
     }
 }

@@ -6,6 +6,7 @@ import XCTest
 enum TestRouter {
     struct SleepParams: Codable, Sendable { var milliseconds: Int }
     struct ProgressParams: Codable, Sendable { var steps: Int; var delayMilliseconds: Int? }
+    struct FloodParams: Codable, Sendable { var count: Int; var bytes: Int }
 
     static func make() -> Router {
         let router = Router()
@@ -22,6 +23,17 @@ enum TestRouter {
                 if let delay = params.delayMilliseconds { try await Task.sleep(nanoseconds: UInt64(delay) * 1_000_000) }
             }
             return params.steps
+        }
+        router.register("flood") { (params: FloodParams, context) -> Int in
+            let filler = JSONValue.string(String(repeating: "f", count: params.bytes))
+            for step in 1 ... max(1, params.count) { try context.progress(JSONValue.object(["step": .int(Int64(step)), "filler": filler])) }
+            return params.count
+        }
+        // Ignores cancellation for `milliseconds`, like work stuck in a call that cannot be interrupted.
+        router.register("stubborn") { (params: SleepParams, _) -> String in
+            let deadline = Date().addingTimeInterval(Double(params.milliseconds) / 1000)
+            while Date() < deadline { try? await Task.sleep(nanoseconds: 5_000_000) }
+            return "done"
         }
         router.register("connection") { (_: EmptyParams, context) in context.connection.transport.rawValue }
         return router
