@@ -27,6 +27,11 @@ final class BoundsTests: XCTestCase {
             (String(repeating: "x+", count: 1500) + "x", "1501x", true),
             (String(repeating: "1,", count: 2000) + "1", "1", false),
             (String(repeating: #"\pm 1"#, count: 40), "0", false),
+            (String(repeating: #"\sqrt"#, count: 800) + "2", "2", false),
+            (String(repeating: #"\frac1"#, count: 600) + "1", "1", false),
+            ("5" + String(repeating: "!", count: 3000), "5", false),
+            ("x" + String(repeating: "'", count: 3000), "x", false),
+            ("2" + String(repeating: "^2", count: 1500), "2", false),
         ]
         let grader = MathGrader()
         for item in hostile {
