@@ -11,6 +11,9 @@ struct GraderBenchCommand: ParsableCommand {
     @Option(help: "Passes over the case table.")
     var rounds = 20
 
+    @Option(help: "Also list this many costliest cases, by their fastest time over the rounds (robust to preemption).")
+    var costliest = 0
+
     func run() throws {
         guard rounds > 0 else { throw ValidationError("--rounds must be positive") }
         let grader = MathGrader()
@@ -21,12 +24,14 @@ struct GraderBenchCommand: ParsableCommand {
         }
         var slowestNanoseconds: UInt64 = 0
         var slowestIndex = 0
+        var fastestPerCase = [UInt64](repeating: .max, count: cases.count)
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<rounds {
             for (index, item) in cases.enumerated() {
                 let pairStart = DispatchTime.now().uptimeNanoseconds
                 _ = grader.grade(response: item.response, reference: item.reference)
                 let elapsed = DispatchTime.now().uptimeNanoseconds - pairStart
+                fastestPerCase[index] = min(fastestPerCase[index], elapsed)
                 if elapsed > slowestNanoseconds {
                     slowestNanoseconds = elapsed
                     slowestIndex = index
@@ -39,6 +44,12 @@ struct GraderBenchCommand: ParsableCommand {
         print("graded \(pairs) pairs in \(format(seconds, 3)) s: \(Int(Double(pairs) / seconds)) pairs/s on one thread")
         print("mean \(format(seconds / Double(pairs) * 1e6, 1)) µs/pair; slowest pair \(format(Double(slowestNanoseconds) / 1e6, 3)) ms "
               + "(case \(slowestIndex), topic \(cases[slowestIndex].topic))")
+        let ranked = fastestPerCase.indices.sorted { fastestPerCase[$0] > fastestPerCase[$1] }
+        for index in ranked.prefix(max(0, costliest)) {
+            let answer = grader.extractAnswer(from: cases[index].response) ?? "(none)"
+            print("  case \(index) [\(cases[index].topic)] \(format(Double(fastestPerCase[index]) / 1e6, 3)) ms: "
+                  + "\(answer.prefix(50)) vs \(cases[index].reference.prefix(50))")
+        }
     }
 
     private func format(_ value: Double, _ decimals: Int) -> String {

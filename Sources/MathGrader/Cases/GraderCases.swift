@@ -410,6 +410,8 @@ extension GraderCase {
         .equal(#"A \cap B"#, #"A\cap B"#, "string-fallback", rule: .stringFallback),
         .unequal(#"A \cap C"#, #"A\cap B"#, "string-fallback", rule: .stringFallback),
         .unequal("3 4", "12", "string-fallback", rule: .stringFallback),
+        .equal("1 : 4", "1:4", "string-fallback", rule: .stringFallback),
+        .unequal("x:y", "xy", "string-fallback", rule: .stringFallback),
         .unequal("((1)", "1", "string-fallback", rule: .stringFallback),
     ]
 

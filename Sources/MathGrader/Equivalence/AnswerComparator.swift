@@ -118,11 +118,30 @@ struct AnswerComparator: Sendable {
         return (flipped, .inequality)
     }
 
-    /// Multiset equality under `compare`: every item pairs with a distinct equivalent item.
+    /// Multiset equality under `compare`: every item pairs with a distinct equivalent item. Items written
+    /// identically pair off first in linear time; only the rest need the quadratic search.
     private func matchUnordered(_ x: [MathNode], _ y: [MathNode]) -> Bool {
         guard x.count == y.count, x.count <= AnswerComparator.maximumCollectionSize else { return false }
-        var unused = Array(y.indices)
+        var identicalCounts: [MathNode: Int] = [:]
+        for item in y { identicalCounts[item, default: 0] += 1 }
+        var remainingX: [MathNode] = []
         for item in x {
+            if let count = identicalCounts[item], count > 0 {
+                identicalCounts[item] = count - 1
+            } else {
+                remainingX.append(item)
+            }
+        }
+        var remainingY: [MathNode] = []
+        for item in y {
+            if let count = identicalCounts[item], count > 0 {
+                identicalCounts[item] = count - 1
+                remainingY.append(item)
+            }
+        }
+        var unused = Array(remainingY.indices)
+        let y = remainingY
+        for item in remainingX {
             guard let position = unused.firstIndex(where: { compare(item, y[$0]).equal }) else { return false }
             unused.remove(at: position)
         }

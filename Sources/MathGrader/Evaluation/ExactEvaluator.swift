@@ -9,48 +9,83 @@ struct ExactEvaluator: Sendable {
     /// Largest n for which n! and binomials with min(k, n-k) = n are multiplied out.
     var factorialLimit = 3000
 
+    /// Total work allowed for one expression, in the units of `Work.spend`: about eight operations on numbers of
+    /// the largest size. Without it `3000! + 3000! + ...` repeated over a long answer would take seconds.
+    var workBudget = 1 << 19
+
+    /// Cost accounting across one evaluation: bits touched plus a quadratic term for the reductions.
+    private struct Work {
+        var remaining: Int
+
+        mutating func spend(on value: Rational) -> Bool {
+            spend(bits: value.bitSize)
+        }
+
+        mutating func spend(bits: Int) -> Bool {
+            remaining -= bits + bits * bits / (1 << 15)
+            return remaining >= 0
+        }
+    }
+
     func value(of node: MathNode) -> Rational? {
+        var work = Work(remaining: workBudget)
+        return evaluate(node, &work)
+    }
+
+    private func evaluate(_ node: MathNode, _ work: inout Work) -> Rational? {
+        guard let result = evaluateUncharged(node, &work), result.bitSize <= bitBudget else { return nil }
+        if result.bitSize > 128 && !work.spend(on: result) { return nil }
+        return result
+    }
+
+    private func evaluateUncharged(_ node: MathNode, _ work: inout Work) -> Rational? {
         switch node {
         case .number(let value):
             return value
         case .sum(let terms):
             var total = Rational.zero
             for term in terms {
-                guard let part = value(of: term), total.bitSize <= bitBudget, part.bitSize <= bitBudget else { return nil }
+                guard let part = evaluate(term, &work) else { return nil }
                 total = total + part
+                guard total.bitSize <= bitBudget, total.bitSize <= 128 || work.spend(on: total) else { return nil }
             }
-            return total.bitSize <= bitBudget ? total : nil
+            return total
         case .product(let factors):
             var total = Rational.one
             for factor in factors {
-                guard let part = value(of: factor), total.bitSize <= bitBudget, part.bitSize <= bitBudget else { return nil }
+                guard let part = evaluate(factor, &work) else { return nil }
                 total = total * part
+                guard total.bitSize <= bitBudget, total.bitSize <= 128 || work.spend(on: total) else { return nil }
             }
-            return total.bitSize <= bitBudget ? total : nil
+            return total
         case .quotient(let top, let bottom):
-            guard let numerator = value(of: top), let denominator = value(of: bottom),
-                  numerator.bitSize <= bitBudget, denominator.bitSize <= bitBudget,
-                  let quotient = numerator.divided(by: denominator), quotient.bitSize <= bitBudget else { return nil }
-            return quotient
+            guard let numerator = evaluate(top, &work), let denominator = evaluate(bottom, &work) else { return nil }
+            return numerator.divided(by: denominator)
         case .negation(let inner):
-            return value(of: inner).map { -$0 }
+            return evaluate(inner, &work).map { -$0 }
         case .power(let base, let exponent):
-            guard let exponentValue = value(of: exponent), let baseValue = value(of: base) else { return nil }
+            guard let exponentValue = evaluate(exponent, &work), let baseValue = evaluate(base, &work) else { return nil }
             return power(baseValue, exponentValue)
         case .root(let index, let radicand):
-            guard let indexValue = value(of: index), indexValue.isInteger,
-                  indexValue.numerator.magnitude.bitWidth < 8, let radicandValue = value(of: radicand) else { return nil }
+            guard let indexValue = evaluate(index, &work), indexValue.isInteger,
+                  indexValue.numerator.magnitude.bitWidth < 8, let radicandValue = evaluate(radicand, &work) else {
+                return nil
+            }
             return radicandValue.exactRoot(Int(indexValue.numerator))
         case .factorial(let inner):
-            guard let argument = value(of: inner), argument.isInteger, !argument.isNegative,
+            guard let argument = evaluate(inner, &work), argument.isInteger, !argument.isNegative,
                   argument.numerator <= BigInt(factorialLimit) else { return nil }
+            // Paid before multiplying: n! has at most n · bits(n) bits.
+            let count = Int(argument.numerator)
+            guard work.spend(bits: count * max(1, argument.numerator.magnitude.bitWidth)) else { return nil }
             return fallingProduct(from: BigInt(1), count: Int(argument.numerator)).map { Rational(integer: $0) }
         case .binomial(let top, let bottom):
-            return binomial(top, bottom)
+            guard let n = evaluate(top, &work), let k = evaluate(bottom, &work) else { return nil }
+            return binomial(n, k, &work)
         case .function(.abs, let inner):
-            return value(of: inner).map { $0.isNegative ? -$0 : $0 }
+            return evaluate(inner, &work).map { $0.isNegative ? -$0 : $0 }
         case .function(.floor, let inner), .function(.ceil, let inner):
-            guard let argument = value(of: inner) else { return nil }
+            guard let argument = evaluate(inner, &work) else { return nil }
             let (quotient, remainder) = argument.numerator.quotientAndRemainder(dividingBy: argument.denominator)
             // Truncating division rounds toward zero; adjust to the floor, then to the ceiling.
             let floor = remainder.isZero || remainder.sign == .plus ? quotient : quotient - 1
@@ -69,14 +104,15 @@ struct ExactEvaluator: Sendable {
         return root.power(exponent.numerator, bitBudget: bitBudget)
     }
 
-    private func binomial(_ top: MathNode, _ bottom: MathNode) -> Rational? {
-        guard let n = value(of: top), let k = value(of: bottom), n.isInteger, k.isInteger,
-              !n.isNegative else { return nil }
+    private func binomial(_ n: Rational, _ k: Rational, _ work: inout Work) -> Rational? {
+        guard n.isInteger, k.isInteger, !n.isNegative else { return nil }
         if k.isNegative || k.numerator > n.numerator { return .zero }
         let smaller = min(k.numerator, n.numerator - k.numerator)
         guard smaller <= BigInt(factorialLimit) else { return nil }
         let count = Int(smaller)
-        guard let numerator = fallingProduct(from: n.numerator - smaller + 1, count: count),
+        // Paid before multiplying: the numerator has at most count · bits(n) bits.
+        guard work.spend(bits: count * max(1, n.numerator.magnitude.bitWidth)),
+              let numerator = fallingProduct(from: n.numerator - smaller + 1, count: count),
               let denominator = fallingProduct(from: 1, count: count) else { return nil }
         return Rational(numerator: numerator, denominator: denominator)
     }

@@ -40,7 +40,7 @@ struct Complex: Sendable, Equatable {
     static func exp(_ z: Complex) -> Complex {
         let modulus = flaggingUnderflow(Foundation.exp(z.real))
         if z.imaginary == 0 { return Complex(modulus) }
-        return Complex(modulus * cos(z.imaginary), modulus * sin(z.imaginary))
+        return Complex(modulus * Foundation.cos(z.imaginary), modulus * Foundation.sin(z.imaginary))
     }
 
     static func log(_ z: Complex) -> Complex {
@@ -54,7 +54,7 @@ struct Complex: Sendable, Equatable {
         }
         let modulus = Foundation.sqrt(z.magnitude)
         let half = z.argument / 2
-        return Complex(modulus * cos(half), modulus * sin(half))
+        return Complex(modulus * Foundation.cos(half), modulus * Foundation.sin(half))
     }
 
     /// Real bases with real exponents stay real where the real power exists, so `(-8)^{1/3}` is `-2` as a
@@ -90,7 +90,4 @@ struct Complex: Sendable, Equatable {
         if z.imaginary == 0 { return Complex(Foundation.cos(z.real)) }
         return Complex(Foundation.cos(z.real) * cosh(z.imaginary), -Foundation.sin(z.real) * sinh(z.imaginary))
     }
-
-    private static func cos(_ x: Double) -> Double { Foundation.cos(x) }
-    private static func sin(_ x: Double) -> Double { Foundation.sin(x) }
 }

@@ -20,7 +20,6 @@ struct Parser {
     private static let functionNames: [String: MathFunction] = {
         var table: [String: MathFunction] = [:]
         for function in MathFunction.allCases { table[function.rawValue] = function }
-        table["arcsec"] = .arcsec
         return table
     }()
 
@@ -206,7 +205,12 @@ struct Parser {
 
     private mutating func parsePower() throws -> MathNode {
         var node = try parsePostfix()
+        var applications = 0
         while peek == .caret {
+            applications += 1
+            guard depth + applications <= Parser.maximumDepth else {
+                throw MathParseError.tooDeep(limit: Parser.maximumDepth)
+            }
             advance()
             node = .power(node, try parseScriptArgument())
             while peek == .bang {
@@ -240,7 +244,14 @@ struct Parser {
 
     private mutating func parsePostfix() throws -> MathNode {
         var node = try parsePrimary()
+        // `5!!!!...` nests the tree without nesting the parser: count it against the same depth limit, since
+        // evaluation and comparison recurse over the tree.
+        var applications = 0
         while true {
+            applications += 1
+            guard depth + applications <= Parser.maximumDepth else {
+                throw MathParseError.tooDeep(limit: Parser.maximumDepth)
+            }
             switch peek {
             case .bang? where peek(1) != .equals:
                 advance()
@@ -248,7 +259,7 @@ struct Parser {
             case .underscore?:
                 advance()
                 node = try attachSubscript(to: node)
-            case .text("'")?:
+            case .prime?:
                 advance()
                 guard case .variable(let name) = node else { throw MathParseError.unexpectedToken("prime") }
                 node = .variable(name + "'")
@@ -351,20 +362,34 @@ struct Parser {
     }
 
     /// A mixed number `137 \frac{1}{2}`: an integer right before a proper fraction of two integer literals. Any
-    /// other integer before `\frac` multiplies it.
+    /// other integer before `\frac` multiplies it. Matched on tokens alone: trying a full parse here and
+    /// retrying on failure would be exponential in `\frac1\frac1\frac1...`.
     private mutating func takeProperFraction() -> (numerator: Rational, denominator: Rational)? {
         guard peek == .command("frac") else { return nil }
-        let start = position
-        advance()
-        var probe = self
-        guard let numerator = try? probe.parseMacroArgument(), let denominator = try? probe.parseMacroArgument(),
-              case .number(let top) = numerator, case .number(let bottom) = denominator,
-              top.isInteger, bottom.isInteger, !top.isZero, !top.isNegative,
-              top.numerator < bottom.numerator else {
-            position = start
-            return nil
+        var cursor = position + 1
+        func integerArgument() -> Rational? {
+            guard cursor < tokens.count else { return nil }
+            if case .number(let digits) = tokens[cursor].kind, digits.count == 1 {
+                cursor += 1
+                return Rational(decimalLiteral: Substring(digits))
+            }
+            guard tokens[cursor].kind == .openBrace, cursor + 2 < tokens.count,
+                  case .number(let digits) = tokens[cursor + 1].kind, tokens[cursor + 2].kind == .closeBrace,
+                  let value = Rational(decimalLiteral: Substring(digits)), value.isInteger else { return nil }
+            cursor += 3
+            return value
         }
-        self = probe
+        // `\frac12`: one two-digit token holds both single-digit arguments.
+        if cursor < tokens.count, case .number(let digits) = tokens[cursor].kind, digits.count == 2,
+           digits.allSatisfy(\.isNumber),
+           let top = Rational(decimalLiteral: digits.prefix(1)), let bottom = Rational(decimalLiteral: digits.suffix(1)),
+           !top.isZero, top.numerator < bottom.numerator {
+            position = cursor + 1
+            return (top, bottom)
+        }
+        guard let top = integerArgument(), let bottom = integerArgument(), !top.isZero,
+              top.numerator < bottom.numerator else { return nil }
+        position = cursor
         return (top, bottom)
     }
 
@@ -411,22 +436,24 @@ struct Parser {
 
     /// `\frac{a}{b}`, `\frac12` (one digit or letter each), `\frac\pi2`.
     private mutating func parseMacroArgument() throws -> MathNode {
-        guard let kind = peek else { throw MathParseError.unexpectedEnd }
-        switch kind {
-        case .openBrace:
-            advance()
-            let inner = try parseList()
-            try expect(.closeBrace)
-            return inner
-        case .number(let digits) where digits.count > 1:
-            let first = String(digits.prefix(1))
-            tokens[position].kind = .number(String(digits.dropFirst()))
-            guard let value = Rational(decimalLiteral: Substring(first)) else {
-                throw MathParseError.unexpectedToken("number \(digits)")
+        try nested { parser in
+            guard let kind = parser.peek else { throw MathParseError.unexpectedEnd }
+            switch kind {
+            case .openBrace:
+                parser.advance()
+                let inner = try parser.parseList()
+                try parser.expect(.closeBrace)
+                return inner
+            case .number(let digits) where digits.count > 1:
+                let first = String(digits.prefix(1))
+                parser.tokens[parser.position].kind = .number(String(digits.dropFirst()))
+                guard let value = Rational(decimalLiteral: Substring(first)) else {
+                    throw MathParseError.unexpectedToken("number \(digits)")
+                }
+                return .number(value)
+            default:
+                return try parser.parsePrimary()
             }
-            return .number(value)
-        default:
-            return try parsePrimary()
         }
     }
 

@@ -17,8 +17,12 @@ enum TokenKind: Equatable, Sendable {
     case rowBreak
     /// `\%`, `%`.
     case percent
-    /// `,\!`: the MATH dataset's thousands separator, which is never a list comma.
+    /// `,\!` and `{,}`: thousands separators, never list commas.
     case thousandsSeparator
+    /// `'`, as in `f'` or `x''`.
+    case prime
+    /// `:`, which no supported answer form uses (ratios and times fall back to text).
+    case colon
 }
 
 struct Token: Equatable, Sendable {
