@@ -317,4 +317,31 @@ final class BatchDecoderTests: XCTestCase {
         XCTAssertEqual(results[healthy]?.finishReason, .maxTokens)
         XCTAssertEqual(model.liveSequenceCount, 0)
     }
+
+    func testResumeWithoutPauseStringsRunsPastLaterMatches() throws {
+        let fence = tokenizer.id("```\n")
+        let script: [Int32] = [tokenizer.id("a"), fence, tokenizer.id("b"), fence, tokenizer.id("c"), fence,
+                               tokenizer.id("S"), tokenizer.id("TOP")]
+        let decoder = BatchDecoder(model: scriptedModel(promptLength: 1, script: script), tokenizer: tokenizer)
+        let stream = try decoder.add(GenerationRequest(prompt: [2], maxNewTokens: 20, stopStrings: ["STOP"],
+                                                       pauseStrings: ["```\n"]))[0]
+        var pauses = 0
+        var result: GeneratedSequence?
+        while decoder.hasRunnableWork {
+            for event in try decoder.step() {
+                switch event.kind {
+                case .paused:
+                    pauses += 1
+                    // The first resume keeps watching; the second stops (a spent tool-call budget).
+                    try decoder.resume(stream, keepPauseStrings: pauses < 2)
+                case .finished(let sequence): result = sequence
+                default: break
+                }
+            }
+        }
+        XCTAssertEqual(pauses, 2)
+        XCTAssertEqual(result?.finishReason, .stopString("STOP", includedInText: false), "stop strings still apply")
+        XCTAssertEqual(result?.responseIDs, script)
+        XCTAssertEqual(result?.text, "a```\nb```\nc```\n")
+    }
 }
