@@ -49,7 +49,10 @@ final class BatchDecoderTests: XCTestCase {
         var streamsOfRequest: [[StreamID]] = [try decoder.add(requests[0])]
         var finished: [StreamID: GeneratedSequence] = [:]
         var stepCount = 0
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
             if stepCount == 2 { streamsOfRequest.append(try decoder.add(requests[1])) }
             if stepCount == 4 { streamsOfRequest.append(try decoder.add(requests[2])) }
             for event in try decoder.step() {
@@ -187,7 +190,10 @@ final class BatchDecoderTests: XCTestCase {
         var step = 0
         let observation = [newline] + tokenizer.encode("```output\nok\n```\n", parseSpecial: false)
         XCTAssertEqual(tokenizer.decode(observation), "\n```output\nok\n```\n")
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
             let events = try decoder.step()
             for event in events {
                 deltas[event.stream, default: ""] += event.textDelta
@@ -327,7 +333,10 @@ final class BatchDecoderTests: XCTestCase {
                                                        pauseStrings: ["```\n"]))[0]
         var pauses = 0
         var result: GeneratedSequence?
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
             for event in try decoder.step() {
                 switch event.kind {
                 case .paused:

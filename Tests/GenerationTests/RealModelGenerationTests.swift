@@ -45,7 +45,10 @@ final class RealModelGenerationTests: XCTestCase {
         var result: GeneratedSequence?
         var streamedText = ""
         var step = 0
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
             for event in try decoder.step() where event.stream == stream {
                 streamedText += event.textDelta
                 if case .finished(let sequence) = event.kind { result = sequence }
