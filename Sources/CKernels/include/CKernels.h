@@ -30,6 +30,9 @@ float torl_dot(const float *a, const float *b, long n);
 /// y[i] += alpha * x[i]
 void torl_axpy(float alpha, const float *x, float *y, long n);
 
+/// A spin-wait hint to the CPU (x86 `pause`), for threads polling shared state.
+void torl_cpu_relax(void);
+
 #ifdef __cplusplus
 }
 #endif
