@@ -154,6 +154,8 @@ int torl_kernels_use_avx512(void) {
     return avx512_state;
 }
 
+void torl_kernels_enable_avx512(int enabled) { avx512_state = enabled ? detect_avx512() : 0; }
+
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, long n1, float *y, long ldy, int acc) {
 #if TORL_HAVE_AVX512_PATH
     if (torl_kernels_use_avx512()) { linear_f32_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
