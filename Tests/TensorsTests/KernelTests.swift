@@ -24,9 +24,9 @@ final class LinearTests: XCTestCase {
 
     func testAllPathsMatchReferenceForOddShapes() {
         defer { KernelInfo.enableAVX512(true) }
-        for avx512 in [true, false] {
-        KernelInfo.enableAVX512(avx512)
-        for precision in WeightPrecision.allCases {
+        let variants = [true, false].flatMap { avx512 in WeightPrecision.allCases.map { (avx512, $0) } }
+        for (avx512, precision) in variants {
+            KernelInfo.enableAVX512(avx512)
             for (T, C, OC) in [(1, 37, 7), (3, 64, 33), (5, 16, 4), (17, 70, 19), (70, 33, 130)] {
                 let x = pseudoRandom(T * C, seed: 1), rawW = pseudoRandom(OC * C, seed: 2), bias = pseudoRandom(OC, seed: 3)
                 // The reference uses the weights as stored (bf16 rounds them).
@@ -42,7 +42,6 @@ final class LinearTests: XCTestCase {
                 let withoutBias = reference(x: x, w: w, bias: nil, T: T, C: C, OC: OC)
                 XCTAssertLessThanOrEqual(zip(accumulated, withoutBias).map { abs($0 - 1 - $1) }.max()!, 1e-4)
             }
-        }
         }
     }
 

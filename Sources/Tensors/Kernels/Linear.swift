@@ -5,12 +5,12 @@ import CKernels
 public enum Linear {
     /// Batches at least this large go to sgemm (f32 weights). Smaller batches are weight-bandwidth bound and run
     /// the own kernel, which streams each weight row once for the whole batch.
-    public static var sgemmMinimumRowsF32 = 8
+    public static let sgemmMinimumRowsF32 = 8
     /// For bf16 weights sgemm needs the weights widened to f32 first (there is no bf16 GEMM in this OpenBLAS);
     /// each task widens a slice of rows small enough to stay in L2 and multiplies it at once.
-    public static var sgemmMinimumRowsBF16 = 16
-    /// Rows of W one GEMM task covers: a widened bf16 slice of this many rows × C floats stays in L2.
-    public static var gemmRowsPerTask = 128
+    public static let sgemmMinimumRowsBF16 = 16
+    /// Floats of widened bf16 weights one GEMM task multiplies at once: 1 MiB, the L2 of one core here.
+    public static let widenedFloatsPerTask = 1 << 18
 
     /// out: [T, OC] = inp: [T, C] · weight: [OC, C]ᵀ (+ bias: [OC]); with `accumulate`, out += that instead.
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: WeightMatrix,
@@ -19,7 +19,11 @@ public enum Linear {
         guard T > 0, OC > 0 else { return }
         let useGEMM = T >= (weight.precision == .f32 ? sgemmMinimumRowsF32 : sgemmMinimumRowsBF16)
         if useGEMM {
-            ComputePool.parallelFor(OC, grain: 16, alignment: 16, maximumChunk: gemmRowsPerTask) { range in
+            // f32: one slice of W per thread (each slice re-packs the activations, so fewer is better);
+            // bf16: slices small enough that the widened copy stays in L2 while sgemm reads it.
+            let grain = max(16, OC / ComputePool.workerCount)
+            let maximumChunk = weight.precision == .bf16 ? max(16, widenedFloatsPerTask / C / 16 * 16) : .max
+            ComputePool.parallelFor(OC, grain: grain, alignment: 16, maximumChunk: maximumChunk) { range in
                 gemm(out: out, inp: inp, weight: weight, rows: T, outputs: range, accumulate: accumulate)
             }
         } else {
