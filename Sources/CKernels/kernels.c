@@ -64,12 +64,27 @@ TORL_AVX512 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
 // One block: ROWS weight rows against TOKENS activation rows, K in 16-lane steps with a masked tail.
 // The weight vectors are loaded once per step and reused across the tokens: at TOKENS = 1 this is the
 // bandwidth-bound GEMV of decode, at 4 it reuses each weight load four times for batched decode.
+// The ROWS rows are contiguous, and so are the blocks after it: while this block streams its rows, the loop
+// prefetches the block after next at the same pace (rows of a few hundred elements are too short for the hardware prefetcher to
+// ramp up on its own).
 #define DEFINE_BLOCK(NAME, WTYPE, LOADW, ROWS, TOKENS)                                                        \
 TORL_AVX512 static void NAME(const float *x, long K, const WTYPE *w, float *y, long ldy, int acc) {           \
     __m512 s[ROWS][TOKENS];                                                                                   \
     for (int r = 0; r < ROWS; r++) for (int t = 0; t < TOKENS; t++) s[r][t] = _mm512_setzero_ps();            \
-    for (long k = 0; k < K; k += 16) {                                                                        \
-        __mmask16 m = (K - k >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);                   \
+    const char *next = (const char *)(w + 2 * ROWS * K);                                                        \
+    const long stepBytes = ROWS * 16 * (long)sizeof(WTYPE);                                                   \
+    long k = 0;                                                                                               \
+    for (; k + 16 <= K; k += 16) {                                                                            \
+        for (long b = 0; b < stepBytes; b += 64) _mm_prefetch(next + (k / 16) * stepBytes + b, _MM_HINT_T0); \
+        __m512 wv[ROWS];                                                                                      \
+        for (int r = 0; r < ROWS; r++) wv[r] = LOADW(w + r * K + k, (__mmask16)0xFFFF);                       \
+        for (int t = 0; t < TOKENS; t++) {                                                                    \
+            __m512 xv = load_f32(x + t * K + k, (__mmask16)0xFFFF);                                           \
+            for (int r = 0; r < ROWS; r++) s[r][t] = _mm512_fmadd_ps(wv[r], xv, s[r][t]);                     \
+        }                                                                                                     \
+    }                                                                                                         \
+    if (k < K) {                                                                                              \
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);                                                       \
         __m512 wv[ROWS];                                                                                      \
         for (int r = 0; r < ROWS; r++) wv[r] = LOADW(w + r * K + k, m);                                       \
         for (int t = 0; t < TOKENS; t++) {                                                                    \
@@ -109,6 +124,47 @@ TORL_AVX512 static void NAME(const float *x, long T, long K, const WTYPE *w, lon
 DEFINE_LINEAR(linear_f32_avx512, float, block_f32_4x4, block_f32_4x1, block_f32_1x1)
 DEFINE_LINEAR(linear_bf16_avx512, uint16_t, block_bf16_4x4, block_bf16_4x1, block_bf16_1x1)
 
+// bf16 × bf16 products accumulated in f32 with AVX512_BF16 `vdpbf16ps` (32 multiply-adds per instruction, twice
+// the f32 FMA rate). Same blocking and prefetch as above; K in steps of 32 with a masked tail.
+#define TORL_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+#define DEFINE_DOT_BLOCK(NAME, ROWS, TOKENS)                                                                  \
+TORL_AVX512BF16 static void NAME(const uint16_t *x, long K, const uint16_t *w, float *y, long ldy, int acc) { \
+    __m512 s[ROWS][TOKENS];                                                                                   \
+    for (int r = 0; r < ROWS; r++) for (int t = 0; t < TOKENS; t++) s[r][t] = _mm512_setzero_ps();            \
+    const char *next = (const char *)(w + 2 * ROWS * K);                                                      \
+    for (long k = 0; k < K; k += 32) {                                                                        \
+        __mmask32 m = (K - k >= 32) ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (K - k)) - 1);              \
+        for (long b = 0; b < 64 * ROWS; b += 64) _mm_prefetch(next + k * 2 * ROWS + b, _MM_HINT_T0);          \
+        __m512bh wv[ROWS];                                                                                    \
+        for (int r = 0; r < ROWS; r++) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + r * K + k);          \
+        for (int t = 0; t < TOKENS; t++) {                                                                    \
+            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + t * K + k);                               \
+            for (int r = 0; r < ROWS; r++) s[r][t] = _mm512_dpbf16_ps(s[r][t], wv[r], xv);                    \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int t = 0; t < TOKENS; t++)                                                                          \
+        for (int r = 0; r < ROWS; r++) {                                                                      \
+            float v = _mm512_reduce_add_ps(s[r][t]);                                                          \
+            y[t * ldy + r] = acc ? y[t * ldy + r] + v : v;                                                    \
+        }                                                                                                     \
+}
+
+DEFINE_DOT_BLOCK(dot_block_4x4, 4, 4)
+DEFINE_DOT_BLOCK(dot_block_4x1, 4, 1)
+DEFINE_DOT_BLOCK(dot_block_1x1, 1, 1)
+
+TORL_AVX512BF16 static void linear_bf16_dot_avx512(const uint16_t *x, long T, long K, const uint16_t *w, long n0, long n1,
+                                                   float *y, long ldy, int acc) {
+    long n = n0;
+    for (; n + 4 <= n1; n += 4) {
+        long t = 0;
+        for (; t + 4 <= T; t += 4) dot_block_4x4(x + t * K, K, w + n * K, y + t * ldy + n, ldy, acc);
+        for (; t < T; t++) dot_block_4x1(x + t * K, K, w + n * K, y + t * ldy + n, ldy, acc);
+    }
+    for (; n < n1; n++)
+        for (long t = 0; t < T; t++) dot_block_1x1(x + t * K, K, w + n * K, y + t * ldy + n, ldy, acc);
+}
+
 TORL_AVX512 static float dot_avx512(const float *a, const float *b, long n) {
     __m512 s = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
@@ -133,6 +189,11 @@ TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long
     }
 }
 
+static int detect_avx512_bf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
 static int detect_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -141,6 +202,7 @@ static int detect_avx512(void) {
 #else
 #define TORL_HAVE_AVX512_PATH 0
 static int detect_avx512(void) { return 0; }
+static int detect_avx512_bf16(void) { return 0; }
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,13 +210,46 @@ static int detect_avx512(void) { return 0; }
 // same answer).
 
 static int avx512_state = -1;
+static int avx512_bf16_state = -1;
 
 int torl_kernels_use_avx512(void) {
     if (avx512_state < 0) avx512_state = detect_avx512();
     return avx512_state;
 }
 
-void torl_kernels_enable_avx512(int enabled) { avx512_state = enabled ? detect_avx512() : 0; }
+int torl_kernels_use_avx512_bf16(void) {
+    if (avx512_bf16_state < 0) avx512_bf16_state = torl_kernels_use_avx512() && detect_avx512_bf16();
+    return avx512_bf16_state;
+}
+
+void torl_kernels_enable_avx512(int enabled) {
+    avx512_state = enabled ? detect_avx512() : 0;
+    avx512_bf16_state = enabled ? (avx512_state && detect_avx512_bf16()) : 0;
+}
+
+static void linear_bf16_dot_portable(const uint16_t *x, long T, long K, const uint16_t *w, long n0, long n1,
+                                     float *y, long ldy, int acc) {
+    for (long t = 0; t < T; t++)
+        for (long n = n0; n < n1; n++) {
+            const uint16_t *row = w + n * K, *xr = x + t * K;
+            float s0 = 0, s1 = 0;
+            long k = 0;
+            for (; k + 2 <= K; k += 2) {
+                s0 += bf16_bits_to_f32(xr[k]) * bf16_bits_to_f32(row[k]);
+                s1 += bf16_bits_to_f32(xr[k + 1]) * bf16_bits_to_f32(row[k + 1]);
+            }
+            for (; k < K; k++) s0 += bf16_bits_to_f32(xr[k]) * bf16_bits_to_f32(row[k]);
+            float s = s0 + s1;
+            y[t * ldy + n] = acc ? y[t * ldy + n] + s : s;
+        }
+}
+
+void torl_linear_bf16_dot(const uint16_t *x, long T, long K, const uint16_t *w, long n0, long n1, float *y, long ldy, int acc) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512_bf16()) { linear_bf16_dot_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
+#endif
+    linear_bf16_dot_portable(x, T, K, w, n0, n1, y, ldy, acc);
+}
 
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, long n1, float *y, long ldy, int acc) {
 #if TORL_HAVE_AVX512_PATH

@@ -22,6 +22,13 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n_begi
 void torl_linear_bf16(const float *x, long T, long K, const uint16_t *w, long n_begin, long n_end,
                       float *y, long ldy, int accumulate);
 
+/// y[t, n] (+)= dot(x[t, :], w[n, :]) with both operands bf16 (x: [T, K] already rounded to bf16), products
+/// accumulated in f32. Uses AVX512_BF16 where the CPU has it.
+void torl_linear_bf16_dot(const uint16_t *x, long T, long K, const uint16_t *w, long n_begin, long n_end,
+                          float *y, long ldy, int accumulate);
+/// 1 when torl_linear_bf16_dot uses AVX512_BF16 instructions.
+int torl_kernels_use_avx512_bf16(void);
+
 /// dst[i] = float(src[i]) for bf16 bit patterns (exact).
 void torl_bf16_to_f32(const uint16_t *src, float *dst, long n);
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
