@@ -31,21 +31,6 @@ static void linear_f32_portable(const float *x, long T, long K, const float *w, 
         }
 }
 
-static void linear_bf16_portable(const float *x, long T, long K, const uint16_t *w, long n0, long n1,
-                                 float *y, long ldy, int acc) {
-    for (long t = 0; t < T; t++)
-        for (long n = n0; n < n1; n++) {
-            const uint16_t *row = w + n * K;
-            const float *xr = x + t * K;
-            float s0 = 0, s1 = 0;
-            long k = 0;
-            for (; k + 2 <= K; k += 2) { s0 += xr[k] * bf16_bits_to_f32(row[k]); s1 += xr[k + 1] * bf16_bits_to_f32(row[k + 1]); }
-            for (; k < K; k++) s0 += xr[k] * bf16_bits_to_f32(row[k]);
-            float s = s0 + s1;
-            y[t * ldy + n] = acc ? y[t * ldy + n] + s : s;
-        }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // AVX-512 implementations. Compiled for AVX-512 through target attributes only, and called only when the CPU
 // reports avx512f, so the rest of the binary stays baseline x86-64.
@@ -102,9 +87,6 @@ TORL_AVX512 static void NAME(const float *x, long K, const WTYPE *w, float *y, l
 DEFINE_BLOCK(block_f32_4x4, float, load_f32, 4, 4)
 DEFINE_BLOCK(block_f32_4x1, float, load_f32, 4, 1)
 DEFINE_BLOCK(block_f32_1x1, float, load_f32, 1, 1)
-DEFINE_BLOCK(block_bf16_4x4, uint16_t, load_bf16, 4, 4)
-DEFINE_BLOCK(block_bf16_4x1, uint16_t, load_bf16, 4, 1)
-DEFINE_BLOCK(block_bf16_1x1, uint16_t, load_bf16, 1, 1)
 
 // Token blocks of 4 run inside each group of 4 weight rows, so those rows (4 x K) stay in L1 while every token
 // of the batch passes over them.
@@ -122,47 +104,65 @@ TORL_AVX512 static void NAME(const float *x, long T, long K, const WTYPE *w, lon
 }
 
 DEFINE_LINEAR(linear_f32_avx512, float, block_f32_4x4, block_f32_4x1, block_f32_1x1)
-DEFINE_LINEAR(linear_bf16_avx512, uint16_t, block_bf16_4x4, block_bf16_4x1, block_bf16_1x1)
 
 // bf16 × bf16 products accumulated in f32 with AVX512_BF16 `vdpbf16ps` (32 multiply-adds per instruction, twice
-// the f32 FMA rate). Same blocking and prefetch as above; K in steps of 32 with a masked tail.
+// the f32 FMA rate) over weights packed in panels (see torl_pack_bf16): one 64-byte load holds a k-pair of 16
+// rows, one 32-bit broadcast holds the same k-pair of a token, and each accumulator lane is one output row, so
+// no horizontal sums are needed. A block is P panels (16 P rows) × TT tokens: 4 × 6 uses 24 accumulators.
 #define TORL_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
-#define DEFINE_DOT_BLOCK(NAME, ROWS, TOKENS)                                                                  \
-TORL_AVX512BF16 static void NAME(const uint16_t *x, long K, const uint16_t *w, float *y, long ldy, int acc) { \
-    __m512 s[ROWS][TOKENS];                                                                                   \
-    for (int r = 0; r < ROWS; r++) for (int t = 0; t < TOKENS; t++) s[r][t] = _mm512_setzero_ps();            \
-    const char *next = (const char *)(w + 2 * ROWS * K);                                                      \
-    for (long k = 0; k < K; k += 32) {                                                                        \
-        __mmask32 m = (K - k >= 32) ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (K - k)) - 1);              \
-        for (long b = 0; b < 64 * ROWS; b += 64) _mm_prefetch(next + k * 2 * ROWS + b, _MM_HINT_T0);          \
-        __m512bh wv[ROWS];                                                                                    \
-        for (int r = 0; r < ROWS; r++) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + r * K + k);          \
-        for (int t = 0; t < TOKENS; t++) {                                                                    \
-            __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x + t * K + k);                               \
-            for (int r = 0; r < ROWS; r++) s[r][t] = _mm512_dpbf16_ps(s[r][t], wv[r], xv);                    \
+#define DEFINE_PANEL_BLOCK(NAME, P, TT)                                                                       \
+TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uint16_t *panels, float *y,     \
+                                 long ldy, long rowsLeft, int acc) {                                          \
+    __m512 s[P][TT];                                                                                          \
+    for (int p = 0; p < P; p++) for (int t = 0; t < TT; t++) s[p][t] = _mm512_setzero_ps();                   \
+    for (long kp = 0; kp < Kp; kp++) {                                                                        \
+        __m512bh wv[P];                                                                                       \
+        for (int p = 0; p < P; p++) {                                                                         \
+            const uint16_t *panel = panels + (long)p * Kp * 32;                                               \
+            _mm_prefetch((const char *)(panel + (kp + 8) * 32), _MM_HINT_T0);                                 \
+            wv[p] = (__m512bh)_mm512_loadu_si512(panel + kp * 32);                                            \
+        }                                                                                                     \
+        for (int t = 0; t < TT; t++) {                                                                        \
+            int32_t pair;                                                                                     \
+            memcpy(&pair, x + t * ldx + 2 * kp, 4);                                                           \
+            __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);                                                  \
+            for (int p = 0; p < P; p++) s[p][t] = _mm512_dpbf16_ps(s[p][t], wv[p], xv);                       \
         }                                                                                                     \
     }                                                                                                         \
-    for (int t = 0; t < TOKENS; t++)                                                                          \
-        for (int r = 0; r < ROWS; r++) {                                                                      \
-            float v = _mm512_reduce_add_ps(s[r][t]);                                                          \
-            y[t * ldy + r] = acc ? y[t * ldy + r] + v : v;                                                    \
+    for (int p = 0; p < P; p++) {                                                                             \
+        long rows = rowsLeft - 16 * p;                                                                        \
+        if (rows <= 0) break;                                                                                 \
+        __mmask16 m = rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);                         \
+        for (int t = 0; t < TT; t++) {                                                                        \
+            float *dst = y + t * ldy + 16 * p;                                                                \
+            __m512 v = acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), s[p][t]) : s[p][t];                 \
+            _mm512_mask_storeu_ps(dst, m, v);                                                                 \
         }                                                                                                     \
+    }                                                                                                         \
 }
 
-DEFINE_DOT_BLOCK(dot_block_4x4, 4, 4)
-DEFINE_DOT_BLOCK(dot_block_4x1, 4, 1)
-DEFINE_DOT_BLOCK(dot_block_1x1, 1, 1)
+DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)
+DEFINE_PANEL_BLOCK(panel_block_4x1, 4, 1)
+DEFINE_PANEL_BLOCK(panel_block_1x6, 1, 6)
+DEFINE_PANEL_BLOCK(panel_block_1x1, 1, 1)
 
-TORL_AVX512BF16 static void linear_bf16_dot_avx512(const uint16_t *x, long T, long K, const uint16_t *w, long n0, long n1,
-                                                   float *y, long ldy, int acc) {
-    long n = n0;
-    for (; n + 4 <= n1; n += 4) {
+TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed,
+                                                      long N, long p0, long p1, float *y, long ldy, int acc) {
+    long p = p0;
+    for (; p + 4 <= p1; p += 4) {
         long t = 0;
-        for (; t + 4 <= T; t += 4) dot_block_4x4(x + t * K, K, w + n * K, y + t * ldy + n, ldy, acc);
-        for (; t < T; t++) dot_block_4x1(x + t * K, K, w + n * K, y + t * ldy + n, ldy, acc);
+        for (; t + 6 <= T; t += 6)
+            panel_block_4x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        for (; t < T; t++)
+            panel_block_4x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
     }
-    for (; n < n1; n++)
-        for (long t = 0; t < T; t++) dot_block_1x1(x + t * K, K, w + n * K, y + t * ldy + n, ldy, acc);
+    for (; p < p1; p++) {
+        long t = 0;
+        for (; t + 6 <= T; t += 6)
+            panel_block_1x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        for (; t < T; t++)
+            panel_block_1x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+    }
 }
 
 TORL_AVX512 static float dot_avx512(const float *a, const float *b, long n) {
@@ -227,28 +227,45 @@ void torl_kernels_enable_avx512(int enabled) {
     avx512_bf16_state = enabled ? (avx512_state && detect_avx512_bf16()) : 0;
 }
 
-static void linear_bf16_dot_portable(const uint16_t *x, long T, long K, const uint16_t *w, long n0, long n1,
-                                     float *y, long ldy, int acc) {
-    for (long t = 0; t < T; t++)
-        for (long n = n0; n < n1; n++) {
-            const uint16_t *row = w + n * K, *xr = x + t * K;
-            float s0 = 0, s1 = 0;
-            long k = 0;
-            for (; k + 2 <= K; k += 2) {
-                s0 += bf16_bits_to_f32(xr[k]) * bf16_bits_to_f32(row[k]);
-                s1 += bf16_bits_to_f32(xr[k + 1]) * bf16_bits_to_f32(row[k + 1]);
-            }
-            for (; k < K; k++) s0 += bf16_bits_to_f32(xr[k]) * bf16_bits_to_f32(row[k]);
-            float s = s0 + s1;
-            y[t * ldy + n] = acc ? y[t * ldy + n] + s : s;
-        }
+long torl_bf16_packed_count(long N, long K) { return ((N + 15) / 16) * ((K + 1) / 2) * 32; }
+
+void torl_pack_bf16(const uint16_t *w, long N, long K, uint16_t *packed) {
+    long Kp = (K + 1) / 2, panels = (N + 15) / 16;
+    for (long p = 0; p < panels; p++)
+        for (long kp = 0; kp < Kp; kp++)
+            for (long r = 0; r < 16; r++)
+                for (long j = 0; j < 2; j++) {
+                    long n = 16 * p + r, k = 2 * kp + j;
+                    packed[((p * Kp + kp) * 16 + r) * 2 + j] = (n < N && k < K) ? w[n * K + k] : 0;
+                }
 }
 
-void torl_linear_bf16_dot(const uint16_t *x, long T, long K, const uint16_t *w, long n0, long n1, float *y, long ldy, int acc) {
+static void linear_bf16_packed_portable(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed,
+                                        long N, long p0, long p1, float *y, long ldy, int acc) {
+    for (long p = p0; p < p1; p++)
+        for (long r = 0; r < 16 && 16 * p + r < N; r++)
+            for (long t = 0; t < T; t++) {
+                float s = 0;
+                for (long kp = 0; kp < Kp; kp++) {
+                    const uint16_t *pair = packed + ((p * Kp + kp) * 16 + r) * 2;
+                    s += bf16_bits_to_f32(pair[0]) * bf16_bits_to_f32(x[t * ldx + 2 * kp]) +
+                         bf16_bits_to_f32(pair[1]) * bf16_bits_to_f32(x[t * ldx + 2 * kp + 1]);
+                }
+                float *dst = y + t * ldy + 16 * p + r;
+                *dst = acc ? *dst + s : s;
+            }
+}
+
+void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const uint16_t *packed, long N,
+                             long panel_begin, long panel_end, float *y, long ldy, int acc) {
+    long Kp = (K + 1) / 2;
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512_bf16()) { linear_bf16_dot_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
+    if (torl_kernels_use_avx512_bf16()) {
+        linear_bf16_packed_avx512(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
+        return;
+    }
 #endif
-    linear_bf16_dot_portable(x, T, K, w, n0, n1, y, ldy, acc);
+    linear_bf16_packed_portable(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
 }
 
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, long n1, float *y, long ldy, int acc) {
@@ -256,13 +273,6 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     if (torl_kernels_use_avx512()) { linear_f32_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
 #endif
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
-}
-
-void torl_linear_bf16(const float *x, long T, long K, const uint16_t *w, long n0, long n1, float *y, long ldy, int acc) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { linear_bf16_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
-#endif
-    linear_bf16_portable(x, T, K, w, n0, n1, y, ldy, acc);
 }
 
 float torl_dot(const float *a, const float *b, long n) {

@@ -33,15 +33,21 @@ public enum Linear {
                 torl_linear_f32(inp, T, C, weight.float32, range.lowerBound, range.upperBound, out, OC, accumulate ? 1 : 0)
             }
         case .bf16:
-            let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: T * C)
+            // x rounded to bf16: [T, 2 ceil(C / 2)], the padding column zero when C is odd.
+            let stride = (C + 1) / 2 * 2
+            let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: T * stride)
             defer { rounded.deallocate() }
-            BFloat16.narrow(inp, rounded, count: T * C)
+            for t in 0..<T {
+                BFloat16.narrow(inp + t * C, rounded + t * stride, count: C)
+                if stride > C { rounded[t * stride + C] = 0 }
+            }
             var first = 0
             while first < T {
                 let count = min(bf16RowsPerPass, T - first)
-                let x = UnsafePointer(rounded + first * C), y = out + first * OC
-                ComputePool.parallelFor(OC, grain: 16, alignment: 4) { range in
-                    torl_linear_bf16_dot(x, count, C, weight.bfloat16, range.lowerBound, range.upperBound, y, OC, accumulate ? 1 : 0)
+                let x = UnsafePointer(rounded + first * stride), y = out + first * OC
+                ComputePool.parallelFor(weight.panelCount, grain: 1) { panels in
+                    torl_linear_bf16_packed(x, stride, count, C, weight.packedBFloat16, OC, panels.lowerBound, panels.upperBound,
+                                            y, OC, accumulate ? 1 : 0)
                 }
                 first += count
             }
