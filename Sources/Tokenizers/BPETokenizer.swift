@@ -111,12 +111,11 @@ public final class BPETokenizer: Tokenizer {
     // MARK: Tokenizer
 
     public func encode(_ text: String, parseSpecial: Bool) -> [Int32] {
-        var utf8 = Array(text.utf8)
         var output: [Int32] = []
-        output.reserveCapacity(utf8.count / 3 + 4)
+        output.reserveCapacity(text.utf8.count / 3 + 4)
         var encoder = PieceEncoder(tokenizer: self)
-        utf8.withUnsafeMutableBufferPointer { buffer in
-            let bytes = UnsafeBufferPointer(buffer)
+        var contiguous = text  // withUTF8 reads a native string in place
+        contiguous.withUTF8 { bytes in
             let segments: [SpecialTokenMatcher.Segment] = specialTokens.isEmpty
                 ? [.text(0..<bytes.count)] : specialTokens.segments(of: bytes, parseSpecial: parseSpecial)
             for segment in segments {
@@ -124,11 +123,8 @@ public final class BPETokenizer: Tokenizer {
                 case let .token(id): output.append(id)
                 case let .text(range):
                     if normalization == .nfc {
-                        var normalized = Array(String(decoding: bytes[range], as: UTF8.self)
-                            .precomposedStringWithCanonicalMapping.utf8)
-                        normalized.withUnsafeMutableBufferPointer {
-                            encoder.encodeText(UnsafeBufferPointer($0), 0..<$0.count, into: &output)
-                        }
+                        var normalized = String(decoding: bytes[range], as: UTF8.self).precomposedStringWithCanonicalMapping
+                        normalized.withUTF8 { encoder.encodeText($0, 0..<$0.count, into: &output) }
                     } else {
                         encoder.encodeText(bytes, range, into: &output)
                     }
@@ -155,11 +151,11 @@ public final class BPETokenizer: Tokenizer {
     /// Pieces as the pre-tokenizer cuts them (no special-token parsing, no BPE); for inspection and tests.
     public func preTokenize(_ text: String) -> [String] {
         var pieces: [String] = []
-        var utf8 = Array(text.utf8)
-        utf8.withUnsafeMutableBufferPointer { buffer in
+        var contiguous = text
+        contiguous.withUTF8 { buffer in
             var scalars = ScalarText()
             var ranges: [Range<Int>] = [], scratch: [Range<Int>] = []
-            scalars.load(UnsafeBufferPointer(buffer), 0..<buffer.count)
+            scalars.load(buffer, 0..<buffer.count)
             preTokenizer.split(scalars, 0..<scalars.count, into: &ranges, scratch: &scratch)
             for range in ranges {
                 let bytes = buffer[scalars.byteOffsets[range.lowerBound]..<scalars.byteOffsets[range.upperBound]]

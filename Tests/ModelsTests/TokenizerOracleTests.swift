@@ -573,6 +573,17 @@ final class GGUFTokenizerMetadataTests: XCTestCase {
         XCTAssertEqual(tokenizer.preTokenizer, .qwen2)
     }
 
+    /// llama.cpp adds BOS for the Llama 3 family when the file does not say, and honours the file when it does.
+    func testLlama3FamilyAddsBOSUnlessTheFileSaysOtherwise() throws {
+        var metadata = validMetadata(pre: "llama-bpe").filter { $0.0 != "tokenizer.ggml.add_bos_token" }
+        metadata.append(("tokenizer.ggml.bos_token_id", .uint32(257)))
+        XCTAssertTrue(try ggufFile(metadata).makeTokenizer().addsBeginOfSequence)
+        metadata.append(("tokenizer.ggml.add_bos_token", .bool(false)))
+        XCTAssertFalse(try ggufFile(metadata).makeTokenizer().addsBeginOfSequence)
+        XCTAssertFalse(try ggufFile(validMetadata(pre: "qwen2").filter { $0.0 != "tokenizer.ggml.add_bos_token" })
+            .makeTokenizer().addsBeginOfSequence)
+    }
+
     func testErrorsNameTheProblem() throws {
         var metadata = validMetadata()
         metadata[0] = ("tokenizer.ggml.model", .string("llama"))

@@ -23,6 +23,18 @@ final class BytePairEncodingTests: XCTestCase {
         XCTAssertEqual(tokenizer.encode("aaaa", parseSpecial: false), [vocabulary.id("aa"), vocabulary.id("aa")])
     }
 
+    /// A 100k-byte piece: merging stays leftmost-first and linear-logarithmic (no quadratic rescans).
+    func testLongPieces() throws {
+        let vocabulary = TinyVocabulary(merges: [("a", "a"), ("aa", "aa")])
+        let tokenizer = try vocabulary.make()
+        let text = String(repeating: "a", count: 100_001)
+        let ids = tokenizer.encode(text, parseSpecial: false)
+        XCTAssertEqual(ids, Array(repeating: vocabulary.id("aaaa"), count: 25_000) + [0x61])
+        XCTAssertEqual(tokenizer.decode(ids), text)
+        let spaces = String(repeating: " ", count: 50_000) + "x"
+        XCTAssertEqual(tokenizer.decode(tokenizer.encode(spaces, parseSpecial: false)), spaces)
+    }
+
     func testMergesBuildWordsAcrossLevels() throws {
         let space = TinyVocabulary.spell(" ")
         let vocabulary = TinyVocabulary(merges: [

@@ -128,9 +128,15 @@ final class TokenizerJSONTests: XCTestCase {
             ["type": "TemplateProcessing", "single": [["SpecialToken": ["id": "<|im_start|>", "type_id": 0]],
                                                       ["Sequence": ["id": "A", "type_id": 0]]]],
         ]]
+        let base = Int32(vocabulary.tokens.count)
         XCTAssertTrue(try load(tokenizerFile, config: ["bos_token": "<|im_start|>"]).addsBeginOfSequence)
         XCTAssertFalse(try load(tokenizerFile, config: ["bos_token": "<|im_start|>", "add_bos_token": false]).addsBeginOfSequence)
-        XCTAssertFalse(try load(tokenizerFile).addsBeginOfSequence)
+        XCTAssertFalse(try load(tokenizerFile, config: ["bos_token": "<|im_end|>"]).addsBeginOfSequence)
+        let withoutConfig = try load(tokenizerFile)
+        XCTAssertTrue(withoutConfig.addsBeginOfSequence)
+        XCTAssertEqual(withoutConfig.beginOfSequenceID, base)
+        XCTAssertFalse(try load(document()).addsBeginOfSequence)
+        XCTAssertNil(try load(document()).beginOfSequenceID)
     }
 
     func testFolderLoading() throws {

@@ -20,9 +20,10 @@ extension GGUFFile {
             throw ModelFormatError.malformed(
                 path: path, detail: "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
         }
+        let defaults = PreTokenizer.llamaCppDefaults(for: preName)
         let addsBOS: Bool
         switch metadata["tokenizer.ggml.add_bos_token"] {
-        case nil: addsBOS = false
+        case nil: addsBOS = defaults.addsBeginOfSequence
         case let .bool(value)?: addsBOS = value
         case _?: throw ModelFormatError.malformed(path: path, detail: "tokenizer.ggml.add_bos_token is not a boolean")
         }
@@ -44,7 +45,7 @@ extension GGUFFile {
                 kinds: types.map(Self.tokenKind),
                 merges: try mergeLines.map(BPETokenizerConfiguration.splitMergeLine),
                 preTokenizer: try PreTokenizer(llamaCppName: preName),
-                ignoresMerges: PreTokenizer.llamaCppIgnoresMerges(preName),
+                ignoresMerges: defaults.ignoresMerges,
                 beginOfSequenceID: try tokenID("tokenizer.ggml.bos_token_id"),
                 addsBeginOfSequence: addsBOS,
                 declaredEndOfSequenceIDs: endIDs,

@@ -86,9 +86,12 @@ enum HuggingFaceTokenizerFiles {
             throw TokenizerError.unsupportedOption("decoder type \(try decoder.optionalString("type") ?? "?") (ByteLevel expected)")
         }
 
-        var bosID: Int32?
+        // The token a TemplateProcessing post-processor puts in front of every sequence (Llama 3 declares its BOS
+        // only there); tokenizer_config.json, when present, has the last word.
+        let leadingToken = try postProcessorLeadingToken(root)
+        var bosID = leadingToken.flatMap(id(ofText:))
         var endIDs: [Int32] = []
-        var addsBOS = false
+        var addsBOS = bosID != nil
         var chatTemplate: String?
         if let config {
             func tokenText(_ key: String) throws -> String? {
@@ -100,22 +103,20 @@ enum HuggingFaceTokenizerFiles {
                 default: throw TokenizerError.malformed("tokenizer_config.json: \(key) is neither a string nor an object")
                 }
             }
-            if let text = try tokenText("bos_token") {
+            func tokenID(_ key: String) throws -> Int32? {
+                guard let text = try tokenText(key) else { return nil }
                 guard let id = id(ofText: text) else {
-                    throw TokenizerError.malformed("tokenizer_config.json: bos_token \"\(text)\" is not a token")
+                    throw TokenizerError.malformed("tokenizer_config.json: \(key) \"\(text)\" is not a token")
                 }
-                bosID = id
+                return id
             }
-            if let text = try tokenText("eos_token") {
-                guard let id = id(ofText: text) else {
-                    throw TokenizerError.malformed("tokenizer_config.json: eos_token \"\(text)\" is not a token")
-                }
-                endIDs.append(id)
+            if let configured = try tokenID("bos_token") {
+                bosID = configured
+                addsBOS = leadingToken.map { tokens[Int(configured)] == $0 } ?? false
             }
-            addsBOS = try config.optionalBool("add_bos_token") ?? postProcessorAddsToken(root, bosText: bosID.flatMap { tokens[Int($0)] })
+            endIDs += try tokenID("eos_token").map { [$0] } ?? []
+            addsBOS = try config.optionalBool("add_bos_token") ?? addsBOS
             chatTemplate = try chatTemplateText(config.values["chat_template"])
-        } else {
-            addsBOS = false
         }
 
         return BPETokenizerConfiguration(
@@ -220,18 +221,19 @@ enum HuggingFaceTokenizerFiles {
         return PreTokenizer(name: names.joined(separator: " + "), steps: steps)
     }
 
-    /// Whether a TemplateProcessing post-processor puts the BOS token in front of a single sequence (Llama 3 files
-    /// say so only there).
-    private static func postProcessorAddsToken(_ root: JSONObject, bosText: String?) throws -> Bool {
-        guard let bosText, let processor = try root.optionalObject("post_processor") else { return false }
+    /// The special token a TemplateProcessing post-processor (alone or in a Sequence) puts first in a single
+    /// sequence, if any.
+    private static func postProcessorLeadingToken(_ root: JSONObject) throws -> String? {
+        guard let processor = try root.optionalObject("post_processor") else { return nil }
         var candidates = [processor.values]
         if let inner = processor.values["processors"] as? [[String: Any]] { candidates += inner }
         for candidate in candidates where candidate["type"] as? String == "TemplateProcessing" {
             guard let single = candidate["single"] as? [[String: Any]], let first = single.first,
-                  let special = first["SpecialToken"] as? [String: Any] else { continue }
-            if special["id"] as? String == bosText { return true }
+                  let special = first["SpecialToken"] as? [String: Any], let text = special["id"] as? String
+            else { continue }
+            return text
         }
-        return false
+        return nil
     }
 
     /// A string, or a list of named templates of which "default" is the chat one.

@@ -39,9 +39,14 @@ public struct PreTokenizer: Sendable, Equatable, CustomStringConvertible {
     private static let llamaCppNames: [String: PreTokenizer] = [
         "gpt2": .gpt2, "gpt-2": .gpt2, "mpt": .gpt2, "olmo": .gpt2, "jais": .gpt2,
         "smollm": .smolLM, "starcoder": .smolLM, "refact": .smolLM, "command-r": .smolLM, "codeshell": .smolLM,
-        "llama3": .llama3, "llama-v3": .llama3, "llama-bpe": .llama3, "falcon3": .llama3, "dbrx": .llama3,
-        "smaug-bpe": .llama3,
+        "dbrx": .llama3, "smaug-bpe": .llama3,
         "qwen2": .qwen2, "qwen2.5": .qwen2, "deepseek-r1-qwen": .qwen2, "stablelm2": .qwen2,
+    ].merging(llamaCppLlama3Group.map { ($0, .llama3) }) { $1 }
+
+    /// The Llama 3 names for which llama.cpp also encodes whole-word vocabulary entries directly (Hugging Face
+    /// `ignore_merges`) and adds a BOS token unless the file says otherwise.
+    private static let llamaCppLlama3Group: Set<String> = [
+        "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2",
     ]
 
     static var knownLlamaCppNames: [String] { llamaCppNames.keys.sorted() }
@@ -54,10 +59,11 @@ public struct PreTokenizer: Sendable, Equatable, CustomStringConvertible {
         self = known
     }
 
-    /// Whether llama.cpp encodes whole-word vocabulary entries directly for this GGUF pre-tokenizer name
-    /// (Hugging Face `ignore_merges`, set by Llama 3's tokenizer).
-    public static func llamaCppIgnoresMerges(_ name: String) -> Bool {
-        ["llama3", "llama-v3", "llama-bpe", "falcon3"].contains(name)
+    /// What llama.cpp implies for a `tokenizer.ggml.pre` value beyond the split patterns: whether whole pieces found
+    /// in the vocabulary skip merging, and whether a BOS token is added when `tokenizer.ggml.add_bos_token` is absent.
+    public static func llamaCppDefaults(for name: String) -> (ignoresMerges: Bool, addsBeginOfSequence: Bool) {
+        let llama3 = llamaCppLlama3Group.contains(name)
+        return (llama3, llama3)
     }
 
     /// Splits scalars[range] into pieces, appended to `pieces` in text order.
