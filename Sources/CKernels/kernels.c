@@ -31,21 +31,6 @@ static void linear_f32_portable(const float *x, long T, long K, const float *w, 
         }
 }
 
-static void linear_bf16_portable(const float *x, long T, long K, const uint16_t *w, long n0, long n1,
-                                 float *y, long ldy, int acc) {
-    for (long t = 0; t < T; t++)
-        for (long n = n0; n < n1; n++) {
-            const uint16_t *row = w + n * K;
-            const float *xr = x + t * K;
-            float s0 = 0, s1 = 0;
-            long k = 0;
-            for (; k + 2 <= K; k += 2) { s0 += xr[k] * bf16_bits_to_f32(row[k]); s1 += xr[k + 1] * bf16_bits_to_f32(row[k + 1]); }
-            for (; k < K; k++) s0 += xr[k] * bf16_bits_to_f32(row[k]);
-            float s = s0 + s1;
-            y[t * ldy + n] = acc ? y[t * ldy + n] + s : s;
-        }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // AVX-512 implementations. Compiled for AVX-512 through target attributes only, and called only when the CPU
 // reports avx512f, so the rest of the binary stays baseline x86-64.
@@ -64,12 +49,27 @@ TORL_AVX512 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
 // One block: ROWS weight rows against TOKENS activation rows, K in 16-lane steps with a masked tail.
 // The weight vectors are loaded once per step and reused across the tokens: at TOKENS = 1 this is the
 // bandwidth-bound GEMV of decode, at 4 it reuses each weight load four times for batched decode.
+// The ROWS rows are contiguous, and so are the blocks after it: while this block streams its rows, the loop
+// prefetches the block after next at the same pace (rows of a few hundred elements are too short for the hardware prefetcher to
+// ramp up on its own).
 #define DEFINE_BLOCK(NAME, WTYPE, LOADW, ROWS, TOKENS)                                                        \
 TORL_AVX512 static void NAME(const float *x, long K, const WTYPE *w, float *y, long ldy, int acc) {           \
     __m512 s[ROWS][TOKENS];                                                                                   \
     for (int r = 0; r < ROWS; r++) for (int t = 0; t < TOKENS; t++) s[r][t] = _mm512_setzero_ps();            \
-    for (long k = 0; k < K; k += 16) {                                                                        \
-        __mmask16 m = (K - k >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);                   \
+    const char *next = (const char *)(w + 2 * ROWS * K);                                                        \
+    const long stepBytes = ROWS * 16 * (long)sizeof(WTYPE);                                                   \
+    long k = 0;                                                                                               \
+    for (; k + 16 <= K; k += 16) {                                                                            \
+        for (long b = 0; b < stepBytes; b += 64) _mm_prefetch(next + (k / 16) * stepBytes + b, _MM_HINT_T0); \
+        __m512 wv[ROWS];                                                                                      \
+        for (int r = 0; r < ROWS; r++) wv[r] = LOADW(w + r * K + k, (__mmask16)0xFFFF);                       \
+        for (int t = 0; t < TOKENS; t++) {                                                                    \
+            __m512 xv = load_f32(x + t * K + k, (__mmask16)0xFFFF);                                           \
+            for (int r = 0; r < ROWS; r++) s[r][t] = _mm512_fmadd_ps(wv[r], xv, s[r][t]);                     \
+        }                                                                                                     \
+    }                                                                                                         \
+    if (k < K) {                                                                                              \
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);                                                       \
         __m512 wv[ROWS];                                                                                      \
         for (int r = 0; r < ROWS; r++) wv[r] = LOADW(w + r * K + k, m);                                       \
         for (int t = 0; t < TOKENS; t++) {                                                                    \
@@ -87,9 +87,6 @@ TORL_AVX512 static void NAME(const float *x, long K, const WTYPE *w, float *y, l
 DEFINE_BLOCK(block_f32_4x4, float, load_f32, 4, 4)
 DEFINE_BLOCK(block_f32_4x1, float, load_f32, 4, 1)
 DEFINE_BLOCK(block_f32_1x1, float, load_f32, 1, 1)
-DEFINE_BLOCK(block_bf16_4x4, uint16_t, load_bf16, 4, 4)
-DEFINE_BLOCK(block_bf16_4x1, uint16_t, load_bf16, 4, 1)
-DEFINE_BLOCK(block_bf16_1x1, uint16_t, load_bf16, 1, 1)
 
 // Token blocks of 4 run inside each group of 4 weight rows, so those rows (4 x K) stay in L1 while every token
 // of the batch passes over them.
@@ -107,7 +104,66 @@ TORL_AVX512 static void NAME(const float *x, long T, long K, const WTYPE *w, lon
 }
 
 DEFINE_LINEAR(linear_f32_avx512, float, block_f32_4x4, block_f32_4x1, block_f32_1x1)
-DEFINE_LINEAR(linear_bf16_avx512, uint16_t, block_bf16_4x4, block_bf16_4x1, block_bf16_1x1)
+
+// bf16 × bf16 products accumulated in f32 with AVX512_BF16 `vdpbf16ps` (32 multiply-adds per instruction, twice
+// the f32 FMA rate) over weights packed in panels (see torl_pack_bf16): one 64-byte load holds a k-pair of 16
+// rows, one 32-bit broadcast holds the same k-pair of a token, and each accumulator lane is one output row, so
+// no horizontal sums are needed. A block is P panels (16 P rows) × TT tokens: 4 × 6 uses 24 accumulators.
+#define TORL_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+#define DEFINE_PANEL_BLOCK(NAME, P, TT)                                                                       \
+TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uint16_t *panels, float *y,     \
+                                 long ldy, long rowsLeft, int acc) {                                          \
+    __m512 s[P][TT];                                                                                          \
+    for (int p = 0; p < P; p++) for (int t = 0; t < TT; t++) s[p][t] = _mm512_setzero_ps();                   \
+    for (long kp = 0; kp < Kp; kp++) {                                                                        \
+        __m512bh wv[P];                                                                                       \
+        for (int p = 0; p < P; p++) {                                                                         \
+            const uint16_t *panel = panels + (long)p * Kp * 32;                                               \
+            _mm_prefetch((const char *)(panel + (kp + 8) * 32), _MM_HINT_T0);                                 \
+            wv[p] = (__m512bh)_mm512_loadu_si512(panel + kp * 32);                                            \
+        }                                                                                                     \
+        for (int t = 0; t < TT; t++) {                                                                        \
+            int32_t pair;                                                                                     \
+            memcpy(&pair, x + t * ldx + 2 * kp, 4);                                                           \
+            __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);                                                  \
+            for (int p = 0; p < P; p++) s[p][t] = _mm512_dpbf16_ps(s[p][t], wv[p], xv);                       \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int p = 0; p < P; p++) {                                                                             \
+        long rows = rowsLeft - 16 * p;                                                                        \
+        if (rows <= 0) break;                                                                                 \
+        __mmask16 m = rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);                         \
+        for (int t = 0; t < TT; t++) {                                                                        \
+            float *dst = y + t * ldy + 16 * p;                                                                \
+            __m512 v = acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), s[p][t]) : s[p][t];                 \
+            _mm512_mask_storeu_ps(dst, m, v);                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+}
+
+DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)
+DEFINE_PANEL_BLOCK(panel_block_4x1, 4, 1)
+DEFINE_PANEL_BLOCK(panel_block_1x6, 1, 6)
+DEFINE_PANEL_BLOCK(panel_block_1x1, 1, 1)
+
+TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed,
+                                                      long N, long p0, long p1, float *y, long ldy, int acc) {
+    long p = p0;
+    for (; p + 4 <= p1; p += 4) {
+        long t = 0;
+        for (; t + 6 <= T; t += 6)
+            panel_block_4x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        for (; t < T; t++)
+            panel_block_4x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+    }
+    for (; p < p1; p++) {
+        long t = 0;
+        for (; t + 6 <= T; t += 6)
+            panel_block_1x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        for (; t < T; t++)
+            panel_block_1x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+    }
+}
 
 TORL_AVX512 static float dot_avx512(const float *a, const float *b, long n) {
     __m512 s = _mm512_setzero_ps();
@@ -126,6 +182,18 @@ TORL_AVX512 static void axpy_avx512(float alpha, const float *x, float *y, long 
     }
 }
 
+TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, m, load_bf16(src + i, m));
+    }
+}
+
+static int detect_avx512_bf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
 static int detect_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -134,6 +202,7 @@ static int detect_avx512(void) {
 #else
 #define TORL_HAVE_AVX512_PATH 0
 static int detect_avx512(void) { return 0; }
+static int detect_avx512_bf16(void) { return 0; }
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -141,10 +210,62 @@ static int detect_avx512(void) { return 0; }
 // same answer).
 
 static int avx512_state = -1;
+static int avx512_bf16_state = -1;
 
 int torl_kernels_use_avx512(void) {
     if (avx512_state < 0) avx512_state = detect_avx512();
     return avx512_state;
+}
+
+int torl_kernels_use_avx512_bf16(void) {
+    if (avx512_bf16_state < 0) avx512_bf16_state = torl_kernels_use_avx512() && detect_avx512_bf16();
+    return avx512_bf16_state;
+}
+
+void torl_kernels_enable_avx512(int enabled) {
+    avx512_state = enabled ? detect_avx512() : 0;
+    avx512_bf16_state = enabled ? (avx512_state && detect_avx512_bf16()) : 0;
+}
+
+long torl_bf16_packed_count(long N, long K) { return ((N + 15) / 16) * ((K + 1) / 2) * 32; }
+
+void torl_pack_bf16(const uint16_t *w, long N, long K, uint16_t *packed) {
+    long Kp = (K + 1) / 2, panels = (N + 15) / 16;
+    for (long p = 0; p < panels; p++)
+        for (long kp = 0; kp < Kp; kp++)
+            for (long r = 0; r < 16; r++)
+                for (long j = 0; j < 2; j++) {
+                    long n = 16 * p + r, k = 2 * kp + j;
+                    packed[((p * Kp + kp) * 16 + r) * 2 + j] = (n < N && k < K) ? w[n * K + k] : 0;
+                }
+}
+
+static void linear_bf16_packed_portable(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed,
+                                        long N, long p0, long p1, float *y, long ldy, int acc) {
+    for (long p = p0; p < p1; p++)
+        for (long r = 0; r < 16 && 16 * p + r < N; r++)
+            for (long t = 0; t < T; t++) {
+                float s = 0;
+                for (long kp = 0; kp < Kp; kp++) {
+                    const uint16_t *pair = packed + ((p * Kp + kp) * 16 + r) * 2;
+                    s += bf16_bits_to_f32(pair[0]) * bf16_bits_to_f32(x[t * ldx + 2 * kp]) +
+                         bf16_bits_to_f32(pair[1]) * bf16_bits_to_f32(x[t * ldx + 2 * kp + 1]);
+                }
+                float *dst = y + t * ldy + 16 * p + r;
+                *dst = acc ? *dst + s : s;
+            }
+}
+
+void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const uint16_t *packed, long N,
+                             long panel_begin, long panel_end, float *y, long ldy, int acc) {
+    long Kp = (K + 1) / 2;
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512_bf16()) {
+        linear_bf16_packed_avx512(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
+        return;
+    }
+#endif
+    linear_bf16_packed_portable(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
 }
 
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, long n1, float *y, long ldy, int acc) {
@@ -152,13 +273,6 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     if (torl_kernels_use_avx512()) { linear_f32_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
 #endif
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
-}
-
-void torl_linear_bf16(const float *x, long T, long K, const uint16_t *w, long n0, long n1, float *y, long ldy, int acc) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { linear_bf16_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
-#endif
-    linear_bf16_portable(x, T, K, w, n0, n1, y, ldy, acc);
 }
 
 float torl_dot(const float *a, const float *b, long n) {
@@ -176,6 +290,9 @@ void torl_axpy(float alpha, const float *x, float *y, long n) {
 }
 
 void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { bf16_to_f32_avx512(src, dst, n); return; }
+#endif
     for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
 }
 
@@ -190,4 +307,10 @@ void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
             dst[i] = (uint16_t)((bits + rounding) >> 16);
         }
     }
+}
+
+void torl_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }

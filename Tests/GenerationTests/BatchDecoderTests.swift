@@ -49,7 +49,10 @@ final class BatchDecoderTests: XCTestCase {
         var streamsOfRequest: [[StreamID]] = [try decoder.add(requests[0])]
         var finished: [StreamID: GeneratedSequence] = [:]
         var stepCount = 0
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
             if stepCount == 2 { streamsOfRequest.append(try decoder.add(requests[1])) }
             if stepCount == 4 { streamsOfRequest.append(try decoder.add(requests[2])) }
             for event in try decoder.step() {
@@ -187,7 +190,10 @@ final class BatchDecoderTests: XCTestCase {
         var step = 0
         let observation = [newline] + tokenizer.encode("```output\nok\n```\n", parseSpecial: false)
         XCTAssertEqual(tokenizer.decode(observation), "\n```output\nok\n```\n")
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
             let events = try decoder.step()
             for event in events {
                 deltas[event.stream, default: ""] += event.textDelta
@@ -316,5 +322,35 @@ final class BatchDecoderTests: XCTestCase {
         XCTAssertEqual(results[broken]?.response.count, 2, "two tokens sampled before the NaN row")
         XCTAssertEqual(results[healthy]?.finishReason, .maxTokens)
         XCTAssertEqual(model.liveSequenceCount, 0)
+    }
+
+    func testResumeWithoutPauseStringsRunsPastLaterMatches() throws {
+        let fence = tokenizer.id("```\n")
+        let script: [Int32] = [tokenizer.id("a"), fence, tokenizer.id("b"), fence, tokenizer.id("c"), fence,
+                               tokenizer.id("S"), tokenizer.id("TOP")]
+        let decoder = BatchDecoder(model: scriptedModel(promptLength: 1, script: script), tokenizer: tokenizer)
+        let stream = try decoder.add(GenerationRequest(prompt: [2], maxNewTokens: 20, stopStrings: ["STOP"],
+                                                       pauseStrings: ["```\n"]))[0]
+        var pauses = 0
+        var result: GeneratedSequence?
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
+        while decoder.hasRunnableWork {
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
+            for event in try decoder.step() {
+                switch event.kind {
+                case .paused:
+                    pauses += 1
+                    // The first resume keeps watching; the second stops (a spent tool-call budget).
+                    try decoder.resume(stream, keepPauseStrings: pauses < 2)
+                case .finished(let sequence): result = sequence
+                default: break
+                }
+            }
+        }
+        XCTAssertEqual(pauses, 2)
+        XCTAssertEqual(result?.finishReason, .stopString("STOP", includedInText: false), "stop strings still apply")
+        XCTAssertEqual(result?.responseIDs, script)
+        XCTAssertEqual(result?.text, "a```\nb```\nc```\n")
     }
 }

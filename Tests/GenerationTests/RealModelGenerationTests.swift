@@ -43,10 +43,15 @@ final class RealModelGenerationTests: XCTestCase {
         try decoder.add(GenerationRequest(prompt: prompts[1].ids, maxNewTokens: 16, endOfSequenceIDs: []))
         let observation = loaded.tokenizer.encode("\n```output\n391\n```\n", parseSpecial: false)
         var result: GeneratedSequence?
+        var streamedText = ""
         var step = 0
+        var stepsLeft = 500  // a decoder that stops making progress fails the test instead of hanging it
         while decoder.hasRunnableWork {
-            for event in try decoder.step() {
-                if case .finished(let sequence) = event.kind, event.stream == stream { result = sequence }
+            stepsLeft -= 1
+            guard stepsLeft > 0 else { return XCTFail("the decoder made no progress") }
+            for event in try decoder.step() where event.stream == stream {
+                streamedText += event.textDelta
+                if case .finished(let sequence) = event.kind { result = sequence }
             }
             step += 1
             if step == 4 {
@@ -57,6 +62,8 @@ final class RealModelGenerationTests: XCTestCase {
             }
         }
         let generated = try XCTUnwrap(result)
+        XCTAssertEqual(streamedText, generated.text)
+        XCTAssertEqual(generated.text, loaded.tokenizer.decode(generated.responseIDs))
         XCTAssertEqual(generated.sampledMask.filter { !$0 }.count, observation.count)
         XCTAssertEqual(Array(generated.responseIDs[4..<(4 + observation.count)]), observation)
 
@@ -98,5 +105,18 @@ final class RealModelGenerationTests: XCTestCase {
         XCTAssertEqual(try run(withCompany: false), alone, "same seed, same tokens")
         XCTAssertEqual(try run(withCompany: true), alone, "other sequences in the batch change nothing")
         XCTAssertNotEqual(alone[0], alone[1], "the two samples draw from different streams")
+    }
+
+    func testChatPromptIsTheTemplateRenderingOfOneUserMessage() throws {
+        let loaded = try RealModel.load()
+        let ids = try loaded.promptTokens(for: "What is 17 * 23?", chat: true)
+        let imStart = try XCTUnwrap(loaded.tokenizer.specialTokenID("<|im_start|>"))
+        XCTAssertEqual(ids.first, imStart)
+        XCTAssertEqual(ids.filter { $0 == imStart }.count, 3, "system (the template's default), user, assistant")
+        let text = loaded.tokenizer.decode(ids)
+        XCTAssert(text.hasSuffix("<|im_start|>user\nWhat is 17 * 23?<|im_end|>\n<|im_start|>assistant\n"), text)
+        XCTAssertEqual(try loaded.promptTokens(for: "The capital of France is", chat: false),
+                       try RealModel.oraclePrompts()[0].ids)
+        XCTAssertEqual(loaded.name, "SmolLM2-135M-Instruct.Q4_1")
     }
 }

@@ -69,6 +69,15 @@ final class TokenSamplerTests: XCTestCase {
         }
     }
 
+    func testTinyTemperatureActsLikeArgmaxWithoutNaN() throws {
+        var random = RandomStream(seed: 4, stream: 0)
+        for temperature: Float in [1e-3, 1e-20, Float.leastNormalMagnitude / 16] {
+            let token = try sample([1, 2, 3, 4, 3.9], SamplingParameters(temperature: temperature, seed: 4), &random)
+            XCTAssertEqual(token.id, 3, "T = \(temperature)")
+            XCTAssertEqual(token.logprob, 0, accuracy: 1e-6, "T = \(temperature)")
+        }
+    }
+
     func testTopKAndTopPSetsMatchHandComputedFilters() {
         // Probabilities at T = 1: [0.0321, 0.0871, 0.2369, 0.6439].
         func survivors(topK: Int, topP: Float) -> [Int32] {

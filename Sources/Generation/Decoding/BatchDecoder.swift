@@ -97,10 +97,12 @@ public final class BatchDecoder {
         queuedEvents.append(DecodeEvent(stream: stream, kind: .inserted(tokens), textDelta: delta))
     }
 
-    /// Lets a paused stream rejoin decoding at the next step.
-    public func resume(_ stream: StreamID) throws {
+    /// Lets a paused stream rejoin decoding at the next step. `keepPauseStrings: false` stops watching the
+    /// request's pause strings for this stream (e.g. once the tool-call budget is spent); its stop strings stay.
+    public func resume(_ stream: StreamID, keepPauseStrings: Bool = true) throws {
         let state = try state(of: stream)
         guard state.phase == .paused else { throw GenerationError.streamNotPaused(stream) }
+        if !keepPauseStrings { state.text.replaceStops(with: state.request.stopStrings) }
         state.phase = .decoding
     }
 

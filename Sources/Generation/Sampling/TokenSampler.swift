@@ -47,10 +47,10 @@ public struct TokenSampler {
             scaled = [Float](repeating: 0, count: logits.count)
             weights = scaled
         }
-        let temperature = parameters.isGreedy ? 1 : parameters.temperature
+        let scale = TokenSampler.inverseTemperature(parameters.temperature)
         return scaled.withUnsafeMutableBufferPointer { scaledRow in
             weights.withUnsafeMutableBufferPointer { weightRow in
-                let mass = LogitsMath.shiftScaleExp(logits, shift: maximum, scale: 1 / temperature,
+                let mass = LogitsMath.shiftScaleExp(logits, shift: maximum, scale: scale,
                                                     scaled: scaledRow, weights: weightRow)
                 let chosen = parameters.isGreedy
                     ? LogitsMath.argmax(logits)
@@ -115,19 +115,23 @@ public struct TokenSampler {
         return LogitsMath.largestIndices(logits, count: count).map { TokenLogit(id: $0, logit: logits[Int($0)]) }
     }
 
+    /// 1 / T, with T = 1 for greedy; capped so that a subnormal temperature cannot turn 0 · (1/T) into NaN.
+    static func inverseTemperature(_ temperature: Float) -> Float {
+        temperature == 0 ? 1 : min(1 / temperature, .greatestFiniteMagnitude)
+    }
+
     /// log softmax(logits / T) over the whole row (T = 1 when `temperature` is 0): the policy distribution
     /// whose entry at the sampled token `sample` reports.
     public static func logSoftmax(_ logits: UnsafeBufferPointer<Float>, temperature: Float) throws -> [Float] {
         guard let maximum = LogitsMath.maximum(logits), maximum.isFinite else {
             throw GenerationError.nonFiniteLogits
         }
-        let effectiveTemperature = temperature == 0 ? 1 : temperature
         var result = [Float](repeating: 0, count: logits.count)
         var weights = result
         result.withUnsafeMutableBufferPointer { scaled in
             let mass = weights.withUnsafeMutableBufferPointer {
-                LogitsMath.shiftScaleExp(logits, shift: maximum, scale: 1 / effectiveTemperature, scaled: scaled,
-                                         weights: $0)
+                LogitsMath.shiftScaleExp(logits, shift: maximum, scale: inverseTemperature(temperature),
+                                         scaled: scaled, weights: $0)
             }
             let logMass = Float(Foundation.log(mass))
             for index in scaled.indices { scaled[index] -= logMass }

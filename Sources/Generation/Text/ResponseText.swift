@@ -2,7 +2,7 @@
 /// character and never show bytes that may still turn out to start a stop string cut from the text.
 struct ResponseText: Sendable {
     /// Every stop string and pause string of the request; `Match.pattern` indexes this list.
-    let stops: StopStringMatcher
+    private(set) var stops: StopStringMatcher
     /// The stop strings whose match cuts the text before them: their partial matches are held back.
     private let heldBack: StopStringMatcher
     private(set) var bytes: [UInt8] = []
@@ -18,6 +18,9 @@ struct ResponseText: Sendable {
     }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Replaces the matched strings (e.g. without the pause strings); indices of `Match.pattern` follow `strings`.
+    mutating func replaceStops(with strings: [String]) { stops = StopStringMatcher(strings) }
 
     /// Adds the bytes of a sampled token. On a match nothing is released: the caller pauses or finishes.
     mutating func appendSampled(_ newBytes: [UInt8]) -> (delta: String, match: StopStringMatcher.Match?) {
