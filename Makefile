@@ -29,6 +29,7 @@ test: setup
 test-clients:
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests
 	TORL_BIN=$(CURDIR)/$(TORL) node --test clients/vscode/test/
+	TORL_BIN=$(CURDIR)/$(TORL) nvim --headless -u NONE -c "set rtp+=clients/nvim" -c "luafile clients/nvim/tests/run.lua"
 
 bench: build
 	$(TORL) bench --model $(TORL_MODEL)

@@ -1,0 +1,75 @@
+-- Headless Neovim tests of the torl plugin against a real daemon (TORL_BIN), started over stdio by the plugin.
+--   nvim --headless -u NONE -c "set rtp+=clients/nvim" -c "luafile clients/nvim/tests/run.lua"
+-- Prints one line per test and "N passed, N failed"; exits non-zero on any failure.
+local torl = require("torl")
+local rpc = require("torl.rpc")
+local passed, failed = 0, 0
+
+local function check(name, fn)
+  local ok, err = pcall(fn)
+  if ok then
+    passed = passed + 1
+    io.stdout:write("ok   " .. name .. "\n")
+  else
+    failed = failed + 1
+    io.stdout:write("FAIL " .. name .. ": " .. tostring(err) .. "\n")
+  end
+end
+
+--- Waits (running the event loop) until done() is true or the timeout expires.
+local function await(what, timeout_ms, done)
+  if not vim.wait(timeout_ms, done, 20) then error("timed out waiting for " .. what) end
+end
+
+--- A request through the shared client; returns err, result.
+local function call(method, params)
+  local finished, err, result = false, nil, nil
+  torl.with_client(function(client, connect_err)
+    if not client then
+      finished, err = true, connect_err
+      return
+    end
+    client:request(method, params, function(e, r) finished, err, result = true, e, r end)
+  end)
+  await(method, 120000, function() return finished end)
+  return err, result
+end
+
+local bin = vim.env.TORL_BIN
+check("TORL_BIN names the built daemon", function()
+  assert(bin and vim.fn.executable(bin) == 1, "set TORL_BIN to the torl binary (make test does)")
+end)
+local cmd = { bin, "serve", "--stdio" }
+if vim.env.TORL_MODEL then vim.list_extend(cmd, { "--model", vim.env.TORL_MODEL }) end
+torl.setup({ address = false, cmd = cmd })
+
+check("frames decode one byte at a time", function()
+  local feed = rpc.decoder()
+  local frame = rpc.encode({ jsonrpc = "2.0", id = 1, result = { text = "é😀" } })
+  local bodies = {}
+  for i = 1, #frame do
+    for _, body in ipairs(feed(frame:sub(i, i))) do table.insert(bodies, body) end
+  end
+  assert(#bodies == 1, "expected one body, got " .. #bodies)
+  assert(vim.json.decode(bodies[1]).result.text == "é😀")
+end)
+
+check("status over a daemon started by the plugin", function()
+  local err, status = call("status", vim.empty_dict())
+  assert(not err, err)
+  assert(status.sandbox.workers_alive == status.sandbox.pool_size, vim.inspect(status.sandbox))
+end)
+
+check("sandbox/execute runs Python", function()
+  local err, result = call("sandbox/execute", { code = "print(2 ** 100 % 7)" })
+  assert(not err, err)
+  assert(result.status == "ok" and result.stdout == "2\n", vim.inspect(result))
+end)
+
+check("invalid params come back as an error naming the field", function()
+  local err = call("sandbox/execute", { code = 5 })
+  assert(err and err:find("code", 1, true) and err:find("-32602", 1, true), tostring(err))
+end)
+
+io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
+vim.cmd(failed == 0 and "qa!" or "cquit 1")
