@@ -4,6 +4,6 @@ struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
-        subcommands: [])
+        subcommands: [GenerateCommand.self])
 }
 Torl.main()

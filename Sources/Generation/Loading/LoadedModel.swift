@@ -1,0 +1,81 @@
+import Foundation
+import Models
+import Tensors
+import Tokenizers
+
+/// A model ready to generate with: weights, the tokenizer and chat template from the same files, and a name.
+public final class LoadedModel {
+    public let model: LlamaModel
+    public let tokenizer: BPETokenizer
+    /// File name without extension, or the folder's name.
+    public let name: String
+    public let path: String
+    private let chatTemplateResult: Result<ChatTemplate, ChatTemplateError>
+
+    public init(model: LlamaModel, tokenizer: BPETokenizer, name: String, path: String,
+                chatTemplate: Result<ChatTemplate, ChatTemplateError>) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.path = path
+        chatTemplateResult = chatTemplate
+    }
+
+    /// Opens a `.gguf` file (weights and tokenizer from one file) or a Hugging Face folder.
+    public static func load(path: String, precision: WeightPrecision = .f32) throws -> LoadedModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
+        }
+        let tokenizer: BPETokenizer
+        if isDirectory.boolValue {
+            // The Tokenizers module reads byte-level BPE from GGUF metadata only so far.
+            throw LoadedModelError.noTokenizerLoader(
+                path: path, detail: "reading tokenizer.json from a Hugging Face folder is not supported yet; convert the checkpoint to GGUF")
+        } else {
+            tokenizer = try GGUFFile(path: path).makeTokenizer()
+        }
+        let model = try ModelLoader.load(path: path, precision: precision)
+        guard tokenizer.vocabularySize <= model.configuration.vocabularySize else {
+            throw ModelFormatError.malformed(
+                path: path,
+                detail: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.configuration.vocabularySize) embeddings")
+        }
+        let url = URL(fileURLWithPath: path)
+        let name = isDirectory.boolValue ? url.lastPathComponent : url.deletingPathExtension().lastPathComponent
+        let template: Result<ChatTemplate, ChatTemplateError>
+        do {
+            template = .success(try tokenizer.chatTemplate())
+        } catch let error as ChatTemplateError {
+            template = .failure(error)
+        }
+        return LoadedModel(model: model, tokenizer: tokenizer, name: name, path: path, chatTemplate: template)
+    }
+
+    /// The chat template recognised from the model's files, or the reason there is none.
+    public func chatTemplate() throws -> ChatTemplate { try chatTemplateResult.get() }
+
+    /// Prompt ids for `text`: raw (special tokens written in the text are parsed, as llama.cpp does), or rendered
+    /// through the chat template as one user message followed by the opening of the assistant turn. A BOS
+    /// token is prepended when the model's files ask for one.
+    public func promptTokens(for text: String, chat: Bool) throws -> [Int32] {
+        let rendered = chat
+            ? try chatTemplate().render([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
+            : text
+        var ids = tokenizer.encode(rendered, parseSpecial: true)
+        if tokenizer.addsBeginOfSequence, let bos = tokenizer.beginOfSequenceID, ids.first != bos {
+            ids.insert(bos, at: 0)
+        }
+        return ids
+    }
+}
+
+public enum LoadedModelError: Error, CustomStringConvertible, Equatable {
+    case noTokenizerLoader(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .noTokenizerLoader(let path, let detail): return "cannot load the tokenizer of \(path): \(detail)"
+        }
+    }
+}
