@@ -4,6 +4,10 @@ struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
-        subcommands: [GenerateCommand.self])
+        subcommands: [
+            GenerateCommand.self,
+            ExecCommand.self,
+            SandboxBenchGroup.self,
+        ])
 }
 Torl.main()

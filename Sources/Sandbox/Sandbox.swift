@@ -1,1 +1,0 @@
-// Sandbox module: see docs/ARCHITECTURE.md

@@ -1,0 +1,118 @@
+import Foundation
+import XCTest
+@testable import Sandbox
+
+final class ObservationFormatTests: XCTestCase {
+    func testErrorKeepsOnlyTheLastLine() {
+        let result = ExecutionResult(status: .error, exitCode: 1, stdout: "printed before\n",
+                                     stderr: "Traceback (most recent call last):\n  File \"main.py\", line 1\nNameError: name 'a' is not defined\n")
+        XCTAssertEqual(formatObservation(result), "```output\nNameError: name 'a' is not defined\n```\n")
+    }
+
+    func testOutputIsWrappedWithoutItsTrailingNewline() {
+        XCTAssertEqual(formatObservation(ExecutionResult(status: .ok, stdout: "42\n")), "```output\n42\n```\n")
+        XCTAssertEqual(formatObservation(ExecutionResult(status: .ok, stdout: "")), "```output\n\n```\n")
+    }
+
+    func testLongOutputKeepsHeadAndTail() {
+        let short = String(repeating: "a", count: 255)
+        XCTAssertEqual(observationText(ExecutionResult(status: .ok, stdout: short)), short)
+        let long = String(repeating: "h", count: 128) + String(repeating: "m", count: 44) + String(repeating: "t", count: 128)
+        let text = observationText(ExecutionResult(status: .ok, stdout: long))
+        XCTAssertEqual(text, String(repeating: "h", count: 128) + "..." + String(repeating: "t", count: 128))
+        let exactly256 = String(repeating: "b", count: 256)
+        XCTAssertEqual(observationText(ExecutionResult(status: .ok, stdout: exactly256)).count, 259)
+    }
+
+    func testLengthsCountUnicodeScalarsLikePython() {
+        let long = String(repeating: "é", count: 200) + String(repeating: "🎲", count: 200)
+        let text = observationText(ExecutionResult(status: .ok, stdout: long))
+        XCTAssertEqual(text, String(repeating: "é", count: 128) + "..." + String(repeating: "🎲", count: 128))
+    }
+
+    func testTimeoutWithoutOutputBecomesTheTimeoutMessage() {
+        let silent = ExecutionResult(status: .timeout, signal: 9)
+        XCTAssertEqual(observationText(silent), "TimeoutError: execution timed out")
+        let partial = ExecutionResult(status: .timeout, signal: 9, stdout: "step 1\n")
+        XCTAssertEqual(observationText(partial), "step 1")
+    }
+
+    func testConfigurableLengthsAndMessages() {
+        let options = ObservationOptions(headCharacters: 2, tailCharacters: 3, truncateAtCharacters: 6,
+                                         truncationMarker: "…", timeoutMessage: "slow")
+        XCTAssertEqual(observationText(ExecutionResult(status: .ok, stdout: "abcde"), options: options), "abcde")
+        XCTAssertEqual(observationText(ExecutionResult(status: .ok, stdout: "abcdefgh"), options: options), "ab…fgh")
+        XCTAssertEqual(observationText(ExecutionResult(status: .timeout), options: options), "slow")
+    }
+
+    func testSignalDeathWithoutStderrNamesTheSignal() {
+        let result = ExecutionResult(status: .killed, signal: 11, message: "killed by signal 11")
+        XCTAssertEqual(observationText(result), "killed by signal 11")
+    }
+}
+
+final class WireAndResultTests: XCTestCase {
+    func testFramesSurviveBeingFedOneByteAtATime() throws {
+        let bodies = [Data("{\"type\":\"ready\"}".utf8), Data(), Data(repeating: 0x41, count: 70_000)]
+        let stream = bodies.map(WireFrame.encode).reduce(Data(), +)
+        var decoder = FrameDecoder()
+        var decoded = [Data]()
+        for byte in stream {
+            decoded += try [byte].withUnsafeBytes { try decoder.feed($0) }
+        }
+        XCTAssertEqual(decoded, bodies)
+        var whole = FrameDecoder()
+        XCTAssertEqual(try stream.withUnsafeBytes { try whole.feed($0) }, bodies)
+    }
+
+    func testOversizedFramesAreRejected() {
+        var decoder = FrameDecoder()
+        XCTAssertThrowsError(try [UInt8(0x7F), 0, 0, 0].withUnsafeBytes { try decoder.feed($0) }) { error in
+            XCTAssertEqual(error as? WireError, .frameTooLarge(0x7F00_0000))
+        }
+    }
+
+    func testResultEncodesEveryKeyInSnakeCase() throws {
+        let result = ExecutionResult(status: .outputLimit, stdout: "x", wallMs: 1.5, truncated: true)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(result)) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), ["status", "exit_code", "signal", "stdout", "stderr", "wall_ms", "cpu_ms",
+                                          "queue_ms", "truncated", "message"])
+        XCTAssertEqual(object["status"] as? String, "output_limit")
+        XCTAssertTrue(object["exit_code"] is NSNull)
+        XCTAssertEqual(try JSONDecoder().decode(ExecutionResult.self, from: JSONEncoder().encode(result)), result)
+    }
+
+    func testPartialLimitsTakeDefaults() throws {
+        let limits = try JSONDecoder().decode(ExecutionLimits.self, from: Data("{\"wall_timeout_seconds\": 2}".utf8))
+        var expected = ExecutionLimits()
+        expected.wallTimeoutSeconds = 2
+        XCTAssertEqual(limits, expected)
+        XCTAssertEqual(ExecutionLimits().wallTimeoutSeconds, 10)
+        XCTAssertEqual(ExecutionLimits().maxOutputBytes, 1 << 20)
+    }
+
+    func testClassification() {
+        func classify(_ exitCode: Int?, _ signal: Int?, _ reason: KillReason?, _ stderr: String = "",
+                      cpuMs: Double = 5) -> ExecutionStatus {
+            classifyRun(exitCode: exitCode, signal: signal, killReason: reason, stderr: stderr, cpuMs: cpuMs,
+                        cpuLimitSeconds: 2)
+        }
+        XCTAssertEqual(classify(0, nil, nil), .ok)
+        XCTAssertEqual(classify(1, nil, nil, "ValueError: x\n"), .error)
+        XCTAssertEqual(classify(1, nil, nil, "Traceback\nMemoryError\n"), .memory)
+        XCTAssertEqual(classify(nil, 9, .timeout), .timeout)
+        XCTAssertEqual(classify(0, nil, .outputLimit), .outputLimit)
+        XCTAssertEqual(classify(nil, Int(SIGXCPU), nil), .timeout)
+        XCTAssertEqual(classify(nil, 9, nil, cpuMs: 2000), .timeout, "SIGKILL at the CPU hard limit")
+        XCTAssertEqual(classify(nil, 9, nil, cpuMs: 1400), .timeout, "the kernel's CPU sampling runs ahead of rusage")
+        XCTAssertEqual(classify(nil, 9, nil, cpuMs: 300), .killed, "a SIGKILL from elsewhere")
+        XCTAssertEqual(classify(nil, 11, nil), .killed)
+    }
+
+    func testDefaultPythonComesFromTORLPYTHON() {
+        XCTAssertEqual(SandboxConfiguration.defaultPythonPath(environment: ["TORL_PYTHON": "/opt/py/bin/python"]),
+                       "/opt/py/bin/python")
+        XCTAssertEqual(SandboxConfiguration.defaultPythonPath(environment: ["TORL_PYTHON": "", "PATH": "/nonexistent"]),
+                       "python3")
+    }
+}
