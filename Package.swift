@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
@@ -26,7 +27,7 @@ let package = Package(
         .target(name: "Models", dependencies: ["Tensors", "Tokenizers"]),
         .target(name: "Generation", dependencies: ["Models", "Tokenizers", "Tensors"]),
         .target(name: "Sandbox", dependencies: ["CUV"]),
-        .target(name: "MathGrader"),
+        .target(name: "MathGrader", dependencies: [.product(name: "BigInt", package: "BigInt")]),
         .target(name: "RL", dependencies: ["Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
         .target(name: "JSONRPC", dependencies: ["CUV"]),
         .target(name: "Daemon", dependencies: [
@@ -42,7 +43,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "Tokenizers"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Tokenizers"]),
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
-        .testTarget(name: "MathGraderTests", dependencies: ["MathGrader"]),
+        .testTarget(name: "MathGraderTests", dependencies: ["MathGrader"], exclude: ["Fixtures"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC"]),

@@ -8,6 +8,8 @@ struct Torl: ParsableCommand {
             GenerateCommand.self,
             ExecCommand.self,
             SandboxBenchGroup.self,
+            GradeCommand.self,
+            BenchCommand.self,
         ])
 }
 Torl.main()

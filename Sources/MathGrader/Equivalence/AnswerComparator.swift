@@ -1,0 +1,157 @@
+/// An answer string after lexing, token normalization and parsing. A parse failure is kept, not thrown: the
+/// comparison then falls back to normalized text.
+struct ParsedAnswer: Sendable {
+    let raw: String
+    let node: MathNode?
+    let marks: AnswerMarks
+    let parseError: MathParseError?
+
+    init(_ raw: String) {
+        self.raw = raw
+        var marks = AnswerMarks()
+        var node: MathNode?
+        var parseError: MathParseError?
+        do {
+            let normalized = TokenNormalizer.normalize(try Lexer.tokenize(raw))
+            marks = normalized.marks
+            node = try Parser.parse(normalized.tokens)
+        } catch let error as MathParseError {
+            parseError = error
+        } catch {
+            parseError = .unexpectedToken("\(error)")
+        }
+        self.marks = marks
+        self.node = node
+        self.parseError = parseError
+    }
+}
+
+/// Compares answers by shape: collections, tuples and intervals, matrices, equations, inequalities, then scalars.
+struct AnswerComparator: Sendable {
+    let scalars: ScalarComparator
+
+    /// Sets larger than this are compared as text: pairwise matching is quadratic.
+    static let maximumCollectionSize = 64
+
+    init(options: GraderOptions) {
+        scalars = ScalarComparator(options: options)
+    }
+
+    func compare(answer: ParsedAnswer, reference: ParsedAnswer) -> Equivalence {
+        guard let answerNode = answer.node, let referenceNode = reference.node else {
+            return Equivalence(isEquivalent: TextKey.make(answer.raw) == TextKey.make(reference.raw),
+                               rule: .stringFallback, fellBack: true)
+        }
+        if answerNode.isText || referenceNode.isText {
+            return Equivalence(isEquivalent: TextKey.make(answer.raw) == TextKey.make(reference.raw),
+                               rule: .text, fellBack: false)
+        }
+        let direct = compare(answerNode, referenceNode)
+        if direct.equal { return Equivalence(isEquivalent: true, rule: direct.rule, fellBack: false) }
+        // A percent sign makes a side mean either its number ("what percent?" answered `50` for `50\%`) or that
+        // number over 100 (`0.5` for `50\%`, `50\%` for `0.5`). A side without one means only its number, so
+        // `0.5` never matches `50`.
+        let answerReadings = percentReadings(answerNode, answer.marks)
+        let referenceReadings = percentReadings(referenceNode, reference.marks)
+        if answerReadings.count + referenceReadings.count > 2 {
+            for answerValue in answerReadings {
+                for referenceValue in referenceReadings where compare(answerValue, referenceValue).equal {
+                    return Equivalence(isEquivalent: true, rule: .percent, fellBack: false)
+                }
+            }
+        }
+        return Equivalence(isEquivalent: false, rule: direct.rule, fellBack: false)
+    }
+
+    private func percentReadings(_ node: MathNode, _ marks: AnswerMarks) -> [MathNode] {
+        guard marks.isPercent, node.isScalar else { return [node] }
+        return [node, .quotient(node, .number(Rational(integer: 100)))]
+    }
+
+    func compare(_ first: MathNode, _ second: MathNode) -> (equal: Bool, rule: GradeRule) {
+        let a = Canonical.form(first)
+        let b = Canonical.form(second)
+        if a == b { return (true, .identical) }
+        switch (a, b) {
+        case (.text(let x), .text(let y)):
+            return (TextKey.make(x) == TextKey.make(y), .text)
+        case (.list(let x), .list(let y)), (.set(let x), .set(let y)), (.list(let x), .set(let y)),
+             (.set(let x), .list(let y)):
+            return (matchUnordered(x, y), .set)
+        case (.union(let x), .union(let y)):
+            return (matchUnordered(x, y), .union)
+        case let (.bracketed(openA, closeA, x), .bracketed(openB, closeB, y)):
+            guard openA.matches(openB), closeA.matches(closeB), x.count == y.count else { return (false, .tuple) }
+            return (zip(x, y).allSatisfy { compare($0, $1).equal }, .tuple)
+        case (.matrix(let x), .matrix(let y)):
+            guard x.count == y.count, zip(x, y).allSatisfy({ $0.count == $1.count }) else { return (false, .matrix) }
+            return (zip(x, y).allSatisfy { rowA, rowB in zip(rowA, rowB).allSatisfy { compare($0, $1).equal } }, .matrix)
+        case let (.relation(x, opsX), .relation(y, opsY)):
+            return compareRelations(x, opsX, y, opsY)
+        case let (.relation(sides, ops), other), let (other, .relation(sides, ops)):
+            // `y = 2x + 1` against `2x + 1`, `x = 5` against `5`.
+            guard ops == [.equal], sides.count == 2, case .variable = sides[0], other.isScalar else {
+                return (false, .shapeMismatch)
+            }
+            return (compare(sides[1], other).equal, .equation)
+        default:
+            guard a.isScalar, b.isScalar else { return (false, .shapeMismatch) }
+            return scalars.compare(a, b)
+        }
+    }
+
+    private func compareRelations(_ x: [MathNode], _ opsX: [RelationOperator], _ y: [MathNode],
+                                  _ opsY: [RelationOperator]) -> (equal: Bool, rule: GradeRule) {
+        if opsX == [.equal] && opsY == [.equal] {
+            if case .variable(let nameX) = x[0], case .variable(let nameY) = y[0], nameX == nameY {
+                return (compare(x[1], y[1]).equal, .equation)
+            }
+            let differenceX = MathNode.sum([x[0], .negation(x[1])])
+            let differenceY = MathNode.sum([y[0], .negation(y[1])])
+            return (scalars.areProportional(differenceX, differenceY), .equation)
+        }
+        guard opsX.count == opsY.count else { return (false, .inequality) }
+        let sameOrder = opsX == opsY && zip(x, y).allSatisfy { compare($0, $1).equal }
+        if sameOrder { return (true, .inequality) }
+        let flippedOperators = opsY.reversed().map(\.flipped)
+        let flipped = opsX == flippedOperators && zip(x, y.reversed()).allSatisfy { compare($0, $1).equal }
+        return (flipped, .inequality)
+    }
+
+    /// Multiset equality under `compare`: every item pairs with a distinct equivalent item.
+    private func matchUnordered(_ x: [MathNode], _ y: [MathNode]) -> Bool {
+        guard x.count == y.count, x.count <= AnswerComparator.maximumCollectionSize else { return false }
+        var unused = Array(y.indices)
+        for item in x {
+            guard let position = unused.firstIndex(where: { compare(item, y[$0]).equal }) else { return false }
+            unused.remove(at: position)
+        }
+        return true
+    }
+}
+
+extension MathNode {
+    var isText: Bool {
+        if case .text = self { return true }
+        return false
+    }
+}
+
+extension Bracket {
+    /// Angle-bracket vectors and parenthesised tuples are the same object written two ways.
+    func matches(_ other: Bracket) -> Bool {
+        self == other || (self != .square && other != .square)
+    }
+}
+
+extension RelationOperator {
+    var flipped: RelationOperator {
+        switch self {
+        case .less: return .greater
+        case .lessOrEqual: return .greaterOrEqual
+        case .greater: return .less
+        case .greaterOrEqual: return .lessOrEqual
+        case .equal, .notEqual, .member: return self
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// MathGrader module: see docs/ARCHITECTURE.md

@@ -1,0 +1,46 @@
+import Foundation
+import XCTest
+@testable import MathGrader
+
+final class ExtractionAndWireTests: XCTestCase {
+    func testRewardGraderHasNoFallbackButEvaluationGraderDoes() {
+        let reward = MathGrader()
+        let evaluation = MathGrader(options: .evaluation)
+        let response = "We compute 6 * 7.\nThe final answer is $42$. I hope it is correct."
+        XCTAssertEqual(reward.grade(response: response, reference: "42").verdict, .noAnswer)
+        let grade = evaluation.grade(response: response, reference: "42")
+        XCTAssertEqual(grade.verdict, .correct)
+        XCTAssertEqual(grade.extracted, "42")
+        XCTAssertEqual(evaluation.extractAnswer(from: "Reasoning...\nAnswer: \\frac{1}{2}."), "\\frac{1}{2}")
+        XCTAssertEqual(evaluation.extractAnswer(from: "So the answer is \\(3\\sqrt{2}\\)."), "3\\sqrt{2}")
+        XCTAssertNil(evaluation.extractAnswer(from: "No conclusion here."))
+    }
+
+    func testBoxBeatsPhraseAndLastBoxWins() {
+        let evaluation = MathGrader(options: .evaluation)
+        XCTAssertEqual(evaluation.extractAnswer(from: "Answer: 5, but \\boxed{6} at the end"), "6")
+        XCTAssertEqual(evaluation.extractAnswer(from: "\\boxed{1} then \\fbox{2} then \\boxed{3}"), "3")
+        XCTAssertEqual(MathGrader().extractAnswer(from: "\\boxed{a{b{c}}d} tail"), "a{b{c}}d")
+    }
+
+    func testGradeEncodesSnakeCaseWithCorrectFlag() throws {
+        let grade = MathGrader().grade(response: "\\boxed{\\mathbb{Q}}", reference: "\\mathbb{Q}")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let json = String(decoding: try encoder.encode(grade), as: UTF8.self)
+        XCTAssertEqual(json, #"{"correct":true,"extracted":"\\mathbb{Q}","fell_back":true,"rule":"string_fallback","verdict":"correct"}"#)
+        XCTAssertEqual(try JSONDecoder().decode(Grade.self, from: Data(json.utf8)), grade)
+
+        let missing = MathGrader().grade(response: "no box", reference: "1")
+        let missingJSON = String(decoding: try encoder.encode(missing), as: UTF8.self)
+        XCTAssertEqual(missingJSON, #"{"correct":false,"extracted":null,"fell_back":false,"rule":"no_answer","verdict":"no_answer"}"#)
+    }
+
+    func testToleranceIsConfigurable() {
+        let strict = MathGrader()
+        let loose = MathGrader(options: GraderOptions(relativeTolerance: 1e-3))
+        XCTAssertFalse(strict.compare(answer: "3.1416", reference: "\\pi").isEquivalent)
+        XCTAssertTrue(loose.compare(answer: "3.1416", reference: "\\pi").isEquivalent)
+        XCTAssertFalse(loose.compare(answer: "3.15", reference: "\\pi").isEquivalent)
+    }
+}
