@@ -10,6 +10,7 @@ struct Torl: ParsableCommand {
             SandboxBenchGroup.self,
             GradeCommand.self,
             BenchCommand.self,
+            EvalCommand.self,
         ])
 }
 Torl.main()

@@ -1,8 +1,11 @@
+import Foundation
+
 /// A complete fenced python block of a response.
 struct PythonBlock: Equatable {
     /// The lines between the fences, joined with "\n".
     var code: String
-    /// From the start of the opening fence line to the end of the closing fence line (its newline excluded).
+    /// From the start of the opening fence line to the end of the closing fence's backticks (whatever follows
+    /// them on that line is not code).
     var range: Range<String.Index>
 }
 
@@ -31,7 +34,8 @@ enum CodeBlockScanner {
                 state = pythonInfoStrings.contains(info) ? .python(start: line.startIndex, lines: []) : .otherBlock
             case .python(let start, var lines):
                 if isFence {
-                    blocks.append(PythonBlock(code: lines.joined(separator: "\n"), range: start..<line.endIndex))
+                    let fenceEnd = content.index(content.startIndex, offsetBy: 3)
+                    blocks.append(PythonBlock(code: lines.joined(separator: "\n"), range: start..<fenceEnd))
                     state = .prose
                 } else {
                     lines.append(line)
@@ -53,5 +57,20 @@ private extension Substring {
             end = trimmedStart.index(before: end)
         }
         return trimmedStart[..<end]
+    }
+}
+
+extension ToolTrigger {
+    /// The code a pause asks to run: with the block-close trigger, the block the fence just closed (a turn
+    /// ends at its first closed block, so it is the only one); with the output marker, the last complete block
+    /// before the marker. nil: the pause asks for nothing (a fence opening a block, a marker without code).
+    func codeToRun(inTurn turn: Substring) -> String? {
+        switch self {
+        case .blockClose:
+            return CodeBlockScanner.pythonBlocks(in: turn).last?.code
+        case .outputMarker:
+            guard let marker = turn.range(of: pauseString, options: .backwards) else { return nil }
+            return CodeBlockScanner.pythonBlocks(in: turn[..<marker.lowerBound]).last?.code
+        }
     }
 }

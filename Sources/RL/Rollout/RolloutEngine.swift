@@ -173,7 +173,7 @@ private struct RolloutBatch {
         let transcript = try decoder.transcript(of: id)
         let text = transcript.text
         let turn = Substring(text.utf8.dropFirst(stream.turnStart))
-        guard let code = Self.codeToRun(inTurn: turn, trigger: settings.trigger) else {
+        guard let code = settings.trigger.codeToRun(inTurn: turn) else {
             return try decoder.resume(id)
         }
         stream.pending = PendingCall(code: code, textAtPause: text, responseLengthAtPause: transcript.response.count)
@@ -183,19 +183,6 @@ private struct RolloutBatch {
         Task {
             let result = await executor.execute(code, limits: limits)
             inbox.deliver(ExecutionInbox.Delivery(stream: streamNumber, result: result))
-        }
-    }
-
-    /// The code a pause asks to run: with the block-close trigger, the block the fence just closed (a turn
-    /// ends at its first closed block, so it is the only one); with the output marker, the last complete block
-    /// before the marker.
-    static func codeToRun(inTurn turn: Substring, trigger: ToolTrigger) -> String? {
-        switch trigger {
-        case .blockClose:
-            return CodeBlockScanner.pythonBlocks(in: turn).last?.code
-        case .outputMarker:
-            guard let marker = turn.range(of: trigger.pauseString, options: .backwards) else { return nil }
-            return CodeBlockScanner.pythonBlocks(in: turn[..<marker.lowerBound]).last?.code
         }
     }
 
