@@ -293,6 +293,10 @@ final class RolloutEngineTests: XCTestCase {
         // An unclosed block is not complete; a lone fence outside a block opens one, it does not close.
         XCTAssertTrue(CodeBlockScanner.pythonBlocks(in: "```python\nprint(1)\n"[...]).isEmpty)
         XCTAssertTrue(CodeBlockScanner.pythonBlocks(in: "see\n```"[...]).isEmpty)
+        // Text after the closing backticks on the fence line is not part of the block.
+        let trailing = "```python\nx = 1\n```So x is 1."
+        let trailingBlocks = CodeBlockScanner.pythonBlocks(in: trailing[...])
+        XCTAssertEqual(trailingBlocks.map { String(trailing[$0.range]) }, ["```python\nx = 1\n```"])
 
         let result = ExecutionResult(status: .ok, stdout: "42\n")
         let observation = observationText(result)
