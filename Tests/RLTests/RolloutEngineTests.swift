@@ -192,6 +192,37 @@ final class RolloutEngineTests: XCTestCase {
         XCTAssertEqual(plain.map(\.reward), [2, 2, -3, -3, -3])
     }
 
+    /// The sandbox's own failures are not the code's: no penalty, not counted as failed, not executed either;
+    /// the model still sees the sandbox's message.
+    func testSandboxFailuresAreNotPenalisedAsCodeFailures() async throws {
+        let broken = FixedResultExecutor(result: ExecutionResult(status: .sandboxError, message: "worker died"))
+        let (engine, model) = try await engine(scripts: [codeTurn + answerTurn], executor: broken)
+        let trajectory = try await runOne(engine, settings(penalty: -0.5))
+        XCTAssertEqual(trajectory.toolCalls.map(\.status), [.sandboxError])
+        XCTAssertEqual(trajectory.toolCalls.first?.observation, "\n```output\nworker died\n```\n")
+        XCTAssertFalse(trajectory.codeFailed)
+        XCTAssertFalse(trajectory.codeExecuted)
+        XCTAssertFalse(trajectory.effectiveCode)
+        XCTAssertEqual(trajectory.reward, 1)
+        try assertTokenExact(trajectory, expectedLogprob: model.forcedLogprob)
+    }
+
+    /// Effective code needs a successful output before the final answer; an answer given before the code ran
+    /// is not effective, and a timeout is a code failure with the published timeout message.
+    func testEffectiveCodeAndTimeoutObservation() async throws {
+        let scripts = ["Let me guess \\boxed{42} first.\n```python\nprint(6*7)\n```",
+                       "Let it spin.\n```python\nwhile True: pass\n```The answer is \\boxed{42}."]
+        let (engine, _) = try await engine(scripts: scripts)
+        var timed = settings(group: 2, penalty: -0.5)
+        timed.executionLimits = ExecutionLimits(wallTimeoutSeconds: 0.5, cpuSeconds: 0.5)
+        let trajectories = try await engine.run(problems: [problem], settings: timed)
+        XCTAssertEqual(trajectories.map(\.codeExecuted), [true, false])
+        XCTAssertEqual(trajectories.map(\.effectiveCode), [false, false])
+        XCTAssertEqual(trajectories[1].toolCalls.map(\.status), [.timeout])
+        XCTAssertEqual(trajectories[1].toolCalls.first?.output, ObservationOptions().timeoutMessage)
+        XCTAssertEqual(trajectories.map(\.reward), [1, 0.5])
+    }
+
     /// While one stream waits for a slow tool call, the others keep decoding and finish first; the waiting
     /// stream then resumes with its observation.
     func testOtherStreamsDecodeWhileOneWaitsForTheSandbox() async throws {

@@ -167,6 +167,13 @@ func assertTrajectoryIsTokenExact(_ trajectory: Trajectory, tokenizer: Tokenizer
     }
 }
 
+/// Answers every call with one fixed result: statuses the real sandbox only gives under failure (a dead
+/// worker, a full queue) without breaking it.
+struct FixedResultExecutor: CodeExecutor {
+    let result: ExecutionResult
+    func execute(_ code: String, limits: ExecutionLimits?) async -> ExecutionResult { result }
+}
+
 final class RolloutFixturesTests: XCTestCase {
     /// The scripted model really forces its script through the real decoder, with the closed-form logprob.
     func testScriptedModelForcesItsScriptThroughTheDecoder() throws {
