@@ -128,6 +128,43 @@ final class RolloutEngineTests: XCTestCase {
         try assertTokenExact(trajectory, expectedLogprob: model.forcedLogprob)
     }
 
+    /// The wire form carries every key schemas/rollout.json requires of a trajectory and of a tool call, with
+    /// the declared JSON types, and decodes back to the same record.
+    func testTrajectoryJSONHasTheSchemaKeysAndRoundTrips() async throws {
+        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])
+        let trajectory = try await runOne(engine, settings())
+        let data = try JSONEncoder().encode(trajectory)
+        XCTAssertEqual(try JSONDecoder().decode(Trajectory.self, from: data), trajectory)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+
+        let schemaURL = RolloutFixtures.packageRoot.appendingPathComponent("schemas/rollout.json")
+        let schema = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: schemaURL)) as? [String: Any])
+        let defs = try XCTUnwrap(schema["$defs"] as? [String: Any])
+        let result = try XCTUnwrap((defs["result"] as? [String: Any])?["properties"] as? [String: Any])
+        let items = try XCTUnwrap((result["trajectories"] as? [String: Any])?["items"] as? [String: Any])
+        let required = try XCTUnwrap(items["required"] as? [String])
+        XCTAssertFalse(required.isEmpty)
+        for key in required { XCTAssertNotNil(object[key], "missing \(key)") }
+        let properties = try XCTUnwrap(items["properties"] as? [String: Any])
+        for (key, value) in object {
+            guard let type = (properties[key] as? [String: Any])?["type"] as? String else { continue }
+            switch type {
+            case "string": XCTAssertTrue(value is String, key)
+            case "array": XCTAssertTrue(value is [Any], key)
+            case "boolean": XCTAssertTrue(value is Bool, key)
+            case "integer", "number": XCTAssertTrue(value is NSNumber, key)
+            default: break
+            }
+        }
+        let common = try XCTUnwrap(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: RolloutFixtures.packageRoot.appendingPathComponent("schemas/common.json"))) as? [String: Any])
+        let toolCallSchema = try XCTUnwrap((common["$defs"] as? [String: Any])?["tool_call"] as? [String: Any])
+        let call = try XCTUnwrap((object["tool_calls"] as? [[String: Any]])?.first)
+        for key in try XCTUnwrap(toolCallSchema["required"] as? [String]) { XCTAssertNotNil(call[key], "tool call misses \(key)") }
+        XCTAssertEqual(call["status"] as? String, "ok")
+        XCTAssertEqual(object["loss_mask"] as? [Int], trajectory.lossMask.map(Int.init))
+    }
+
     /// C = 0 runs nothing; C = 1 runs the first block only; C = 2 runs both, and the second output (an error)
     /// is masked as exactly as the first (the published per-turn mask got this wrong).
     func testMaximumToolCallsZeroOneTwo() async throws {
