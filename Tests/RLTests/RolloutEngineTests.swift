@@ -283,6 +283,26 @@ final class RolloutEngineTests: XCTestCase {
         for trajectory in trajectories { try assertTokenExact(trajectory, expectedLogprob: model.forcedLogprob) }
     }
 
+    /// Cancelling the task that runs a rollout ends it between two steps with CancellationError.
+    func testCancellingTheTaskEndsTheRollout() async throws {
+        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])
+        let cancelled = expectation(description: "cancelled")
+        let task = Task { () -> Error? in
+            do {
+                _ = try await engine.run(problems: [problem], settings: settings()) { event in
+                    if case .toolCall = event { withUnsafeCurrentTask { $0?.cancel() } }
+                }
+                return nil
+            } catch {
+                cancelled.fulfill()
+                return error
+            }
+        }
+        await fulfillment(of: [cancelled], timeout: 30)
+        let error = await task.value
+        XCTAssertTrue(error is CancellationError, "\(String(describing: error))")
+    }
+
     /// Streamed deltas (sampled and inserted) join to the final text; tool events carry the code and result.
     func testObserverStreamsTextToolCallsAndResults() async throws {
         let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])

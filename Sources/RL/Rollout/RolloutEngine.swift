@@ -108,6 +108,7 @@ private struct RolloutBatch {
             }
             let request = GenerationRequest(
                 prompt: prompt, sampling: settings.sampling, maxNewTokens: settings.maxResponseTokens,
+                // Sample i of problem g draws random stream g·G + i: no two trajectories of a batch share one.
                 samples: groupSize, randomStreamOffset: UInt64(group) &* UInt64(groupSize),
                 stopStrings: settings.stopStrings, includeStopStringInText: true,
                 pauseStrings: settings.maxToolCalls > 0 ? [settings.trigger.pauseString] : [])
@@ -118,8 +119,11 @@ private struct RolloutBatch {
         }
     }
 
+    /// Steps the decoder until every stream finished. Cancelling the calling task ends the run with
+    /// `CancellationError` between two steps.
     mutating func decodeUntilDone() async throws {
         while true {
+            try Task.checkCancellation()
             for delivery in inbox.takeAll() { try insertObservation(delivery) }
             if decoder.hasRunnableWork {
                 let events = try decoder.step()
