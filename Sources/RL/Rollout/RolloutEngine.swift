@@ -50,7 +50,8 @@ private struct RolloutBatch {
     /// A tool call in flight: what was sampled when the stream parked.
     struct PendingCall {
         var code: String
-        var textAtPause: String
+        /// The sampled text of the turn, decoded from its tokens.
+        var turnText: String
         var responseLengthAtPause: Int
     }
 
@@ -58,7 +59,7 @@ private struct RolloutBatch {
         let key: TrajectoryKey
         let problem: Problem
         let promptLength: Int
-        /// UTF-8 offset in the response text where the current turn (text since the last observation) starts.
+        /// Index in the response of the current turn's first token (the first one after the last observation).
         var turnStart = 0
         var toolCalls: [ToolCallRecord] = []
         var pending: PendingCall?
@@ -174,13 +175,14 @@ private struct RolloutBatch {
     /// trajectory that used its C calls.
     private mutating func startToolCall(for id: StreamID, _ stream: StreamProgress) throws {
         guard stream.toolCalls.count < settings.maxToolCalls else { return try decoder.resume(id) }
-        let transcript = try decoder.transcript(of: id)
-        let text = transcript.text
-        let turn = Substring(text.utf8.dropFirst(stream.turnStart))
-        guard let code = settings.trigger.codeToRun(inTurn: turn) else {
+        let response = try decoder.transcript(of: id).response
+        // Decoded from the turn's own tokens: no offset into the whole text can fall inside a character.
+        let turn = String(decoding: response[stream.turnStart...].flatMap { tokenizer.bytes(of: $0.id) },
+                          as: UTF8.self)
+        guard let code = settings.trigger.codeToRun(inTurn: turn[...]) else {
             return try decoder.resume(id)
         }
-        stream.pending = PendingCall(code: code, textAtPause: text, responseLengthAtPause: transcript.response.count)
+        stream.pending = PendingCall(code: code, turnText: turn, responseLengthAtPause: response.count)
         callsInFlight += 1
         observer?(.toolCall(stream.key, index: stream.toolCalls.count, code: code))
         let executor = executor, inbox = inbox, limits = settings.executionLimits, streamNumber = id.rawValue
@@ -197,8 +199,7 @@ private struct RolloutBatch {
         guard let stream = progress[id], let pending = stream.pending else { return }
         stream.pending = nil
         let output = observationText(delivery.result, options: settings.observation)
-        let pausedText = Substring(pending.textAtPause.utf8.dropFirst(stream.turnStart))
-        let inserted = ObservationLayout.insertedText(afterSampledText: pausedText, observation: output,
+        let inserted = ObservationLayout.insertedText(afterSampledText: pending.turnText[...], observation: output,
                                                       trigger: settings.trigger)
         let allIDs = tokenizer.encode(inserted, parseSpecial: false)
         let room = max(0, settings.maxResponseTokens - pending.responseLengthAtPause)
@@ -209,7 +210,7 @@ private struct RolloutBatch {
                                   output: output, wallMs: delivery.result.wallMs,
                                   tokenStart: stream.promptLength + pending.responseLengthAtPause,
                                   tokenCount: ids.count, truncated: ids.count < allIDs.count)
-        stream.turnStart = pending.textAtPause.utf8.count + ids.reduce(0) { $0 + tokenizer.bytes(of: $1).count }
+        stream.turnStart = pending.responseLengthAtPause + ids.count
         stream.toolCalls.append(call)
         observer?(.toolResult(stream.key, index: stream.toolCalls.count - 1, call: call))
     }
