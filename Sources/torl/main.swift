@@ -9,6 +9,6 @@ struct Torl: ParsableCommand {
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
         subcommands: [ServeCommand.self, GenerateCommand.self, TokenizeCommand.self, ExecCommand.self,
-                      GradeCommand.self, BenchCommand.self])
+                      GradeCommand.self, EvalCommand.self, BenchCommand.self])
 }
 Torl.main()
