@@ -27,6 +27,8 @@ public final class Daemon: @unchecked Sendable {
     let compute = ComputeThread(name: "torl.compute")
     let sandbox: SandboxPool
     let models: ModelSlot
+    let scheduler: ModelScheduler
+    let rollouts = RolloutStore()
     let started = Date()
 
     /// Starts the sandbox pool and loads the configured model (both before the first request, so no request
@@ -35,6 +37,7 @@ public final class Daemon: @unchecked Sendable {
         self.configuration = configuration
         sandbox = try SandboxPool(configuration: configuration.sandbox)
         models = ModelSlot()
+        scheduler = ModelScheduler(compute: compute)
         do {
             try await sandbox.waitUntilReady()
             if let path = configuration.modelPath {
@@ -52,6 +55,9 @@ public final class Daemon: @unchecked Sendable {
         registerLifecycle(on: router)
         registerModel(on: router)
         registerSandbox(on: router)
+        registerSolve(on: router)
+        registerRollout(on: router)
+        registerEvaluate(on: router)
     }
 
     /// Stops the sandbox (no process left behind) and the compute thread after its current job.

@@ -53,3 +53,12 @@ final class ComputeThread: @unchecked Sendable {
         }
     }
 }
+
+/// Async work that prefers this executor (model decoding inside a rollout) runs its synchronous stretches on the
+/// compute thread; while it awaits the sandbox the thread is free for other jobs.
+extension ComputeThread: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        submit { [unowned self] in job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}

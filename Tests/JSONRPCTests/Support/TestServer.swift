@@ -26,7 +26,7 @@ enum TestRouter {
         }
         router.register("flood") { (params: FloodParams, context) -> Int in
             let filler = JSONValue.string(String(repeating: "f", count: params.bytes))
-            for step in 1 ... max(1, params.count) { try context.progress(JSONValue.object(["step": .int(Int64(step)), "filler": filler])) }
+            for step in 1 ... max(1, params.count) { try context.progress(JSONValue.object(["step": .int(Int64(step)), "filler": filler]), token: context.id) }
             return params.count
         }
         // Ignores cancellation for `milliseconds`, like work stuck in a call that cannot be interrupted.

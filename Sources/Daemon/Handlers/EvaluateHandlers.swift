@@ -1,0 +1,95 @@
+import Foundation
+import JSONRPC
+import RL
+
+struct EvaluateParams: WireParams {
+    var dataset: String?
+    var problems: [ProblemWire]?
+    var limit: Int?
+    var samples: Int?
+    var output: String?
+    var progress_token: RequestID?
+    var template: PromptTemplate?
+    var max_tool_calls: Int?
+    var max_tokens: Int?
+    var temperature: Double?
+    var top_p: Double?
+    var top_k: Int?
+    var seed: UInt64?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case dataset, problems, limit, samples, output, progress_token, template, max_tool_calls, max_tokens,
+             temperature, top_p, top_k, seed
+    }
+    var options: GenerationOptions {
+        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
+                          temperature: temperature, top_p: top_p, top_k: top_k, seed: seed)
+    }
+}
+
+struct EvaluateResult: Encodable {
+    var problems: Int
+    var metrics: [String: Double?]
+    @EncodesNull var output: String?
+}
+
+extension Daemon {
+    func registerEvaluate(on router: Router) {
+        router.register(strict: "evaluate") { [self] (params: EvaluateParams, context) -> EvaluateResult in
+            var problems: [Problem]
+            switch (params.dataset, params.problems) {
+            case (let path?, nil): problems = try ProblemSet.load(path: path)
+            case (nil, let given?) where !given.isEmpty: problems = given.enumerated().map { $1.problem(at: $0) }
+            default: throw RPCError.invalidParams(field: "dataset", reason: "give exactly one of dataset (a JSONL path) or problems")
+            }
+            if let limit = params.limit {
+                guard limit >= 1 else { throw RPCError.invalidParams(field: "limit", reason: "must be >= 1") }
+                problems = Array(problems.prefix(limit))
+            }
+            let samples = params.samples ?? 1
+            guard samples >= 1 else { throw RPCError.invalidParams(field: "samples", reason: "must be >= 1") }
+            // Greedy for one sample (the published evaluation); temperature 1 when k samples are asked for.
+            var defaults = solveDefaults()
+            defaults.maxResponseTokens = 3072
+            if samples > 1 { defaults.sampling.temperature = 1 }
+            var settings = try params.options.settings(over: defaults)
+            settings.groupSize = samples
+            try settings.validate()
+            let writer = try params.output.map { try RecordWriter(path: $0) }
+            let token = params.progress_token
+            let summary = try await scheduler.exclusive("evaluate") { [self] in
+                try await Evaluator(engine: try makeEngine()).run(
+                    problems: problems, settings: settings,
+                    onRecord: { record in try writer?.write(record) },
+                    onProgress: { done, total in
+                        try? context.progress(ReportProgress(message: "responses", done: done, total: total), token: token)
+                    })
+            }
+            try writer?.close()
+            return EvaluateResult(problems: summary.problems, metrics: summary.metrics, output: params.output)
+        }
+    }
+}
+
+/// Per-problem records as JSON lines, written as each problem finishes so an interrupted run keeps its work.
+final class RecordWriter: @unchecked Sendable {
+    private let handle: FileHandle
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw RPCError.invalidParams(field: "output", reason: "cannot create \(path)")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    }
+
+    func write<T: Encodable>(_ record: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = try encoder.encode(record)
+        line.append(UInt8(ascii: "\n"))
+        try handle.write(contentsOf: line)
+    }
+
+    func close() throws { try handle.close() }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import JSONRPC
+import RL
+
+struct ProblemWire: Codable, Sendable {
+    var id: String?
+    var problem: String
+    var answer: String?
+    enum CodingKeys: String, CodingKey, CaseIterable { case id, problem, answer }
+
+    func problem(at index: Int) -> Problem {
+        Problem(id: id ?? "\(index)", problem: problem, answer: answer ?? "")
+    }
+}
+
+struct RolloutParams: WireParams {
+    var problems: [ProblemWire]
+    var group_size: Int?
+    var progress_token: RequestID?
+    var template: PromptTemplate?
+    var max_tool_calls: Int?
+    var max_tokens: Int?
+    var temperature: Double?
+    var top_p: Double?
+    var top_k: Int?
+    var seed: UInt64?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case problems, group_size, progress_token, template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed
+    }
+    var options: GenerationOptions {
+        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
+                          temperature: temperature, top_p: top_p, top_k: top_k, seed: seed)
+    }
+}
+
+struct RolloutResult: Encodable {
+    var rollout_id: String
+    var trajectories: [Trajectory]
+    var metrics: [String: Double?]
+}
+
+struct ReportProgress: Encodable {
+    var kind = "report"
+    var message: String
+    var done: Int
+    var total: Int
+}
+
+/// Recent rollouts by id, so that `train_step` can learn from trajectories a script inspected first.
+/// Bounded: the oldest are forgotten.
+final class RolloutStore: @unchecked Sendable {
+    private let entries = Locked<[(id: String, problems: [Problem], trajectories: [Trajectory])]>([])
+    private let counter = Locked(0)
+    let capacity: Int
+
+    init(capacity: Int = 32) { self.capacity = capacity }
+
+    func add(problems: [Problem], trajectories: [Trajectory]) -> String {
+        let id = "r\(counter.withLock { $0 += 1; return $0 })"
+        entries.withLock {
+            $0.append((id, problems, trajectories))
+            if $0.count > capacity { $0.removeFirst($0.count - capacity) }
+        }
+        return id
+    }
+
+    func trajectories(_ id: String) -> [Trajectory]? {
+        entries.withLock { $0.first { $0.id == id }?.trajectories }
+    }
+}
+
+extension Daemon {
+    /// Training-style defaults (the published setup): temperature 1, top-p 1, the plain-text template.
+    func rolloutDefaults() -> RolloutSettings {
+        var settings = RolloutSettings()
+        settings.groupSize = 8
+        return settings
+    }
+
+    func registerRollout(on router: Router) {
+        router.register(strict: "rollout") { [self] (params: RolloutParams, context) -> RolloutResult in
+            guard !params.problems.isEmpty else { throw RPCError.invalidParams(field: "problems", reason: "must not be empty") }
+            var settings = try params.options.settings(over: rolloutDefaults())
+            if let group = params.group_size {
+                guard group >= 1 else { throw RPCError.invalidParams(field: "group_size", reason: "must be >= 1") }
+                settings.groupSize = group
+            }
+            try settings.validate()
+            let problems = params.problems.enumerated().map { $1.problem(at: $0) }
+            let total = problems.count * settings.groupSize
+            let token = params.progress_token
+            let trajectories = try await scheduler.exclusive("rollout") { [self] in
+                let engine = try makeEngine()
+                var finished = 0
+                return try await engine.run(problems: problems, settings: settings) { event in
+                    guard case .finished = event else { return }
+                    finished += 1
+                    try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total), token: token)
+                }
+            }
+            let id = rollouts.add(problems: problems, trajectories: trajectories)
+            return RolloutResult(rollout_id: id, trajectories: trajectories, metrics: RolloutMetrics.summarize(trajectories))
+        }
+    }
+}

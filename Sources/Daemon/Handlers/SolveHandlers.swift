@@ -1,0 +1,61 @@
+import Foundation
+import Generation
+import JSONRPC
+import MathGrader
+import RL
+
+extension Daemon {
+    /// A rollout engine over the current model and the daemon's sandbox pool.
+    func makeEngine() throws -> RolloutEngine {
+        let current = try models.require()
+        return RolloutEngine(model: current.loaded.model, tokenizer: current.loaded.tokenizer,
+                             chatTemplate: try? current.loaded.chatTemplate(), executor: sandbox)
+    }
+
+    /// Defaults of an interactive solve: greedy, one tool call, the chat template when the model has one.
+    func solveDefaults() -> RolloutSettings {
+        var settings = RolloutSettings()
+        settings.groupSize = 1
+        settings.maxToolCalls = 1
+        settings.maxResponseTokens = 1024
+        settings.sampling = SamplingParameters(temperature: 0, topK: 0, topP: 1, seed: 0)
+        settings.template = (try? models.current?.loaded.chatTemplate()) != nil ? .chat : .torl
+        return settings
+    }
+
+    func registerSolve(on router: Router) {
+        router.register(strict: "solve") { [self] (params: SolveParams, context) -> SolveResult in
+            guard !params.problem.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw RPCError.invalidParams(field: "problem", reason: "must not be empty")
+            }
+            _ = try models.require()
+            let settings = try params.options.settings(over: solveDefaults())
+            try settings.validate()
+            let started = Date()
+            let token = params.progress_token
+            let trajectory = try await scheduler.solve(
+                Problem(id: "solve-\(context.id)", problem: params.problem, answer: params.reference ?? ""),
+                settings: settings, cancellation: context.cancellation,
+                engine: { [self] in try makeEngine() },
+                observer: { event in
+                    if let progress = SolveProgress.from(event) { try? context.progress(progress, token: token) }
+                })
+            return SolveResult(
+                text: trajectory.text, answer: trajectory.answer,
+                grade: params.reference == nil ? nil : trajectory.grade,
+                tool_calls: trajectory.toolCalls.map(ToolCallWire.init),
+                finish_reason: trajectory.finishReason, prompt_tokens: trajectory.promptLength,
+                completion_tokens: trajectory.responseLength,
+                elapsed_ms: Date().timeIntervalSince(started) * 1000)
+        }
+    }
+}
+
+extension RolloutError: RPCErrorConvertible {
+    public var rpcError: RPCError {
+        switch self {
+        case .invalidSettings(let why): return RPCError.invalidParams(field: "", reason: why)
+        default: return RPCError(code: DaemonErrorCode.generation, message: String(describing: self), data: ["kind": "rollout"])
+        }
+    }
+}

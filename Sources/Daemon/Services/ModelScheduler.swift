@@ -1,0 +1,130 @@
+import Foundation
+import Generation
+import JSONRPC
+import MathGrader
+import RL
+
+/// Decides who uses the model and when. Jobs run one at a time in arrival order (the model and its KV cache
+/// have one owner); `solve` requests that arrive while a job runs are decoded together in the next batch when
+/// their settings match, so concurrent editors share the batched decoder instead of queueing behind each other.
+///
+/// Policy while `train_step` runs: other model work waits for it (queued, FIFO, cancellable while waiting);
+/// `status` and `sandbox/execute` never wait.
+actor ModelScheduler {
+    struct SolveTicket {
+        let problem: Problem
+        let settings: RolloutSettings
+        let observer: @Sendable (RolloutEvent) -> Void
+        let continuation: CheckedContinuation<Trajectory, Error>
+        let cancellation: CancellationFlag
+    }
+
+    private let compute: ComputeThread
+    private var running: String?
+    private var waiting: [(name: String, resume: CheckedContinuation<Void, Never>)] = []
+    private var solves: [SolveTicket] = []
+    private var solvePumpQueued = false
+
+    init(compute: ComputeThread) {
+        self.compute = compute
+    }
+
+    /// What runs now and how much waits, for `status`.
+    func snapshot() -> (running: String?, waiting: Int, solvesWaiting: Int) {
+        (running, waiting.count, solves.count)
+    }
+
+    /// Runs `work` alone on the model, on the compute thread's executor.
+    func exclusive<T: Sendable>(_ name: String, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
+        await acquire(name)
+        defer { release() }
+        try Task.checkCancellation()
+        let task = Task(executorPreference: compute) { try await work() }
+        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+    }
+
+    /// One tool-integrated solution; batched with other solves of the same settings.
+    func solve(_ problem: Problem, settings: RolloutSettings, cancellation: CancellationFlag,
+               engine: @escaping @Sendable () throws -> RolloutEngine,
+               observer: @escaping @Sendable (RolloutEvent) -> Void) async throws -> Trajectory {
+        try await withCheckedThrowingContinuation { continuation in
+            solves.append(SolveTicket(problem: problem, settings: settings, observer: observer,
+                                      continuation: continuation, cancellation: cancellation))
+            if !solvePumpQueued {
+                solvePumpQueued = true
+                Task { await self.pumpSolves(engine: engine) }
+            }
+        }
+    }
+
+    private func pumpSolves(engine: @escaping @Sendable () throws -> RolloutEngine) async {
+        await acquire("solve")
+        solvePumpQueued = false
+        guard !solves.isEmpty else { return release() }
+        // Everyone waiting now, with the first ticket's settings, rides this batch; the rest go next time.
+        let settings = solves[0].settings
+        let batch = solves.filter { $0.settings == settings && !$0.cancellation.isCancelled }
+        let cancelled = solves.filter { $0.cancellation.isCancelled }
+        solves.removeAll { $0.settings == settings || $0.cancellation.isCancelled }
+        for ticket in cancelled { ticket.continuation.resume(throwing: CancellationError()) }
+        if !solves.isEmpty && !solvePumpQueued {
+            solvePumpQueued = true
+            Task { await self.pumpSolves(engine: engine) }
+        }
+        if !batch.isEmpty { await runSolveBatch(batch, settings: settings, engine: engine) }
+        release()
+    }
+
+    private func runSolveBatch(_ batch: [SolveTicket], settings: RolloutSettings,
+                               engine: @escaping @Sendable () throws -> RolloutEngine) async {
+        let observers = batch.map(\.observer)
+        let task = Task(executorPreference: compute) { () async throws -> [Trajectory] in
+            try await engine().run(problems: batch.map(\.problem), settings: settings) { event in
+                observers[event.key.group](event)
+            }
+        }
+        // Stop decoding once every requester of the batch has gone away.
+        let watchdog = Task {
+            while !task.isCancelled {
+                if batch.allSatisfy({ $0.cancellation.isCancelled }) { task.cancel(); return }
+                try await Task.sleep(nanoseconds: 50_000_000)
+            }
+        }
+        defer { watchdog.cancel() }
+        do {
+            let trajectories = try await task.value
+            for (ticket, trajectory) in zip(batch, trajectories) {
+                if ticket.cancellation.isCancelled { ticket.continuation.resume(throwing: CancellationError()) }
+                else { ticket.continuation.resume(returning: trajectory) }
+            }
+        } catch {
+            for ticket in batch { ticket.continuation.resume(throwing: error) }
+        }
+    }
+
+    private func acquire(_ name: String) async {
+        if running == nil {
+            running = name
+            return
+        }
+        await withCheckedContinuation { waiting.append((name, $0)) }
+    }
+
+    private func release() {
+        if waiting.isEmpty {
+            running = nil
+        } else {
+            let next = waiting.removeFirst()
+            running = next.name
+            next.resume.resume()
+        }
+    }
+}
+
+extension RolloutEvent {
+    var key: TrajectoryKey {
+        switch self {
+        case .text(let key, _, _), .toolCall(let key, _, _), .toolResult(let key, _, _), .finished(let key, _): return key
+        }
+    }
+}

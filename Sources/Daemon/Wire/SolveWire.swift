@@ -1,0 +1,116 @@
+import Generation
+import JSONRPC
+import MathGrader
+import RL
+import Sandbox
+
+/// Sampling and tool settings shared by solve, rollout, train_step and evaluate (schemas: the params' common
+/// fields). Absent fields take the method's defaults.
+struct GenerationOptions {
+    var template: PromptTemplate?
+    var max_tool_calls: Int?
+    var max_tokens: Int?
+    var temperature: Double?
+    var top_p: Double?
+    var top_k: Int?
+    var seed: UInt64?
+
+    /// Rollout settings with these options over `defaults`; invalid values are -32602 naming the field.
+    func settings(over defaults: RolloutSettings) throws -> RolloutSettings {
+        var settings = defaults
+        if let template { settings.template = template }
+        if let max_tool_calls {
+            guard max_tool_calls >= 0 else { throw RPCError.invalidParams(field: "max_tool_calls", reason: "must be >= 0") }
+            settings.maxToolCalls = max_tool_calls
+        }
+        if let max_tokens {
+            guard max_tokens >= 1 else { throw RPCError.invalidParams(field: "max_tokens", reason: "must be >= 1") }
+            settings.maxResponseTokens = max_tokens
+        }
+        if let temperature {
+            guard temperature >= 0, temperature.isFinite else {
+                throw RPCError.invalidParams(field: "temperature", reason: "must be a finite number >= 0")
+            }
+            settings.sampling.temperature = Float(temperature)
+        }
+        if let top_p {
+            guard top_p > 0, top_p <= 1 else { throw RPCError.invalidParams(field: "top_p", reason: "must be in (0, 1]") }
+            settings.sampling.topP = Float(top_p)
+        }
+        if let top_k {
+            guard top_k >= 0 else { throw RPCError.invalidParams(field: "top_k", reason: "must be >= 0 (0: off)") }
+            settings.sampling.topK = top_k
+        }
+        if let seed { settings.sampling.seed = seed }
+        return settings
+    }
+}
+
+struct SolveParams: WireParams {
+    var problem: String
+    var reference: String?
+    var progress_token: RequestID?
+    var template: PromptTemplate?
+    var max_tool_calls: Int?
+    var max_tokens: Int?
+    var temperature: Double?
+    var top_p: Double?
+    var top_k: Int?
+    var seed: UInt64?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case problem, reference, progress_token, template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed
+    }
+
+    var options: GenerationOptions {
+        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
+                          temperature: temperature, top_p: top_p, top_k: top_k, seed: seed)
+    }
+}
+
+struct ToolCallWire: Encodable {
+    var code: String
+    var status: ExecutionStatus
+    var observation: String
+    var wall_ms: Double
+
+    init(_ call: ToolCallRecord) {
+        code = call.code
+        status = call.status
+        observation = call.observation
+        wall_ms = call.wallMs
+    }
+}
+
+struct SolveResult: Encodable {
+    var text: String
+    @EncodesNull var answer: String?
+    @EncodesNull var grade: Grade?
+    var tool_calls: [ToolCallWire]
+    var finish_reason: String
+    var prompt_tokens: Int
+    var completion_tokens: Int
+    var elapsed_ms: Double
+}
+
+/// `$/progress` values of solve (docs/METHODS.md).
+struct SolveProgress: Encodable {
+    var kind: String
+    var delta: String?
+    var index: Int?
+    var code: String?
+    var status: ExecutionStatus?
+    var observation: String?
+
+    static func from(_ event: RolloutEvent) -> SolveProgress? {
+        switch event {
+        case .text(_, let delta, _):
+            return SolveProgress(kind: "text", delta: delta)
+        case .toolCall(_, let index, let code):
+            return SolveProgress(kind: "tool_call", index: index, code: code)
+        case .toolResult(_, let index, let call):
+            return SolveProgress(kind: "tool_result", index: index, status: call.status, observation: call.observation)
+        case .finished:
+            return nil
+        }
+    }
+}
