@@ -93,7 +93,7 @@ enum TorlVersion {
 func blockingAwait<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
     let box = Locked<Result<T, Error>?>(nil)
     let done = DispatchSemaphore(value: 0)
-    Task {
+    Task.detached {
         let outcome: Result<T, Error>
         do { outcome = .success(try await work()) } catch { outcome = .failure(error) }
         box.withLock { $0 = outcome }

@@ -2,12 +2,12 @@ import Foundation
 import JSONRPC
 import Sandbox
 
-struct InitializeParams: WireParams {
+/// Lenient on purpose, unlike other methods: LSP-style clients send fields of their own (processId, rootUri, ...)
+/// in `initialize`, and refusing the handshake over them would help nobody.
+struct InitializeParams: Decodable {
     var client_name: String?
     var client_version: String?
     var token: String?
-    var capabilities: JSONValue?
-    enum CodingKeys: String, CodingKey, CaseIterable { case client_name, client_version, token, capabilities }
 }
 
 /// The daemon's half of the `initialize` result; the transport adds protocol facts (schemas/initialize.json).
@@ -47,7 +47,7 @@ enum DaemonVersion {
 
 extension Daemon {
     func registerLifecycle(on router: Router) {
-        router.register(strict: "initialize") { [self] (_: InitializeParams, _) -> InitializeResult in
+        router.register("initialize") { [self] (_: InitializeParams, _) -> InitializeResult in
             InitializeResult(
                 server: ["name": "torl", "version": DaemonVersion.current],
                 model: models.info,

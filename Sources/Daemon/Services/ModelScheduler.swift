@@ -25,6 +25,8 @@ actor ModelScheduler {
     private var solves: [SolveTicket] = []
     private var solvePumpQueued = false
 
+    static let gatheringWindowNanoseconds: UInt64 = 20_000_000
+
     init(compute: ComputeThread) {
         self.compute = compute
     }
@@ -59,6 +61,9 @@ actor ModelScheduler {
 
     private func pumpSolves(engine: @escaping @Sendable () throws -> RolloutEngine) async {
         await acquire("solve")
+        // Requests sent together (several editors, a script's burst) arrive microseconds to milliseconds apart:
+        // a short gathering window lets them ride one batch instead of the first one decoding alone.
+        try? await Task.sleep(nanoseconds: Self.gatheringWindowNanoseconds)
         solvePumpQueued = false
         guard !solves.isEmpty else { return release() }
         // Everyone waiting now, with the first ticket's settings, rides this batch; the rest go next time.

@@ -122,6 +122,15 @@ public final class RPCClient: @unchecked Sendable {
             defer { state.nextID += 1 }
             return .int(state.nextID)
         }
+        // A request that wants progress names its token in `params.progress_token`; this client uses the id.
+        var params = params
+        if onProgress != nil {
+            guard case .object(var members) = params ?? .object([:]) else {
+                throw RPCClientError.unexpectedResult(method: method, reason: "progress needs params to be an object")
+            }
+            members["progress_token"] = id.jsonValue
+            params = .object(members)
+        }
         let frame = try FrameEncoder.frame(.request(RPCRequest(id: id, method: method, params: params)))
         let cancelFrame = try FrameEncoder.frame(.notification(RPCNotification(
             method: LifecycleMethod.cancelRequest, params: ["id": id.jsonValue])))
@@ -166,7 +175,7 @@ public final class RPCClient: @unchecked Sendable {
     /// `initialize` with the token when the server needs one; returns the server's description.
     @discardableResult
     public func initialize(token: String? = nil, clientName: String = "torl-client") async throws -> JSONValue {
-        var params: [String: JSONValue] = ["clientInfo": ["name": .string(clientName)]]
+        var params: [String: JSONValue] = ["client_name": .string(clientName)]
         if let token { params["token"] = .string(token) }
         return try await request(LifecycleMethod.initialize, params: .object(params))
     }

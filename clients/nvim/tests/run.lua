@@ -71,5 +71,31 @@ check("invalid params come back as an error naming the field", function()
   assert(err and err:find("code", 1, true) and err:find("-32602", 1, true), tostring(err))
 end)
 
+check(":TorlSolve streams the paragraph's solution into a scratch buffer", function()
+  assert(vim.env.TORL_MODEL, "TORL_MODEL must name the default model (make test sets it)")
+  torl.config.solve = { max_tokens = 24 }
+  vim.cmd("enew")
+  vim.api.nvim_buf_set_lines(0, 0, -1, false, { "What is 6 * 7?", "", "unrelated paragraph" })
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
+  local done, result, scratch = false, nil, nil
+  torl.solve("What is 6 * 7?", function(err, r, buf)
+    assert(not err, err)
+    done, result, scratch = true, r, buf
+  end)
+  await("solve", 120000, function() return done end)
+  local text = table.concat(vim.api.nvim_buf_get_lines(scratch, 0, -1, false), "\n")
+  assert(text:find(result.text, 1, true), "the scratch buffer does not hold the solution text:\n" .. text)
+  assert(text:find("answer:", 1, true), text)
+  -- The command itself picks the paragraph under the cursor.
+  local before = #vim.api.nvim_list_bufs()
+  vim.cmd("TorlSolve")
+  assert(#vim.api.nvim_list_bufs() == before + 1, "TorlSolve did not open a scratch buffer")
+  local lines = vim.api.nvim_buf_get_lines(0, 0, 1, false)
+  assert(lines[1] == "# What is 6 * 7?", lines[1])
+  await("TorlSolve to finish", 120000, function()
+    return table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), "\n"):find("answer:", 1, true) ~= nil
+  end)
+end)
+
 io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
 vim.cmd(failed == 0 and "qa!" or "cquit 1")

@@ -6,7 +6,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const { spawn } = require('child_process');
-const { Client } = require('../lib/rpc');
+const { Client, solve } = require('../lib/rpc');
 
 const torl = process.env.TORL_BIN;
 
@@ -67,4 +67,18 @@ test('a daemon spawned over stdio', async () => {
   await client.close();
   await new Promise((resolve) => (client.process.exitCode !== null ? resolve() : client.process.on('exit', resolve)));
   assert.strictEqual(client.process.exitCode, 0);
+});
+
+test('Solve selection streams the solution as it is written', async (t) => {
+  assert.ok(process.env.TORL_MODEL, 'TORL_MODEL must name the default model (run through `make test`)');
+  const { child, address } = await startDaemon(['--model', process.env.TORL_MODEL]);
+  t.after(() => child.kill('SIGTERM'));
+  const client = await Client.connect(address);
+  await client.request('initialize', { client_name: 'vscode-test' });
+  let panel = '';
+  const result = await solve(client, 'What is 6 * 7?', { max_tokens: 24 }, (delta) => { panel += delta; });
+  assert.ok(panel.length > 0, 'nothing was streamed');
+  assert.strictEqual(panel, result.text);
+  assert.ok(['eos', 'max_tokens', 'stop_string'].includes(result.finish_reason), result.finish_reason);
+  await client.close();
 });
