@@ -462,6 +462,11 @@ extension GraderCase {
         .unequal(#"\frac{1}{2006!}"#, "0", "near-miss"),
         .unequal(#"10^{-400}"#, "0", "near-miss"),
         .unequal("x + 1", "x + 1.000001", "near-miss"),
+        .unequal(#"10^{-15}\pi"#, #"2 \cdot 10^{-15}\pi"#, "near-miss", rule: .numericTolerance),
+        .equal(#"\sin\pi"#, "0", "near-miss", rule: .numericTolerance),
+        .equal(#"e^{i\pi} + 1"#, "0", "near-miss"),
+        .unequal(#"e^{-700x}"#, #"e^{-701x}"#, "near-miss", rule: .randomPoints),
+        .equal(#"\sin^2 x + \cos^2 x - 1"#, "0", "near-miss", rule: .randomPoints),
     ]
 
     /// Published graders' known mistakes, with the mathematically right outcome.
