@@ -100,7 +100,7 @@ public struct GraderOptions: Sendable, Equatable {
     public var fallbackPhrases: [String]
     /// Relative tolerance for floating-point comparisons.
     public var relativeTolerance: Double
-    /// Absolute tolerance, for values near zero (`\sin\pi` against `0`).
+    /// Absolute tolerance, applied only when one side is exactly zero (`\sin\pi` against `0`).
     public var absoluteTolerance: Double
     /// Sample points for expressions with free variables (at least 3 are used whatever this says).
     public var randomPoints: Int

@@ -70,6 +70,10 @@ extension GraderCase {
         .equal(#"\$18.90"#, "18.9", "units"),
         .unequal(#"\$18.90"#, "18.09", "units"),
         .equal("12 square units", "12", "units"),
+        .unequal(#"\text{not } 5"#, "5", "units", rule: .stringFallback),
+        .unequal(#"2 \text{ hours } 30 \text{ minutes}"#, "2", "units", rule: .stringFallback),
+        .equal(#"5 \text{ cm}, 6 \text{ cm}"#, "6, 5", "units"),
+        .equal(#"(3 \text{ m}, 4 \text{ m})"#, "(3, 4)", "units"),
         .equal(#"\frac{270}7\text{ degrees}"#, #"\frac{270}{7}"#, "degrees"),
         .unequal(#"\frac{270}7\text{ degrees}"#, #"\frac{270}{8}"#, "degrees"),
         .equal(#"120^\circ"#, "120", "degrees"),
@@ -458,6 +462,11 @@ extension GraderCase {
         .unequal(#"\frac{1}{2006!}"#, "0", "near-miss"),
         .unequal(#"10^{-400}"#, "0", "near-miss"),
         .unequal("x + 1", "x + 1.000001", "near-miss"),
+        .unequal(#"10^{-15}\pi"#, #"2 \cdot 10^{-15}\pi"#, "near-miss", rule: .numericTolerance),
+        .equal(#"\sin\pi"#, "0", "near-miss", rule: .numericTolerance),
+        .equal(#"e^{i\pi} + 1"#, "0", "near-miss"),
+        .unequal(#"e^{-700x}"#, #"e^{-701x}"#, "near-miss", rule: .randomPoints),
+        .equal(#"\sin^2 x + \cos^2 x - 1"#, "0", "near-miss", rule: .randomPoints),
     ]
 
     /// Published graders' known mistakes, with the mathematically right outcome.

@@ -18,6 +18,9 @@ struct ScalarComparator: Sendable {
         let exactB = exact.value(of: b)
         if let exactA, let exactB { return (exactA == exactB, .exactRational) }
 
+        // Absolute tolerance absorbs rounding noise around an exact zero (`\sin\pi` against `0`). Between two
+        // values that are merely small it would call `10^{-15}\pi` equal to `2 \cdot 10^{-15}\pi`.
+        let nearZeroAllowed = exactA?.isZero == true || exactB?.isZero == true
         var names = Set<String>()
         a.collectVariables(into: &names)
         b.collectVariables(into: &names)
@@ -29,13 +32,14 @@ struct ScalarComparator: Sendable {
             if !isInNumericRange(valueA, exact: exactA) || !isInNumericRange(valueB, exact: exactB) {
                 return (false, .outOfNumericRange)
             }
-            return (isClose(valueA, valueB), .numericTolerance)
+            return (isClose(valueA, valueB, nearZeroAllowed: nearZeroAllowed), .numericTolerance)
         }
-        return compareAtRandomPoints(a, b, variables: names.sorted())
+        return compareAtRandomPoints(a, b, variables: names.sorted(), nearZeroAllowed: nearZeroAllowed)
     }
 
     /// Values agree at every sample point where both are defined; at least three points must be usable.
-    private func compareAtRandomPoints(_ a: MathNode, _ b: MathNode, variables: [String]) -> (equal: Bool, rule: GradeRule) {
+    private func compareAtRandomPoints(_ a: MathNode, _ b: MathNode, variables: [String],
+                                       nearZeroAllowed: Bool) -> (equal: Bool, rule: GradeRule) {
         var usable = 0
         for assignment in SamplePoints.assignments(for: variables, count: pointCount) {
             let evaluator = NumericEvaluator(variables: assignment)
@@ -43,7 +47,7 @@ struct ScalarComparator: Sendable {
                 return (false, .undecidable)
             }
             guard valueA.isFinite, valueB.isFinite else { continue }
-            if !isClose(valueA, valueB) { return (false, .randomPoints) }
+            if !isClose(valueA, valueB, nearZeroAllowed: nearZeroAllowed) { return (false, .randomPoints) }
             usable += 1
         }
         return usable >= ScalarComparator.minimumUsablePoints ? (true, .randomPoints) : (false, .undecidable)
@@ -63,18 +67,18 @@ struct ScalarComparator: Sendable {
             guard valueA.isFinite, valueB.isFinite, valueB.magnitude > options.absoluteTolerance else { continue }
             let current = valueA / valueB
             guard current.magnitude > options.absoluteTolerance else { return false }
-            if let ratio, !isClose(ratio, current) { return false }
+            if let ratio, !isClose(ratio, current, nearZeroAllowed: false) { return false }
             ratio = current
             usable += 1
         }
         return usable >= ScalarComparator.minimumUsablePoints
     }
 
-    func isClose(_ a: Complex, _ b: Complex) -> Bool {
+    func isClose(_ a: Complex, _ b: Complex, nearZeroAllowed: Bool) -> Bool {
         if a == b { return true }
         let difference = (a - b).magnitude
         let scale = max(a.magnitude, b.magnitude)
-        return difference <= options.absoluteTolerance + options.relativeTolerance * scale
+        return difference <= (nearZeroAllowed ? options.absoluteTolerance : 0) + options.relativeTolerance * scale
     }
 
     /// A nonzero value that underflows, overflows, or is infinite only because doubles are too small to hold it

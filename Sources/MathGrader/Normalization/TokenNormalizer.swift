@@ -99,15 +99,37 @@ enum TokenNormalizer {
             if isConnective {
                 // "2, 3, \text{ and } 4": the list already has its comma.
                 if output.last?.kind != .comma { output.append(Token(kind: .comma, followsSpace: true)) }
-            } else if word == "percent" || word == "%" {
-                marks.isPercent = true
-            } else if word.hasPrefix("degree") {
-                marks.isDegrees = true
+                index += 1
+                continue
             }
-            index += 1
-            index = skipUnitExponent(tokens, from: index)
+            let next = skipUnitExponent(tokens, from: index + 1)
+            guard isUnitPosition(after: output.last?.kind, before: next < tokens.count ? tokens[next].kind : nil) else {
+                // Prose before or inside an expression (`\text{not } 5`) is not a unit: keep it, so the answer
+                // does not parse and compares as text rather than as the number it mentions.
+                output.append(tokens[index])
+                index += 1
+                continue
+            }
+            if word == "percent" || word == "%" { marks.isPercent = true }
+            if word.hasPrefix("degree") { marks.isDegrees = true }
+            index = next
         }
         return output
+    }
+
+    /// A unit follows a quantity and ends an item: `5 \text{ cm}`, `5 \text{ cm}, 6 \text{ cm}`, `(5 \text{ cm})`.
+    private static func isUnitPosition(after previous: TokenKind?, before following: TokenKind?) -> Bool {
+        switch previous {
+        case nil, .comma?, .openParen?, .openBracket?, .openSet?, .openBrace?, .equals?, .plus?, .minus?, .times?,
+             .divide?, .caret?:
+            return false
+        default:
+            break
+        }
+        switch following {
+        case nil, .comma?, .closeParen?, .closeBracket?, .closeSet?, .closeBrace?, .text?: return true
+        default: return false
+        }
     }
 
     /// `cm^2`, `\text{ cm}^{3}`: the exponent belongs to the dropped unit.

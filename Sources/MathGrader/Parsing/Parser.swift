@@ -27,6 +27,12 @@ struct Parser {
 
     static func parse(_ tokens: [Token]) throws -> MathNode {
         guard !tokens.isEmpty else { throw MathParseError.unexpectedEnd }
+        // Prose is an answer on its own (`\text{Evelyn}`, `(\text{B})`); mixed into mathematics that the
+        // normalizer did not recognize as a unit it has no value, and the answer is compared as text.
+        let content = tokens.filter { ![.openParen, .closeParen, .openBrace, .closeBrace].contains($0.kind) }
+        if content.count > 1, content.contains(where: { if case .text = $0.kind { return true } else { return false } }) {
+            throw MathParseError.unexpectedToken("prose inside an expression")
+        }
         var parser = Parser(tokens: tokens)
         let node = try parser.parseList()
         if let leftover = parser.peek { throw MathParseError.unexpectedToken("\(leftover)") }
