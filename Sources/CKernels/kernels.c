@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include <math.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -189,6 +190,42 @@ TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long
     }
 }
 
+// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// for exp(r) (relative error about 1e-7), scaled by 2^n.
+TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
+    }
+}
+
+TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, h);
+    }
+}
+
 static int detect_avx512_bf16(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16");
@@ -202,6 +239,42 @@ static int detect_avx512(void) {
 #else
 #define TORL_HAVE_AVX512_PATH 0
 static int detect_avx512(void) { return 0; }
+// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// for exp(r) (relative error about 1e-7), scaled by 2^n.
+TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
+    }
+}
+
+TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, h);
+    }
+}
+
 static int detect_avx512_bf16(void) { return 0; }
 #endif
 
@@ -296,7 +369,17 @@ void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
     for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
 }
 
+void torl_swiglu(const float *gate, const float *up, float *out, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { swiglu_avx512(gate, up, out, n); return; }
+#endif
+    for (long i = 0; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+}
+
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512_bf16()) { f32_to_bf16_avx512(src, dst, n); return; }
+#endif
     for (long i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &src[i], 4);

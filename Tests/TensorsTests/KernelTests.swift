@@ -78,6 +78,21 @@ final class LayerKernelTests: XCTestCase {
         for (got, expected) in zip(y, [silu(0) * 3, silu(1) * 4, silu(-2) * 5]) { XCTAssertEqual(Double(got), expected, accuracy: 1e-6) }
     }
 
+    func testSwiGLUAcrossTheRangeInBothImplementations() {
+        defer { KernelInfo.enableAVX512(true) }
+        let F = 601  // not a multiple of 16: exercises the masked tail
+        let gate = (0..<F).map { Float($0 - 300) / 10 }, up = pseudoRandom(F, seed: 11)
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            var y = [Float](repeating: 0, count: F)
+            SwiGLU.forward(out: &y, gateUp: gate + up, rows: 1, features: F)
+            for f in 0..<F {
+                let g = Double(gate[f]), expected = g / (1 + exp(-g)) * Double(up[f])
+                XCTAssertEqual(Double(y[f]), expected, accuracy: 1e-6 * max(1, abs(expected)), "g = \(g), avx512 = \(avx512)")
+            }
+        }
+    }
+
     func testRoPEPairingsAgreeUnderThePermutation() {
         // A head in halves layout, and the same head with its pairs interleaved (i, i + D/2) → (2i, 2i + 1).
         let D = 8, positions = [0, 3, 17]

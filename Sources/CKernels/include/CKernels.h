@@ -37,6 +37,9 @@ void torl_bf16_to_f32(const uint16_t *src, float *dst, long n);
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 
+/// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
+void torl_swiglu(const float *gate, const float *up, float *out, long n);
+
 /// sum a[i] * b[i]
 float torl_dot(const float *a, const float *b, long n);
 /// y[i] += alpha * x[i]

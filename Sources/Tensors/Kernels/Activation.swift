@@ -1,13 +1,11 @@
+import CKernels
 import Foundation
 
 /// SwiGLU MLP activation: silu(gate) * up.
 public enum SwiGLU {
     /// out: [T, F] ← gateUp: [T, 2F] (gate in the first F columns of each row, up in the last F)
     public static func forward(out: UnsafeMutablePointer<Float>, gateUp: UnsafePointer<Float>, rows T: Int, features F: Int) {
-        for t in 0..<T {
-            let g = gateUp + t * 2 * F, u = g + F, y = out + t * F
-            for f in 0..<F { y[f] = g[f] / (1 + expf(-g[f])) * u[f] }
-        }
+        for t in 0..<T { torl_swiglu(gateUp + t * 2 * F, gateUp + t * 2 * F + F, out + t * F, F) }
     }
 }
 
