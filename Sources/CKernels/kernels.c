@@ -166,23 +166,6 @@ TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ld
     }
 }
 
-TORL_AVX512 static float dot_avx512(const float *a, const float *b, long n) {
-    __m512 s = _mm512_setzero_ps();
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        s = _mm512_fmadd_ps(load_f32(a + i, m), load_f32(b + i, m), s);
-    }
-    return _mm512_reduce_add_ps(s);
-}
-
-TORL_AVX512 static void axpy_avx512(float alpha, const float *x, float *y, long n) {
-    __m512 a = _mm512_set1_ps(alpha);
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(a, load_f32(x + i, m), load_f32(y + i, m)));
-    }
-}
-
 TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
     for (long i = 0; i < n; i += 16) {
         __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
@@ -215,6 +198,50 @@ TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float 
         __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
         __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
         _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
+    }
+}
+
+// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
+// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
+                                              long stride, float scale, float *out, float *scores) {
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        const float *k = keys + j * stride;
+        __m512 acc = _mm512_setzero_ps();
+        for (long d = 0; d < D; d += 16) {
+            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            acc = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), acc);
+        }
+        float score = _mm512_reduce_add_ps(acc) * scale;
+        scores[j] = score;
+        if (score > maximum) maximum = score;
+    }
+    __m512 sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(maximum);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift));
+        e = _mm512_maskz_mov_ps(m, e);
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    float inverse = 1.0f / _mm512_reduce_add_ps(sum);
+    for (long d0 = 0; d0 < D; d0 += 64) {
+        __m512 a[4];
+        __mmask16 m[4];
+        for (int c = 0; c < 4; c++) {
+            long d = d0 + 16 * c;
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            a[c] = _mm512_setzero_ps();
+        }
+        for (long j = 0; j < L; j++) {
+            __m512 p = _mm512_set1_ps(scores[j]);
+            const float *v = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p, load_f32(v + 16 * c, m[c]), a[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(a[c], _mm512_set1_ps(inverse)));
     }
 }
 
@@ -264,6 +291,50 @@ TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float 
         __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
         __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
         _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
+    }
+}
+
+// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
+// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
+                                              long stride, float scale, float *out, float *scores) {
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        const float *k = keys + j * stride;
+        __m512 acc = _mm512_setzero_ps();
+        for (long d = 0; d < D; d += 16) {
+            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            acc = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), acc);
+        }
+        float score = _mm512_reduce_add_ps(acc) * scale;
+        scores[j] = score;
+        if (score > maximum) maximum = score;
+    }
+    __m512 sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(maximum);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift));
+        e = _mm512_maskz_mov_ps(m, e);
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    float inverse = 1.0f / _mm512_reduce_add_ps(sum);
+    for (long d0 = 0; d0 < D; d0 += 64) {
+        __m512 a[4];
+        __mmask16 m[4];
+        for (int c = 0; c < 4; c++) {
+            long d = d0 + 16 * c;
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            a[c] = _mm512_setzero_ps();
+        }
+        for (long j = 0; j < L; j++) {
+            __m512 p = _mm512_set1_ps(scores[j]);
+            const float *v = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p, load_f32(v + 16 * c, m[c]), a[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(a[c], _mm512_set1_ps(inverse)));
     }
 }
 
@@ -348,25 +419,30 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
 }
 
-float torl_dot(const float *a, const float *b, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) return dot_avx512(a, b, n);
-#endif
-    return dot_portable(a, b, n);
-}
-
-void torl_axpy(float alpha, const float *x, float *y, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { axpy_avx512(alpha, x, y, n); return; }
-#endif
-    for (long i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
 void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
 #if TORL_HAVE_AVX512_PATH
     if (torl_kernels_use_avx512()) { bf16_to_f32_avx512(src, dst, n); return; }
 #endif
     for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
+}
+
+void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
+                         float scale, float *out, float *scores) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { attention_head_avx512(q, keys, values, L, D, stride, scale, out, scores); return; }
+#endif
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        scores[j] = dot_portable(q, keys + j * stride, D) * scale;
+        if (scores[j] > maximum) maximum = scores[j];
+    }
+    float sum = 0;
+    for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
+    for (long d = 0; d < D; d++) out[d] = 0;
+    for (long j = 0; j < L; j++) {
+        float p = scores[j] / sum;
+        for (long d = 0; d < D; d++) out[d] += p * values[j * stride + d];
+    }
 }
 
 void torl_swiglu(const float *gate, const float *up, float *out, long n) {

@@ -144,18 +144,22 @@ final class LayerKernelTests: XCTestCase {
                 for d in 0..<D { expected[i * Q + h * D + d] = out[d] }
             }
         }
-        var rowWise = [Float](repeating: 0, count: n * Q)
-        var scores = [Float](repeating: 0, count: L)
-        for i in 0..<n {
-            rowWise.withUnsafeMutableBufferPointer { out in
-                queries.withUnsafeBufferPointer { q in
-                    Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keys, values: values,
-                                         length: start + i + 1, heads: H, keyValueHeads: KVH, headDimension: D,
-                                         scores: &scores, heads: 0..<H)
+        defer { KernelInfo.enableAVX512(true) }
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            var rowWise = [Float](repeating: 0, count: n * Q)
+            var scores = [Float](repeating: 0, count: L)
+            for i in 0..<n {
+                rowWise.withUnsafeMutableBufferPointer { out in
+                    queries.withUnsafeBufferPointer { q in
+                        Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keys, values: values,
+                                             length: start + i + 1, heads: H, keyValueHeads: KVH, headDimension: D,
+                                             scores: &scores, heads: 0..<H)
+                    }
                 }
             }
+            XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "avx512 = \(avx512)")
         }
-        XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5)
         var blockWise = [Float](repeating: 0, count: n * Q)
         for h in 0..<H {
             let g = h / (H / KVH)

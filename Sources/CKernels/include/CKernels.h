@@ -37,13 +37,13 @@ void torl_bf16_to_f32(const uint16_t *src, float *dst, long n);
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 
+/// Causal attention of one query head: out: [D] = softmax(scale · keys · q) · values, with keys and values
+/// [L, D] at row stride `stride`; scores: scratch of L floats.
+void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
+                         float scale, float *out, float *scores);
+
 /// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
 void torl_swiglu(const float *gate, const float *up, float *out, long n);
-
-/// sum a[i] * b[i]
-float torl_dot(const float *a, const float *b, long n);
-/// y[i] += alpha * x[i]
-void torl_axpy(float alpha, const float *x, float *y, long n);
 
 /// A spin-wait hint to the CPU (x86 `pause`), for threads polling shared state.
 void torl_cpu_relax(void);
