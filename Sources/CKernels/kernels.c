@@ -143,6 +143,8 @@ TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uin
 }
 
 DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)
+DEFINE_PANEL_BLOCK(panel_block_4x4, 4, 4)
+DEFINE_PANEL_BLOCK(panel_block_4x2, 4, 2)
 DEFINE_PANEL_BLOCK(panel_block_4x1, 4, 1)
 DEFINE_PANEL_BLOCK(panel_block_1x6, 1, 6)
 DEFINE_PANEL_BLOCK(panel_block_1x1, 1, 1)
@@ -152,8 +154,17 @@ TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ld
     long p = p0;
     for (; p + 4 <= p1; p += 4) {
         long t = 0;
+        // Tokens in blocks of 6, the rest in the largest blocks that fit (each block streams the panels once).
         for (; t + 6 <= T; t += 6)
             panel_block_4x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        if (t + 4 <= T) {
+            panel_block_4x4(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+            t += 4;
+        }
+        if (t + 2 <= T) {
+            panel_block_4x2(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+            t += 2;
+        }
         for (; t < T; t++)
             panel_block_4x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
     }
@@ -203,45 +214,66 @@ TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float 
 
 // One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
 // weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static inline float score_avx512(const float *q, const float *k, long D) {
+    // Two partial sums halve the dependent FMA chain.
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    long d = 0;
+    for (; d + 32 <= D; d += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(k + d + 16), a1);
+    }
+    for (; d < D; d += 16) {
+        __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+        a0 = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// One query head against L cached rows: scores (independent per key, so the out-of-order core overlaps them),
+// softmax with exp_avx512, and the weighted sum of values accumulated in registers 64 dimensions at a time over
+// two keys per step (two independent FMA chains per register).
 TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
                                               long stride, float scale, float *out, float *scores) {
-    float maximum = -INFINITY;
-    for (long j = 0; j < L; j++) {
-        const float *k = keys + j * stride;
-        __m512 acc = _mm512_setzero_ps();
-        for (long d = 0; d < D; d += 16) {
-            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
-            acc = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), acc);
-        }
-        float score = _mm512_reduce_add_ps(acc) * scale;
-        scores[j] = score;
-        if (score > maximum) maximum = score;
-    }
-    __m512 sum = _mm512_setzero_ps();
-    __m512 shift = _mm512_set1_ps(maximum);
+    for (long j = 0; j < L; j++) scores[j] = score_avx512(q, keys + j * stride, D) * scale;
+    __m512 maxima = _mm512_set1_ps(-INFINITY);
     for (long j = 0; j < L; j += 16) {
         __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
-        __m512 e = exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift));
-        e = _mm512_maskz_mov_ps(m, e);
+        maxima = _mm512_mask_max_ps(maxima, m, maxima, _mm512_maskz_loadu_ps(m, scores + j));
+    }
+    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(maxima));
+    __m512 sum = _mm512_setzero_ps();
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift)));
         _mm512_mask_storeu_ps(scores + j, m, e);
         sum = _mm512_add_ps(sum, e);
     }
-    float inverse = 1.0f / _mm512_reduce_add_ps(sum);
+    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
     for (long d0 = 0; d0 < D; d0 += 64) {
-        __m512 a[4];
+        __m512 a[4], b[4];
         __mmask16 m[4];
         for (int c = 0; c < 4; c++) {
             long d = d0 + 16 * c;
             m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
             a[c] = _mm512_setzero_ps();
+            b[c] = _mm512_setzero_ps();
         }
-        for (long j = 0; j < L; j++) {
-            __m512 p = _mm512_set1_ps(scores[j]);
-            const float *v = values + j * stride + d0;
-            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p, load_f32(v + 16 * c, m[c]), a[c]);
+        long j = 0;
+        for (; j + 2 <= L; j += 2) {
+            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+            const float *v0 = values + j * stride + d0, *v1 = v0 + stride;
+            for (int c = 0; c < 4; c++) {
+                a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
+                b[c] = _mm512_fmadd_ps(p1, load_f32(v1 + 16 * c, m[c]), b[c]);
+            }
+        }
+        if (j < L) {
+            __m512 p0 = _mm512_set1_ps(scores[j]);
+            const float *v0 = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
         }
         for (int c = 0; c < 4; c++)
-            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(a[c], _mm512_set1_ps(inverse)));
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(_mm512_add_ps(a[c], b[c]), inverse));
     }
 }
 
