@@ -42,11 +42,6 @@ static void linear_f32_portable(const float *x, long T, long K, const float *w, 
 #define TORL_HAVE_AVX512_PATH 1
 
 TORL_AVX512 static inline __m512 load_f32(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-TORL_AVX512 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
-    __m256i h = _mm256_maskz_loadu_epi16(m, p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 // One block: ROWS weight rows against TOKENS activation rows, K in 16-lane steps with a masked tail.
 // The weight vectors are loaded once per step and reused across the tokens: at TOKENS = 1 this is the
 // bandwidth-bound GEMV of decode, at 4 it reuses each weight load four times for batched decode.
@@ -174,13 +169,6 @@ TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ld
             panel_block_1x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
         for (; t < T; t++)
             panel_block_1x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
-    }
-}
-
-TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(dst + i, m, load_bf16(src + i, m));
     }
 }
 
@@ -449,13 +437,6 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     if (torl_kernels_use_avx512()) { linear_f32_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
 #endif
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
-}
-
-void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { bf16_to_f32_avx512(src, dst, n); return; }
-#endif
-    for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
 }
 
 void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,

@@ -32,8 +32,6 @@ void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const 
 /// 1 when torl_linear_bf16_packed uses AVX512_BF16 instructions.
 int torl_kernels_use_avx512_bf16(void);
 
-/// dst[i] = float(src[i]) for bf16 bit patterns (exact).
-void torl_bf16_to_f32(const uint16_t *src, float *dst, long n);
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 

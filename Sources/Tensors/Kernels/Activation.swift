@@ -17,11 +17,3 @@ public enum Embedding {
         for t in 0..<T { (out + t * C).update(from: table + Int(tokens[t]) * C, count: C) }
     }
 }
-
-/// Residual connection.
-public enum Residual {
-    /// x: [n] += y: [n]
-    public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) {
-        for i in 0..<n { x[i] += y[i] }
-    }
-}
