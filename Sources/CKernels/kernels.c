@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include <math.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -41,11 +42,6 @@ static void linear_f32_portable(const float *x, long T, long K, const float *w, 
 #define TORL_HAVE_AVX512_PATH 1
 
 TORL_AVX512 static inline __m512 load_f32(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-TORL_AVX512 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
-    __m256i h = _mm256_maskz_loadu_epi16(m, p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 // One block: ROWS weight rows against TOKENS activation rows, K in 16-lane steps with a masked tail.
 // The weight vectors are loaded once per step and reused across the tokens: at TOKENS = 1 this is the
 // bandwidth-bound GEMV of decode, at 4 it reuses each weight load four times for batched decode.
@@ -142,6 +138,8 @@ TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uin
 }
 
 DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)
+DEFINE_PANEL_BLOCK(panel_block_4x4, 4, 4)
+DEFINE_PANEL_BLOCK(panel_block_4x2, 4, 2)
 DEFINE_PANEL_BLOCK(panel_block_4x1, 4, 1)
 DEFINE_PANEL_BLOCK(panel_block_1x6, 1, 6)
 DEFINE_PANEL_BLOCK(panel_block_1x1, 1, 1)
@@ -151,8 +149,17 @@ TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ld
     long p = p0;
     for (; p + 4 <= p1; p += 4) {
         long t = 0;
+        // Tokens in blocks of 6, the rest in the largest blocks that fit (each block streams the panels once).
         for (; t + 6 <= T; t += 6)
             panel_block_4x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        if (t + 4 <= T) {
+            panel_block_4x4(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+            t += 4;
+        }
+        if (t + 2 <= T) {
+            panel_block_4x2(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+            t += 2;
+        }
         for (; t < T; t++)
             panel_block_4x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
     }
@@ -165,27 +172,104 @@ TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ld
     }
 }
 
-TORL_AVX512 static float dot_avx512(const float *a, const float *b, long n) {
-    __m512 s = _mm512_setzero_ps();
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        s = _mm512_fmadd_ps(load_f32(a + i, m), load_f32(b + i, m), s);
-    }
-    return _mm512_reduce_add_ps(s);
+// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// for exp(r) (relative error about 1e-7), scaled by 2^n.
+TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
 }
 
-TORL_AVX512 static void axpy_avx512(float alpha, const float *x, float *y, long n) {
-    __m512 a = _mm512_set1_ps(alpha);
+TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
     for (long i = 0; i < n; i += 16) {
         __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(a, load_f32(x + i, m), load_f32(y + i, m)));
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
     }
 }
 
-TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
+// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
+// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static inline float score_avx512(const float *q, const float *k, long D) {
+    // Two partial sums halve the dependent FMA chain.
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    long d = 0;
+    for (; d + 32 <= D; d += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(k + d + 16), a1);
+    }
+    for (; d < D; d += 16) {
+        __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+        a0 = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// One query head against L cached rows: scores (independent per key, so the out-of-order core overlaps them),
+// softmax with exp_avx512, and the weighted sum of values accumulated in registers 64 dimensions at a time over
+// two keys per step (two independent FMA chains per register).
+TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
+                                              long stride, float scale, float *out, float *scores) {
+    for (long j = 0; j < L; j++) scores[j] = score_avx512(q, keys + j * stride, D) * scale;
+    __m512 maxima = _mm512_set1_ps(-INFINITY);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        maxima = _mm512_mask_max_ps(maxima, m, maxima, _mm512_maskz_loadu_ps(m, scores + j));
+    }
+    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(maxima));
+    __m512 sum = _mm512_setzero_ps();
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift)));
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (long d0 = 0; d0 < D; d0 += 64) {
+        __m512 a[4], b[4];
+        __mmask16 m[4];
+        for (int c = 0; c < 4; c++) {
+            long d = d0 + 16 * c;
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            a[c] = _mm512_setzero_ps();
+            b[c] = _mm512_setzero_ps();
+        }
+        long j = 0;
+        for (; j + 2 <= L; j += 2) {
+            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+            const float *v0 = values + j * stride + d0, *v1 = v0 + stride;
+            for (int c = 0; c < 4; c++) {
+                a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
+                b[c] = _mm512_fmadd_ps(p1, load_f32(v1 + 16 * c, m[c]), b[c]);
+            }
+        }
+        if (j < L) {
+            __m512 p0 = _mm512_set1_ps(scores[j]);
+            const float *v0 = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(_mm512_add_ps(a[c], b[c]), inverse));
+    }
+}
+
+TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
     for (long i = 0; i < n; i += 16) {
         __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(dst + i, m, load_bf16(src + i, m));
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, h);
     }
 }
 
@@ -202,6 +286,86 @@ static int detect_avx512(void) {
 #else
 #define TORL_HAVE_AVX512_PATH 0
 static int detect_avx512(void) { return 0; }
+// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// for exp(r) (relative error about 1e-7), scaled by 2^n.
+TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
+    }
+}
+
+// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
+// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
+                                              long stride, float scale, float *out, float *scores) {
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        const float *k = keys + j * stride;
+        __m512 acc = _mm512_setzero_ps();
+        for (long d = 0; d < D; d += 16) {
+            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            acc = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), acc);
+        }
+        float score = _mm512_reduce_add_ps(acc) * scale;
+        scores[j] = score;
+        if (score > maximum) maximum = score;
+    }
+    __m512 sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(maximum);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift));
+        e = _mm512_maskz_mov_ps(m, e);
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    float inverse = 1.0f / _mm512_reduce_add_ps(sum);
+    for (long d0 = 0; d0 < D; d0 += 64) {
+        __m512 a[4];
+        __mmask16 m[4];
+        for (int c = 0; c < 4; c++) {
+            long d = d0 + 16 * c;
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            a[c] = _mm512_setzero_ps();
+        }
+        for (long j = 0; j < L; j++) {
+            __m512 p = _mm512_set1_ps(scores[j]);
+            const float *v = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p, load_f32(v + 16 * c, m[c]), a[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(a[c], _mm512_set1_ps(inverse)));
+    }
+}
+
+TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, h);
+    }
+}
+
 static int detect_avx512_bf16(void) { return 0; }
 #endif
 
@@ -275,28 +439,36 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
 }
 
-float torl_dot(const float *a, const float *b, long n) {
+void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
+                         float scale, float *out, float *scores) {
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) return dot_avx512(a, b, n);
+    if (torl_kernels_use_avx512()) { attention_head_avx512(q, keys, values, L, D, stride, scale, out, scores); return; }
 #endif
-    return dot_portable(a, b, n);
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        scores[j] = dot_portable(q, keys + j * stride, D) * scale;
+        if (scores[j] > maximum) maximum = scores[j];
+    }
+    float sum = 0;
+    for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
+    for (long d = 0; d < D; d++) out[d] = 0;
+    for (long j = 0; j < L; j++) {
+        float p = scores[j] / sum;
+        for (long d = 0; d < D; d++) out[d] += p * values[j * stride + d];
+    }
 }
 
-void torl_axpy(float alpha, const float *x, float *y, long n) {
+void torl_swiglu(const float *gate, const float *up, float *out, long n) {
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { axpy_avx512(alpha, x, y, n); return; }
+    if (torl_kernels_use_avx512()) { swiglu_avx512(gate, up, out, n); return; }
 #endif
-    for (long i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
-void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { bf16_to_f32_avx512(src, dst, n); return; }
-#endif
-    for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
+    for (long i = 0; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
 }
 
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512_bf16()) { f32_to_bf16_avx512(src, dst, n); return; }
+#endif
     for (long i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &src[i], 4);

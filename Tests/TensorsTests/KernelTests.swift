@@ -78,6 +78,21 @@ final class LayerKernelTests: XCTestCase {
         for (got, expected) in zip(y, [silu(0) * 3, silu(1) * 4, silu(-2) * 5]) { XCTAssertEqual(Double(got), expected, accuracy: 1e-6) }
     }
 
+    func testSwiGLUAcrossTheRangeInBothImplementations() {
+        defer { KernelInfo.enableAVX512(true) }
+        let F = 601  // not a multiple of 16: exercises the masked tail
+        let gate = (0..<F).map { Float($0 - 300) / 10 }, up = pseudoRandom(F, seed: 11)
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            var y = [Float](repeating: 0, count: F)
+            SwiGLU.forward(out: &y, gateUp: gate + up, rows: 1, features: F)
+            for f in 0..<F {
+                let g = Double(gate[f]), expected = g / (1 + exp(-g)) * Double(up[f])
+                XCTAssertEqual(Double(y[f]), expected, accuracy: 1e-6 * max(1, abs(expected)), "g = \(g), avx512 = \(avx512)")
+            }
+        }
+    }
+
     func testRoPEPairingsAgreeUnderThePermutation() {
         // A head in halves layout, and the same head with its pairs interleaved (i, i + D/2) → (2i, 2i + 1).
         let D = 8, positions = [0, 3, 17]
@@ -129,18 +144,22 @@ final class LayerKernelTests: XCTestCase {
                 for d in 0..<D { expected[i * Q + h * D + d] = out[d] }
             }
         }
-        var rowWise = [Float](repeating: 0, count: n * Q)
-        var scores = [Float](repeating: 0, count: L)
-        for i in 0..<n {
-            rowWise.withUnsafeMutableBufferPointer { out in
-                queries.withUnsafeBufferPointer { q in
-                    Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keys, values: values,
-                                         length: start + i + 1, heads: H, keyValueHeads: KVH, headDimension: D,
-                                         scores: &scores, heads: 0..<H)
+        defer { KernelInfo.enableAVX512(true) }
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            var rowWise = [Float](repeating: 0, count: n * Q)
+            var scores = [Float](repeating: 0, count: L)
+            for i in 0..<n {
+                rowWise.withUnsafeMutableBufferPointer { out in
+                    queries.withUnsafeBufferPointer { q in
+                        Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keys, values: values,
+                                             length: start + i + 1, heads: H, keyValueHeads: KVH, headDimension: D,
+                                             scores: &scores, heads: 0..<H)
+                    }
                 }
             }
+            XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "avx512 = \(avx512)")
         }
-        XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5)
         var blockWise = [Float](repeating: 0, count: n * Q)
         for h in 0..<H {
             let g = h / (H / KVH)

@@ -32,15 +32,16 @@ void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const 
 /// 1 when torl_linear_bf16_packed uses AVX512_BF16 instructions.
 int torl_kernels_use_avx512_bf16(void);
 
-/// dst[i] = float(src[i]) for bf16 bit patterns (exact).
-void torl_bf16_to_f32(const uint16_t *src, float *dst, long n);
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 
-/// sum a[i] * b[i]
-float torl_dot(const float *a, const float *b, long n);
-/// y[i] += alpha * x[i]
-void torl_axpy(float alpha, const float *x, float *y, long n);
+/// Causal attention of one query head: out: [D] = softmax(scale · keys · q) · values, with keys and values
+/// [L, D] at row stride `stride`; scores: scratch of L floats.
+void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
+                         float scale, float *out, float *scores);
+
+/// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
+void torl_swiglu(const float *gate, const float *up, float *out, long n);
 
 /// A spin-wait hint to the CPU (x86 `pause`), for threads polling shared state.
 void torl_cpu_relax(void);
