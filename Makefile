@@ -15,9 +15,10 @@ setup:
 build: setup
 	$(SWIFT) build $(RELEASE)
 
+# The main job on the default model: a worked, tool-integrated solution streamed from a daemon started over stdio.
 demo: build
-	$(TORL) generate --model $(TORL_MODEL) --chat --max-tokens 96 --greedy \
-	  --prompt "What is 17 * 23? Answer with the number."
+	$(TORL) solve --model $(TORL_MODEL) --max-tokens 256 \
+	  "What is 123 * 457? Write Python to compute it, then give the answer in \\boxed{}."
 
 # Tests run in release: the oracle and training tests do real numeric work on the real model.
 # Then the clients, each against a real daemon started from the freshly built binary.

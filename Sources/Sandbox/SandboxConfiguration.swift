@@ -12,6 +12,13 @@ public struct SandboxConfiguration: Sendable {
     public var defaultLimits: ExecutionLimits
     /// Ask for namespaces (network, mounts, PID). When false, or when the kernel refuses, only rlimits apply.
     public var isolate: Bool
+    /// A uid range of this process's own (from its pid), so that pools of different processes on one machine
+    /// (two daemons, a daemon and a test run) never share run uids: the process limit and the final sweep
+    /// count uids, and a shared uid would make one pool wait for, or count, another pool's runs.
+    public static func defaultRunUIDBase() -> UInt32 {
+        200_000 + UInt32(getpid() % 100_000) * 256
+    }
+
     /// When the daemon runs as root, runs drop to uid `runUIDBase + worker index` (one uid per worker so
     /// the process limit and the final sweep count only that worker's run).
     public var runUIDBase: UInt32
@@ -27,7 +34,8 @@ public struct SandboxConfiguration: Sendable {
     public init(pythonPath: String = SandboxConfiguration.defaultPythonPath(),
                 poolSize: Int = max(2, ProcessInfo.processInfo.activeProcessorCount),
                 queueCapacity: Int = 256, defaultLimits: ExecutionLimits = ExecutionLimits(),
-                isolate: Bool = true, runUIDBase: UInt32 = 62_000, privateTmpBytes: Int = 256 << 20,
+                isolate: Bool = true, runUIDBase: UInt32 = SandboxConfiguration.defaultRunUIDBase(),
+                privateTmpBytes: Int = 256 << 20,
                 killGraceSeconds: Double = 0.2, startupTimeoutSeconds: Double = 60,
                 hangTimeoutSeconds: Double = 5) {
         self.pythonPath = pythonPath

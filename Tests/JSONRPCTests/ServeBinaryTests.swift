@@ -23,10 +23,10 @@ final class ServeBinaryTests: XCTestCase {
         let client = try await RPCClient.connect(
             to: .spawn(executable: try torlExecutable(), arguments: ["serve", "--stdio", "--log-file", logPath], stderrPath: nil))
         let info = try await client.initialize()
-        XCTAssertEqual(info["serverInfo"]?["name"], "torl")
+        XCTAssertEqual(info["server"]?["name"], "torl")
         let status = try await client.request("status")
-        XCTAssertNotNil(status["server"]?["pid"]?.intValue)
-        XCTAssertGreaterThan(status["memory"]?["residentBytes"]?.intValue ?? 0, 1 << 20)
+        XCTAssertNotNil(status["uptime_s"]?.doubleValue)
+        XCTAssertGreaterThan(status["memory"]?["rss_bytes"]?.intValue ?? 0, 1 << 20)
         do {
             _ = try await client.request("status", params: [1])
             XCTFail("positional params accepted")
