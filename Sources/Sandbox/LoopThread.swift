@@ -26,6 +26,13 @@ final class LoopThread: @unchecked Sendable {
         }
         wakeup.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let thread = Thread { [self] in
+            // libuv learns that a worker exited from SIGCHLD. A parent may have started this process with
+            // signals blocked (Foundation's Process can), and threads inherit the mask: unblock SIGCHLD here so
+            // the kernel can deliver it to this thread, or no exit would ever be seen and shutdown would hang.
+            var childSignal = sigset_t()
+            sigemptyset(&childSignal)
+            sigaddset(&childSignal, SIGCHLD)
+            pthread_sigmask(SIG_UNBLOCK, &childSignal, nil)
             uv_run(loop, UV_RUN_DEFAULT)
             uv_loop_close(loop)
             loop.deallocate()
