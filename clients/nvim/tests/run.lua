@@ -1,6 +1,8 @@
 -- Headless Neovim tests of the torl plugin against a real daemon (TORL_BIN), started over stdio by the plugin.
 --   nvim --headless -u NONE -c "set rtp+=clients/nvim" -c "luafile clients/nvim/tests/run.lua"
 -- Prints one line per test and "N passed, N failed"; exits non-zero on any failure.
+-- -u NONE loads no plugin files: source ours the way a user's runtime path would.
+vim.cmd("runtime plugin/torl.lua")
 local torl = require("torl")
 local rpc = require("torl.rpc")
 local passed, failed = 0, 0
@@ -75,6 +77,7 @@ check(":TorlSolve streams the paragraph's solution into a scratch buffer", funct
   assert(vim.env.TORL_MODEL, "TORL_MODEL must name the default model (make test sets it)")
   torl.config.solve = { max_tokens = 24 }
   vim.cmd("enew")
+  local problem_buffer = vim.api.nvim_get_current_buf()
   vim.api.nvim_buf_set_lines(0, 0, -1, false, { "What is 6 * 7?", "", "unrelated paragraph" })
   vim.api.nvim_win_set_cursor(0, { 1, 0 })
   local done, result, scratch = false, nil, nil
@@ -86,7 +89,10 @@ check(":TorlSolve streams the paragraph's solution into a scratch buffer", funct
   local text = table.concat(vim.api.nvim_buf_get_lines(scratch, 0, -1, false), "\n")
   assert(text:find(result.text, 1, true), "the scratch buffer does not hold the solution text:\n" .. text)
   assert(text:find("answer:", 1, true), text)
-  -- The command itself picks the paragraph under the cursor.
+  -- The command itself picks the paragraph under the cursor (back in the problem's buffer, on its first line).
+  vim.cmd("only")
+  vim.api.nvim_set_current_buf(problem_buffer)
+  vim.api.nvim_win_set_cursor(0, { 1, 0 })
   local before = #vim.api.nvim_list_bufs()
   vim.cmd("TorlSolve")
   assert(#vim.api.nvim_list_bufs() == before + 1, "TorlSolve did not open a scratch buffer")
