@@ -9,20 +9,19 @@ struct EvaluateParams: WireParams {
     var samples: Int?
     var output: String?
     var progress_token: RequestID?
-    var template: PromptTemplate?
-    var max_tool_calls: Int?
-    var max_tokens: Int?
-    var temperature: Double?
-    var top_p: Double?
-    var top_k: Int?
-    var seed: UInt64?
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, problems, limit, samples, output, progress_token, template, max_tool_calls, max_tokens,
-             temperature, top_p, top_k, seed
-    }
-    var options: GenerationOptions {
-        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
-                          temperature: temperature, top_p: top_p, top_k: top_k, seed: seed)
+    var options: GenerationOptions
+    enum CodingKeys: String, CodingKey, CaseIterable { case dataset, problems, limit, samples, output, progress_token }
+    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        dataset = try container.decodeIfPresent(String.self, forKey: .dataset)
+        problems = try container.decodeIfPresent([ProblemWire].self, forKey: .problems)
+        limit = try container.decodeIfPresent(Int.self, forKey: .limit)
+        samples = try container.decodeIfPresent(Int.self, forKey: .samples)
+        output = try container.decodeIfPresent(String.self, forKey: .output)
+        progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
+        options = try GenerationOptions(from: decoder)
     }
 }
 
@@ -54,11 +53,12 @@ extension Daemon {
             var settings = try params.options.settings(over: defaults)
             settings.groupSize = samples
             try settings.validate()
+            let runSettings = settings, runProblems = problems
             let writer = try params.output.map { try RecordWriter(path: $0) }
             let token = params.progress_token
             let summary = try await scheduler.exclusive("evaluate") { [self] in
                 try await Evaluator(engine: try makeEngine()).run(
-                    problems: problems, settings: settings,
+                    problems: runProblems, settings: runSettings,
                     onRecord: { record in try writer?.write(record) },
                     onProgress: { done, total in
                         try? context.progress(ReportProgress(message: "responses", done: done, total: total), token: token)

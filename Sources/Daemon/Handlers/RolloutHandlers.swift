@@ -17,19 +17,16 @@ struct RolloutParams: WireParams {
     var problems: [ProblemWire]
     var group_size: Int?
     var progress_token: RequestID?
-    var template: PromptTemplate?
-    var max_tool_calls: Int?
-    var max_tokens: Int?
-    var temperature: Double?
-    var top_p: Double?
-    var top_k: Int?
-    var seed: UInt64?
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case problems, group_size, progress_token, template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed
-    }
-    var options: GenerationOptions {
-        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
-                          temperature: temperature, top_p: top_p, top_k: top_k, seed: seed)
+    var options: GenerationOptions
+    enum CodingKeys: String, CodingKey, CaseIterable { case problems, group_size, progress_token }
+    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        problems = try container.decode([ProblemWire].self, forKey: .problems)
+        group_size = try container.decodeIfPresent(Int.self, forKey: .group_size)
+        progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
+        options = try GenerationOptions(from: decoder)
     }
 }
 
@@ -86,13 +83,14 @@ extension Daemon {
                 settings.groupSize = group
             }
             try settings.validate()
+            let runSettings = settings
             let problems = params.problems.enumerated().map { $1.problem(at: $0) }
             let total = problems.count * settings.groupSize
             let token = params.progress_token
             let trajectories = try await scheduler.exclusive("rollout") { [self] in
                 let engine = try makeEngine()
                 var finished = 0
-                return try await engine.run(problems: problems, settings: settings) { event in
+                return try await engine.run(problems: problems, settings: runSettings) { event in
                     guard case .finished = event else { return }
                     finished += 1
                     try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total), token: token)

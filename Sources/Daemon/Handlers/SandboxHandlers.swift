@@ -5,6 +5,7 @@ struct SandboxExecuteParams: WireParams {
     var code: String
     var limits: ExecutionLimits?
     enum CodingKeys: String, CodingKey, CaseIterable { case code, limits }
+    static let acceptedFields = CodingKeys.names
 }
 
 extension Daemon {

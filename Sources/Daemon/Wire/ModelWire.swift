@@ -44,4 +44,5 @@ struct ModelLoadParams: WireParams {
     var path: String
     var weights: WeightPrecision?
     enum CodingKeys: String, CodingKey, CaseIterable { case path, weights }
+    static let acceptedFields = CodingKeys.names
 }

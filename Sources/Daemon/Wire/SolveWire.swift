@@ -5,8 +5,9 @@ import RL
 import Sandbox
 
 /// Sampling and tool settings shared by solve, rollout, train_step and evaluate (schemas: the params' common
-/// fields). Absent fields take the method's defaults.
-struct GenerationOptions {
+/// fields), decoded from the same params object as the method's own fields. Absent fields take the method's
+/// defaults.
+struct GenerationOptions: Decodable, Sendable {
     var template: PromptTemplate?
     var max_tool_calls: Int?
     var max_tokens: Int?
@@ -14,6 +15,10 @@ struct GenerationOptions {
     var top_p: Double?
     var top_k: Int?
     var seed: UInt64?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed
+    }
 
     /// Rollout settings with these options over `defaults`; invalid values are -32602 naming the field.
     func settings(over defaults: RolloutSettings) throws -> RolloutSettings {
@@ -50,20 +55,16 @@ struct SolveParams: WireParams {
     var problem: String
     var reference: String?
     var progress_token: RequestID?
-    var template: PromptTemplate?
-    var max_tool_calls: Int?
-    var max_tokens: Int?
-    var temperature: Double?
-    var top_p: Double?
-    var top_k: Int?
-    var seed: UInt64?
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case problem, reference, progress_token, template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed
-    }
+    var options: GenerationOptions
+    enum CodingKeys: String, CodingKey, CaseIterable { case problem, reference, progress_token }
+    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
-    var options: GenerationOptions {
-        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
-                          temperature: temperature, top_p: top_p, top_k: top_k, seed: seed)
+    init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        problem = try container.decode(String.self, forKey: .problem)
+        reference = try container.decodeIfPresent(String.self, forKey: .reference)
+        progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
+        options = try GenerationOptions(from: decoder)
     }
 }
 
