@@ -28,7 +28,8 @@ public struct ExecutionLimits: Codable, Equatable, Sendable {
         self.maxSourceBytes = maxSourceBytes
     }
 
-    enum CodingKeys: String, CodingKey {
+    /// The wire names; public so that callers can tell a client which fields exist.
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case wallTimeoutSeconds = "wall_timeout_seconds"
         case cpuSeconds = "cpu_seconds"
         case memoryBytes = "memory_bytes"

@@ -6,6 +6,7 @@ struct SandboxExecuteParams: WireParams {
     var limits: ExecutionLimits?
     enum CodingKeys: String, CodingKey, CaseIterable { case code, limits }
     static let acceptedFields = CodingKeys.names
+    static let acceptedNestedFields = ["limits": ExecutionLimits.CodingKeys.names]
 }
 
 extension Daemon {

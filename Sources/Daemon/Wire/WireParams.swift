@@ -4,14 +4,26 @@ import JSONRPC
 /// misspelled is an error naming it (-32602) instead of being silently ignored.
 protocol WireParams: Decodable, Sendable {
     static var acceptedFields: [String] { get }
+    /// Fields accepted inside an object-valued field (e.g. `limits`), checked the same way.
+    static var acceptedNestedFields: [String: [String]] { get }
 }
 
 extension WireParams {
-    /// The first field of `params` this type does not accept, if any.
-    static func unknownField(in params: JSONValue?) -> String? {
+    static var acceptedNestedFields: [String: [String]] { [:] }
+
+    /// The first field of `params` this type does not accept, if any, as a dotted path, with what is accepted.
+    static func unknownField(in params: JSONValue?) -> (path: String, accepted: [String])? {
         guard case .object(let members)? = params else { return nil }
-        let known = Set(acceptedFields)
-        return members.keys.sorted().first { !known.contains($0) }
+        if let field = members.keys.sorted().first(where: { !acceptedFields.contains($0) }) {
+            return (field, acceptedFields)
+        }
+        for (name, accepted) in acceptedNestedFields.sorted(by: { $0.key < $1.key }) {
+            guard case .object(let nested)? = members[name] else { continue }
+            if let field = nested.keys.sorted().first(where: { !accepted.contains($0) }) {
+                return ("\(name).\(field)", accepted)
+            }
+        }
+        return nil
     }
 }
 
@@ -25,8 +37,8 @@ extension Router {
         strict method: String, _ handler: @escaping @Sendable (Params, RequestContext) async throws -> Result
     ) {
         registerRaw(method) { rawParams, context in
-            if let field = Params.unknownField(in: rawParams) {
-                throw RPCError.invalidParams(field: field, reason: "unknown field (accepted: \(Params.acceptedFields.sorted().joined(separator: ", ")))")
+            if let unknown = Params.unknownField(in: rawParams) {
+                throw RPCError.invalidParams(field: unknown.path, reason: "unknown field (accepted: \(unknown.accepted.sorted().joined(separator: ", ")))")
             }
             let params = try ParamsDecoding.decode(Params.self, from: rawParams)
             let result = try await handler(params, context)

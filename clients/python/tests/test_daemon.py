@@ -153,3 +153,9 @@ def test_evaluate_writes_records(client, schemas, tmp_path):
     assert 0 <= result["metrics"]["accuracy"] <= 1
     assert len(output.read_text().splitlines()) == 2
     assert reports and reports[-1]["done"] == reports[-1]["total"] == 2
+
+
+def test_unknown_limit_names_are_refused_not_ignored(client):
+    with pytest.raises(RPCError) as error:
+        client.request("sandbox/execute", {"code": "print(1)", "limits": {"timeout_ms": 5}})
+    assert error.value.code == -32602 and error.value.data["field"] == "limits.timeout_ms"
