@@ -33,7 +33,7 @@ struct DaemonConnectionOptions: ParsableArguments {
 }
 
 /// `torl solve PROBLEM`: a worked solution from a daemon, streamed to the terminal as it is written.
-struct SolveCommand: AsyncParsableCommand {
+struct SolveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "solve",
         abstract: "Solve a math problem with reasoning and Python, streamed from a daemon.")
@@ -58,28 +58,11 @@ struct SolveCommand: AsyncParsableCommand {
     @Option(help: "Reference answer: grade the solution against it.")
     var reference: String?
 
-    func run() async throws {
+    func run() throws {
         let text = problem ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        var params: [String: JSONValue] = ["problem": .string(text)]
-        if let template { params["template"] = .string(template) }
-        if let maxToolCalls { params["max_tool_calls"] = .int(Int64(maxToolCalls)) }
-        if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
-        if let temperature { params["temperature"] = .double(temperature) }
-        if let reference { params["reference"] = .string(reference) }
-        let client = try await connection.open()
-        let streaming = !connection.json
-        let result: JSONValue
-        do {
-            result = try await client.request("solve", params: .object(params), onProgress: { value in
-                guard streaming, value["kind"]?.stringValue == "text", let delta = value["delta"]?.stringValue else { return }
-                FileHandle.standardOutput.write(Data(delta.utf8))
-            })
-        } catch {
-            await client.close()
-            throw error
-        }
-        try? await client.shutdownAndExit()
-        await client.close()
+        let connection = connection
+        let (params, streaming) = (parameters(for: text), !connection.json)
+        let result = try blockingAwait { try await Self.solve(params, connection: connection, streaming: streaming) }
         if connection.json {
             print(String(decoding: try JSONCoding.encode(result), as: UTF8.self))
         } else {
@@ -90,19 +73,50 @@ struct SolveCommand: AsyncParsableCommand {
             print(summary)
         }
     }
+
+    private func parameters(for text: String) -> JSONValue {
+        var params: [String: JSONValue] = ["problem": .string(text)]
+        if let template { params["template"] = .string(template) }
+        if let maxToolCalls { params["max_tool_calls"] = .int(Int64(maxToolCalls)) }
+        if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
+        if let temperature { params["temperature"] = .double(temperature) }
+        if let reference { params["reference"] = .string(reference) }
+        return .object(params)
+    }
+
+    private static func solve(_ params: JSONValue, connection: DaemonConnectionOptions, streaming: Bool) async throws -> JSONValue {
+        let client = try await connection.open()
+        let result: JSONValue
+        do {
+            result = try await client.request("solve", params: params, onProgress: { value in
+                guard streaming, value["kind"]?.stringValue == "text", let delta = value["delta"]?.stringValue else { return }
+                FileHandle.standardOutput.write(Data(delta.utf8))
+            })
+        } catch {
+            await client.close()
+            throw error
+        }
+        try? await client.shutdownAndExit()
+        await client.close()
+        return result
+    }
 }
 
 /// `torl status`: the health of a daemon.
-struct StatusCommand: AsyncParsableCommand {
+struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a daemon's model, sandbox, queues and memory.")
 
     @OptionGroup var connection: DaemonConnectionOptions
 
-    func run() async throws {
-        let client = try await connection.open()
-        let status = try await client.request("status")
-        try? await client.shutdownAndExit()
-        await client.close()
+    func run() throws {
+        let connection = connection
+        let status = try blockingAwait { () async throws -> JSONValue in
+            let client = try await connection.open()
+            let status = try await client.request("status")
+            try? await client.shutdownAndExit()
+            await client.close()
+            return status
+        }
         if connection.json {
             print(String(decoding: try JSONCoding.encode(status), as: UTF8.self))
             return

@@ -11,11 +11,11 @@ var noSignalsBlocked = sigset_t()
 sigemptyset(&noSignalsBlocked)
 pthread_sigmask(SIG_SETMASK, &noSignalsBlocked, nil)
 
-struct Torl: AsyncParsableCommand {
+struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
         subcommands: [ServeCommand.self, SolveCommand.self, StatusCommand.self, GenerateCommand.self, TokenizeCommand.self, ExecCommand.self,
                       GradeCommand.self, EvalCommand.self, BenchCommand.self])
 }
-await Torl.main()
+Torl.main()
