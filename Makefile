@@ -24,7 +24,7 @@ demo: build
 # Then the clients, each against a real daemon started from the freshly built binary.
 test: setup
 	$(SWIFT) build $(RELEASE) --build-tests -Xswiftc -enable-testing
-	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build
+	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
 	$(MAKE) --no-print-directory test-clients
 
 test-clients:
