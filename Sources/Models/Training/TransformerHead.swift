@@ -110,3 +110,25 @@ extension TrainableTransformer {
         return statistics
     }
 }
+
+extension TrainableTransformer {
+    /// Raw logits of the given rows of a forward pass: [rows.count, vocabulary]. For sampling and for comparing
+    /// with the inference engine; the training path never materialises more than a chunk of these.
+    public func logits(_ pass: ForwardPass, rows: [Int]) throws -> [Float] {
+        let c = configuration
+        for row in rows where row < 0 || row >= pass.batch.count {
+            throw TrainingModelError.rowOutOfRange(row: row, tokenCount: pass.batch.count)
+        }
+        let gathered = FloatBuffer(count: max(rows.count, 1) * c.hiddenSize)
+        for (i, row) in rows.enumerated() {
+            (gathered.pointer + i * c.hiddenSize).update(from: pass.finalHidden.pointer + row * c.hiddenSize,
+                                                          count: c.hiddenSize)
+        }
+        var result = [Float](repeating: 0, count: rows.count * c.vocabularySize)
+        result.withUnsafeMutableBufferPointer { out in
+            LinearKernels.forward(y: out.baseAddress!, x: gathered.pointer, weight: parameters.pointer + layout.head,
+                                  bias: nil, rows: rows.count, inFeatures: c.hiddenSize, outFeatures: c.vocabularySize)
+        }
+        return result
+    }
+}
