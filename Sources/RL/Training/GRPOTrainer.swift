@@ -57,6 +57,19 @@ public final class GRPOTrainer {
 
     public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init()) throws -> StepMetrics {
         let started = DispatchTime.now().uptimeNanoseconds
+        let accumulated = try accumulateGradients(sequences)
+        let gradientNorm = GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
+        let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
+        optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
+        let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return accumulated.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
+                                   gradientNorm: gradientNorm, hasReference: reference != nil,
+                                   updateSeconds: updateSeconds, timings: timings)
+    }
+
+    /// Sets the policy's gradients to those of the step's loss over `sequences` (all micro-batches) and returns
+    /// the loss and token statistics. Parameters are not changed.
+    func accumulateGradients(_ sequences: [TrainingSequence]) throws -> StepAccumulator {
         guard !sequences.isEmpty else { throw TrainingInputError.emptyBatch }
         for (index, sequence) in sequences.enumerated() { try sequence.validate(index: index) }
         let lossConfiguration = configuration.loss
@@ -68,7 +81,6 @@ public final class GRPOTrainer {
         guard trainedPositions.contains(where: { !$0.isEmpty }) else { throw TrainingInputError.noTrainedTokens }
 
         var accumulator = StepAccumulator()
-        var referenceSeconds = 0.0
         policy.zeroGradients()
         let temperature = Float(lossConfiguration.temperature)
         for members in microBatches(sequences.map(\.tokens.count)) {
@@ -90,7 +102,7 @@ public final class GRPOTrainer {
                 let pass = try reference.forward(packed, policy: .recomputePerLayer)
                 referenceLogProbabilities = try reference.tokenStatistics(
                     pass, rows: rows, temperature: temperature, chunkRows: configuration.headChunkRows).logProbabilities
-                referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - referenceStarted) / 1e9
+                accumulator.referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - referenceStarted) / 1e9
             }
             let pass = try policy.forward(packed, policy: configuration.activationPolicy)
             _ = try policy.backward(pass, rows: rows, temperature: temperature,
@@ -111,13 +123,7 @@ public final class GRPOTrainer {
             }
             accumulator.processedTokens += packed.count
         }
-        let gradientNorm = GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
-        let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
-        optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
-        let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return accumulator.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
-                                   gradientNorm: gradientNorm, hasReference: reference != nil,
-                                   updateSeconds: updateSeconds, referenceSeconds: referenceSeconds, timings: timings)
+        return accumulator
     }
 
     /// Consecutive sequences packed up to `microBatchTokens` tokens each.
@@ -150,6 +156,7 @@ struct StepAccumulator {
     var mismatch = 0.0
     var mismatchMax = 0.0
     var processedTokens = 0
+    var referenceSeconds = 0.0
 
     mutating func add(_ terms: TokenLossTerms, weight: Double, entropy tokenEntropy: Double, mismatch tokenMismatch: Double) {
         loss += weight * terms.loss
@@ -163,8 +170,7 @@ struct StepAccumulator {
     }
 
     func metrics(step: Int, sequences: [TrainingSequence], learningRate: Double, gradientNorm: Double,
-                 hasReference: Bool, updateSeconds: Double, referenceSeconds: Double,
-                 timings: RolloutTimings) -> StepMetrics {
+                 hasReference: Bool, updateSeconds: Double, timings: RolloutTimings) -> StepMetrics {
         let n = Double(sequences.count)
         let rewards = sequences.map(\.reward)
         let rewardMean = rewards.reduce(0, +) / n
