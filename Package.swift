@@ -19,7 +19,9 @@ let package = Package(
         .systemLibrary(name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
                        providers: [.apt(["libuv1-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        // AVX-512 inner loops with run-time CPU dispatch and portable fallbacks (docs/ENGINE.md).
+        .target(name: "CKernels"),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Tokenizers"),
         .target(name: "Models", dependencies: ["Tensors", "Tokenizers"]),
         .target(name: "Generation", dependencies: ["Models", "Tokenizers", "Tensors"]),
@@ -31,11 +33,11 @@ let package = Package(
             "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
         ]),
         .executableTarget(name: "torl", dependencies: [
-            "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Sandbox", "MathGrader",
+            "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tensors", "Tokenizers", "Sandbox", "MathGrader",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CKernels"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensors", "Tokenizers"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Models", "Tokenizers"]),

@@ -1,0 +1,200 @@
+import Foundation
+import Tensors
+
+/// A Llama-family decoder (Llama, Qwen2 = Llama with q/k/v biases) with a KV cache of many sequences.
+/// Not thread-safe: one owner (the compute thread) calls it; the kernels inside use both cores.
+public final class LlamaModel: InferenceModel {
+    public let configuration: ModelConfiguration
+    public let precision: WeightPrecision
+    /// Where the weights came from (file or folder), for messages.
+    public let source: String
+    private var weights: LlamaWeights
+    private var sequences: [SequenceID: SequenceCache] = [:]
+    private var nextSequenceNumber = 0
+    private let workspace = Workspace()
+
+    /// A model from f32 parameters keyed by Hugging Face name (see `TensorNameTable`); names and shapes are
+    /// checked, and missing or unused tensors are reported by name.
+    public init(configuration: ModelConfiguration, tensors: [String: NamedTensor], precision: WeightPrecision = .f32,
+                source: String = "tensors") throws {
+        try configuration.validate(source: source)
+        try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
+                                     naming: { $0.name }, source: source)
+        for (name, tensor) in tensors where tensor.values.count != tensor.shape.reduce(1, *) {
+            throw ModelError.invalidConfiguration(source: source, detail: "tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
+        }
+        self.configuration = configuration
+        self.precision = precision
+        self.source = source
+        weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
+    }
+
+    /// The parameters as f32 tensors keyed by Hugging Face name (for training and checkpoints).
+    public func namedTensors() -> [String: NamedTensor] { weights.namedTensors(configuration: configuration) }
+
+    /// Replaces every parameter (e.g. after a training step). Refused while sequences hold keys and values
+    /// computed with the old weights.
+    public func replaceWeights(_ tensors: [String: NamedTensor]) throws {
+        guard sequences.isEmpty else { throw ModelError.sequencesStillCached(sequences.count) }
+        try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
+                                     naming: { $0.name }, source: "replacement weights")
+        weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
+    }
+
+    /// Bytes of linear weights one decode step reads.
+    public var linearWeightBytes: Int { weights.linearWeightBytes }
+
+    // MARK: sequences
+
+    public func makeSequence() throws -> SequenceID {
+        let id = SequenceID(nextSequenceNumber)
+        nextSequenceNumber += 1
+        sequences[id] = SequenceCache(layerCount: configuration.layerCount,
+                                      rowWidth: configuration.keyValueHeadCount * configuration.headDimension,
+                                      capacity: min(64, configuration.contextLength))
+        return id
+    }
+
+    public func forkSequence(_ source: SequenceID) throws -> SequenceID {
+        guard let cache = sequences[source] else { throw ModelError.unknownSequence(source) }
+        let id = SequenceID(nextSequenceNumber)
+        nextSequenceNumber += 1
+        sequences[id] = cache.copy()
+        return id
+    }
+
+    public func releaseSequence(_ sequence: SequenceID) { sequences[sequence] = nil }
+
+    public func length(of sequence: SequenceID) -> Int { sequences[sequence]?.length ?? 0 }
+
+    // MARK: forward
+
+    public func forward(_ steps: [ForwardStep]) throws -> LogitsBatch {
+        let c = configuration
+        // Validate everything before touching any cache, so a failed call changes nothing.
+        var caches: [SequenceCache] = []
+        var seen = Set<SequenceID>()
+        for step in steps {
+            guard let cache = sequences[step.sequence] else { throw ModelError.unknownSequence(step.sequence) }
+            guard seen.insert(step.sequence).inserted else { throw ModelError.duplicateSequence(step.sequence) }
+            guard !step.tokens.isEmpty else { throw ModelError.emptyStep(step.sequence) }
+            if let bad = step.tokens.first(where: { $0 < 0 || Int($0) >= c.vocabularySize }) {
+                throw ModelError.tokenOutOfRange(token: bad, vocabularySize: c.vocabularySize, sequence: step.sequence)
+            }
+            guard cache.length + step.tokens.count <= c.contextLength else {
+                throw ModelError.contextOverflow(sequence: step.sequence, cached: cache.length,
+                                                 adding: step.tokens.count, contextLength: c.contextLength)
+            }
+            caches.append(cache)
+        }
+
+        // Row r of the batch: which step it came from and its position in that sequence.
+        var tokens: [Int32] = [], positions: [Int] = [], rowCache: [Int] = []
+        var logitRows: [Int] = [], rowRanges: [Range<Int>] = []
+        for (index, step) in steps.enumerated() {
+            let start = caches[index].length
+            let firstRow = tokens.count
+            tokens += step.tokens
+            positions += (0..<step.tokens.count).map { start + $0 }
+            rowCache += Array(repeating: index, count: step.tokens.count)
+            let wanted = step.logitsForAllTokens ? firstRow..<tokens.count : (tokens.count - 1)..<tokens.count
+            rowRanges.append(logitRows.count..<(logitRows.count + wanted.count))
+            logitRows += wanted
+        }
+        for (index, step) in steps.enumerated() {
+            caches[index].reserve(caches[index].length + step.tokens.count, limit: c.contextLength)
+        }
+
+        let logits = runLayers(tokens: tokens, positions: positions, rowCache: rowCache, caches: caches, logitRows: logitRows)
+        for (index, step) in steps.enumerated() { caches[index].length += step.tokens.count }
+        return LogitsBatch(values: logits, vocabularySize: c.vocabularySize, rowRanges: rowRanges)
+    }
+
+    /// The decoder over T rows; writes keys/values at `positions` of each row's cache and returns logits of
+    /// `logitRows`: [logitRows.count, V].
+    private func runLayers(tokens: [Int32], positions: [Int], rowCache: [Int], caches: [SequenceCache],
+                           logitRows: [Int]) -> [Float] {
+        let c = configuration
+        let T = tokens.count, C = c.hiddenSize, F = c.intermediateSize, D = c.headDimension
+        let H = c.headCount, KVH = c.keyValueHeadCount
+        let Q = H * D, KV = KVH * D, QKV = Q + 2 * KV
+        let epsilon = Float(c.rmsNormEpsilon)
+        let pairing: RoPE.Pairing = c.ropePairing == .halves ? .halves : .adjacent
+        let ws = workspace
+        ws.reserve(rows: T, hidden: C, qkv: QKV, attention: Q, gateUp: 2 * F)
+        let x = ws.residual, xn = ws.normalized, qkv = ws.qkv, att = ws.attention, gu = ws.gateUp, h = ws.hidden
+
+        let rotations = RoPE.Table(positions: positions, headDimension: D, theta: c.ropeTheta)
+        tokens.withUnsafeBufferPointer { Embedding.forward(out: x, table: weights.embedding, tokens: $0.baseAddress!, rows: T, channels: C) }
+        positions.withUnsafeBufferPointer { positions in
+            for (l, layer) in weights.layers.enumerated() {
+                // x: [T, C] → xn → qkv: [T, Q + 2 KV]
+                RMSNorm.forward(out: xn, inp: x, weight: layer.attentionNorm, rows: T, channels: C, epsilon: epsilon)
+                Linear.forward(out: qkv, inp: xn, weight: layer.qkv, bias: layer.qkvBias, rows: T)
+                for t in 0..<T {
+                    let row = qkv + t * QKV
+                    // q and k heads are adjacent in the row, so one call rotates both.
+                    RoPE.forward(row, table: rotations, row: t, heads: H + KVH, pairing: pairing)
+                    let cache = caches[rowCache[t]]
+                    (cache.keys(l) + positions[t] * KV).update(from: row + Q, count: KV)
+                    (cache.values(l) + positions[t] * KV).update(from: row + Q + KV, count: KV)
+                }
+                // att: [T, Q], each row attending to its sequence's cache up to its own position.
+                ComputePool.parallelFor(T * H, grain: 2) { items in
+                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: c.contextLength)
+                    defer { scores.deallocate() }
+                    var item = items.lowerBound
+                    while item < items.upperBound {
+                        let t = item / H, firstHead = item % H
+                        let lastHead = min(H, firstHead + (items.upperBound - item))
+                        let cache = caches[rowCache[t]]
+                        Attention.forwardRow(out: att + t * Q, query: qkv + t * QKV, keys: cache.keys(l), values: cache.values(l),
+                                             length: positions[t] + 1, heads: H, keyValueHeads: KVH, headDimension: D,
+                                             scores: scores, heads: firstHead..<lastHead)
+                        item += lastHead - firstHead
+                    }
+                }
+                // x += att · Woᵀ
+                Linear.forward(out: x, inp: att, weight: layer.attentionOutput, bias: nil, rows: T, accumulate: true)
+                // x += swiglu(norm(x) · Wgateupᵀ) · Wdownᵀ
+                RMSNorm.forward(out: xn, inp: x, weight: layer.mlpNorm, rows: T, channels: C, epsilon: epsilon)
+                Linear.forward(out: gu, inp: xn, weight: layer.gateUp, bias: nil, rows: T)
+                SwiGLU.forward(out: h, gateUp: gu, rows: T, features: F)
+                Linear.forward(out: x, inp: h, weight: layer.down, bias: nil, rows: T, accumulate: true)
+            }
+        }
+        // Final norm and head on the requested rows only: selected: [R, C] → logits: [R, V]
+        let R = logitRows.count, V = c.vocabularySize
+        for (i, row) in logitRows.enumerated() { (xn + i * C).update(from: x + row * C, count: C) }
+        RMSNorm.forward(out: xn, inp: xn, weight: weights.finalNorm, rows: R, channels: C, epsilon: epsilon)
+        return [Float](unsafeUninitializedCapacity: R * V) { buffer, initialized in
+            Linear.forward(out: buffer.baseAddress!, inp: xn, weight: weights.head, bias: nil, rows: R)
+            initialized = R * V
+        }
+    }
+}
+
+/// Activation buffers of a forward call, kept between calls and grown to the largest batch seen.
+private final class Workspace {
+    private(set) var rows = 0
+    var residual: UnsafeMutablePointer<Float> = .allocate(capacity: 1)     // [T, C]
+    var normalized: UnsafeMutablePointer<Float> = .allocate(capacity: 1)   // [T, C]
+    var qkv: UnsafeMutablePointer<Float> = .allocate(capacity: 1)          // [T, Q + 2 KV]
+    var attention: UnsafeMutablePointer<Float> = .allocate(capacity: 1)    // [T, Q]
+    var gateUp: UnsafeMutablePointer<Float> = .allocate(capacity: 1)       // [T, 2 F]
+    var hidden: UnsafeMutablePointer<Float> = .allocate(capacity: 1)       // [T, F]
+
+    func reserve(rows T: Int, hidden C: Int, qkv QKV: Int, attention Q: Int, gateUp FF: Int) {
+        guard T > rows else { return }
+        for buffer in [residual, normalized, qkv, attention, gateUp, hidden] { buffer.deallocate() }
+        residual = .allocate(capacity: T * C)
+        normalized = .allocate(capacity: T * C)
+        qkv = .allocate(capacity: T * QKV)
+        attention = .allocate(capacity: T * Q)
+        gateUp = .allocate(capacity: T * FF)
+        hidden = .allocate(capacity: T * FF / 2)
+        rows = T
+    }
+
+    deinit { for buffer in [residual, normalized, qkv, attention, gateUp, hidden] { buffer.deallocate() } }
+}

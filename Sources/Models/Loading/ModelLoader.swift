@@ -1,0 +1,24 @@
+import Foundation
+import Tensors
+
+/// Entry point: a model from a GGUF file or a Hugging Face checkpoint folder.
+public enum ModelLoader {
+    /// `path`: a `.gguf` file, or a folder with `config.json` and safetensors weights.
+    /// `precision`: how the linear weights are stored for inference (f32 is exact).
+    public static func load(path: String, precision: WeightPrecision = .f32) throws -> LlamaModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
+        }
+        if isDirectory.boolValue {
+            var configuration = try HuggingFaceCheckpoint.configuration(directory: path)
+            let checkpoint = try SafetensorsCheckpoint(directory: path)
+            let tensors = try HuggingFaceCheckpoint.namedTensors(of: checkpoint, configuration: &configuration)
+            return try LlamaModel(configuration: configuration, tensors: tensors, precision: precision, source: path)
+        }
+        let gguf = try GGUFFile(path: path)
+        let configuration = try GGUFCheckpoint.configuration(of: gguf)
+        let tensors = try GGUFCheckpoint.namedTensors(of: gguf, configuration: configuration)
+        return try LlamaModel(configuration: configuration, tensors: tensors, precision: precision, source: path)
+    }
+}

@@ -1,1 +1,0 @@
-// Tensors module: see docs/ARCHITECTURE.md

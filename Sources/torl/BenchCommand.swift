@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tensors
+
+/// `torl bench`: engine throughput on a model (prefill, batch-1 decode, aggregate batched decode), as JSON.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prefill and decode throughput of the inference engine; prints JSON.")
+
+    @Option(help: "GGUF file or Hugging Face checkpoint folder (default: $TORL_MODEL).")
+    var model: String?
+
+    @Option(help: "Weight precisions to measure, comma-separated (f32, bf16).")
+    var precision: String = "f32,bf16"
+
+    @Option(help: "Prompt length for the prefill measurement.")
+    var promptTokens: Int = 512
+
+    @Option(help: "Tokens generated per sequence in the decode measurements.")
+    var newTokens: Int = 128
+
+    @Option(help: "Decode batch sizes, comma-separated.")
+    var batches: String = "1,8,32,64"
+
+    func run() throws {
+        guard let path = model ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
+            throw ValidationError("no model: pass --model or set TORL_MODEL")
+        }
+        let precisions = try precision.split(separator: ",").map { name -> WeightPrecision in
+            guard let value = WeightPrecision(rawValue: String(name)) else {
+                throw ValidationError("unknown precision \(name) (f32, bf16)")
+            }
+            return value
+        }
+        let batchSizes = try batches.split(separator: ",").map { text -> Int in
+            guard let value = Int(text), value > 0 else { throw ValidationError("bad batch size \(text)") }
+            return value
+        }
+        var runs: [[String: Any]] = []
+        for precision in precisions {
+            let loadStart = Date()
+            let engine = try ModelLoader.load(path: path, precision: precision)
+            let loadSeconds = Date().timeIntervalSince(loadStart)
+            let bench = EngineBenchmark(model: engine)
+            var run: [String: Any] = [
+                "weight_precision": precision.rawValue,
+                "linear_weight_megabytes": Double(engine.linearWeightBytes) / 1e6,
+                "load_seconds": loadSeconds,
+            ]
+            let prefill = try bench.prefill(tokens: promptTokens)
+            run["prefill"] = ["prompt_tokens": promptTokens, "seconds": prefill, "tokens_per_second": Double(promptTokens) / prefill]
+            var decode: [[String: Any]] = []
+            for batch in batchSizes {
+                let seconds = try bench.decode(batch: batch, newTokens: newTokens)
+                decode.append(["batch": batch, "new_tokens_per_sequence": newTokens, "seconds": seconds,
+                               "aggregate_tokens_per_second": Double(batch * newTokens) / seconds])
+            }
+            run["decode"] = decode
+            runs.append(run)
+        }
+        let report: [String: Any] = [
+            "model": path,
+            "cpu": EngineBenchmark.cpuModel(),
+            "nproc": ProcessInfo.processInfo.activeProcessorCount,
+            "compute_pool_workers": ComputePool.workerCount,
+            "blas_threads": BLASEnvironment.blasThreadCount,
+            "openblas_coretype": BLASEnvironment.coreTypeInEffect ?? "unset",
+            "openblas_kernel": BLASEnvironment.blasCoreName,
+            "avx512_kernels": EngineBenchmark.usesAVX512,
+            "runs": runs,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// Timed workloads on one model. Token ids are fixed pseudo-random values, so runs are comparable.
+struct EngineBenchmark {
+    let model: LlamaModel
+
+    static var usesAVX512: Bool { KernelInfo.usesAVX512 }
+
+    static func cpuModel() -> String {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let line = text.split(separator: "\n").first { $0.hasPrefix("model name") }
+        return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    }
+
+    func tokens(_ count: Int, seed: UInt64) -> [Int32] {
+        var state = seed &* 6364136223846793005 &+ 1442695040888963407
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int32((state >> 33) % UInt64(model.configuration.vocabularySize))
+        }
+    }
+
+    /// Seconds for one forward call over a `tokens`-long prompt (best of two).
+    func prefill(tokens count: Int) throws -> Double {
+        var best = Double.infinity
+        for attempt in 0..<2 {
+            let sequence = try model.makeSequence()
+            defer { model.releaseSequence(sequence) }
+            let prompt = tokens(count, seed: UInt64(attempt))
+            let start = DispatchTime.now()
+            _ = try model.forward([ForwardStep(sequence: sequence, tokens: prompt)])
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+        }
+        return best
+    }
+
+    /// Seconds for `newTokens` greedy decode steps of `batch` sequences after a short shared-length prompt.
+    func decode(batch: Int, newTokens: Int) throws -> Double {
+        let sequences = try (0..<batch).map { _ in try model.makeSequence() }
+        defer { sequences.forEach(model.releaseSequence) }
+        var logits = try model.forward(sequences.enumerated().map {
+            ForwardStep(sequence: $1, tokens: tokens(16, seed: UInt64(100 + $0)))
+        })
+        let start = DispatchTime.now()
+        for _ in 0..<newTokens {
+            let next = logits.rowRanges.map { range -> Int32 in
+                let row = logits.row(range.lowerBound)
+                return Int32(row.indices.max { row[$0] < row[$1] }! - row.startIndex)
+            }
+            logits = try model.forward(sequences.indices.map { ForwardStep(sequence: sequences[$0], tokens: [next[$0]]) })
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+}

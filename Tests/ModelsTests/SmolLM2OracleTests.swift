@@ -1,0 +1,157 @@
+import Foundation
+import XCTest
+@testable import Models
+import Tensors
+
+/// SmolLM2-135M-Instruct (Llama, adjacent-pair RoPE from llama.cpp's conversion) against llama.cpp's F32
+/// logits: Tests/Fixtures/smollm2_reference.json and smollm2_last_logits_f32.bin.
+final class SmolLM2OracleTests: XCTestCase {
+    struct Prompt {
+        let name: String
+        let ids: [Int32]
+        let argmaxPerPosition: [Int]
+        let greedy: [Int32]
+    }
+
+    static let tolerance: Float = 1e-3
+    static var cachedModel: LlamaModel?
+
+    func model() throws -> LlamaModel {
+        if let model = Self.cachedModel { return model }
+        guard FileManager.default.fileExists(atPath: TestSupport.modelPath) else {
+            throw TestFailure("the model \(TestSupport.modelPath) is missing (run `make setup` or set TORL_MODEL)")
+        }
+        let model = try ModelLoader.load(path: TestSupport.modelPath, precision: .f32)
+        Self.cachedModel = model
+        return model
+    }
+
+    func prompts() throws -> [Prompt] {
+        let data = try Data(contentsOf: TestSupport.fixture("smollm2_reference.json"))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let list = try XCTUnwrap(json["prompts"] as? [[String: Any]])
+        return try list.map { entry in
+            let greedy = try XCTUnwrap(entry["greedy_32"] as? [String: Any])
+            return Prompt(name: try XCTUnwrap(entry["name"] as? String),
+                          ids: try XCTUnwrap(entry["prompt_ids"] as? [Int]).map(Int32.init),
+                          argmaxPerPosition: try XCTUnwrap(entry["argmax_per_prompt_position"] as? [Int]),
+                          greedy: try XCTUnwrap(greedy["ids"] as? [Int]).map(Int32.init))
+        }
+    }
+
+    /// [4][49152] llama.cpp logits at each prompt's last position.
+    func referenceLastLogits(vocabulary: Int) throws -> [[Float]] {
+        let values = try TestSupport.readFloats(TestSupport.fixture("smollm2_last_logits_f32.bin"))
+        XCTAssertEqual(values.count, 4 * vocabulary)
+        return (0..<4).map { Array(values[($0 * vocabulary)..<(($0 + 1) * vocabulary)]) }
+    }
+
+    func testConfigurationFromGGUFMetadata() throws {
+        let c = try model().configuration
+        XCTAssertEqual(c.architecture, .llama)
+        XCTAssertEqual([c.vocabularySize, c.hiddenSize, c.intermediateSize, c.layerCount, c.headCount, c.keyValueHeadCount, c.headDimension],
+                       [49152, 576, 1536, 30, 9, 3, 64])
+        XCTAssertEqual(c.ropeTheta, 100_000)
+        XCTAssertEqual(c.ropePairing, .adjacent)
+        XCTAssertEqual(c.rmsNormEpsilon, 1e-5, accuracy: 1e-12)
+        XCTAssertTrue(c.tiedEmbeddings)
+        XCTAssertFalse(c.attentionBias)
+    }
+
+    /// Each prompt alone, whole prompt in one call: logits at every position, argmax everywhere, last-position
+    /// logits against the full reference vector.
+    func testEachPromptMatchesLlamaCppLogits() throws {
+        let model = try model()
+        let V = model.configuration.vocabularySize
+        let reference = try referenceLastLogits(vocabulary: V)
+        for (index, prompt) in try prompts().enumerated() {
+            let sequence = try model.makeSequence()
+            defer { model.releaseSequence(sequence) }
+            let batch = try model.forward([ForwardStep(sequence: sequence, tokens: prompt.ids, logitsForAllTokens: true)])
+            XCTAssertEqual(batch.rowRanges, [0..<prompt.ids.count])
+            let argmaxes = (0..<prompt.ids.count).map { TestSupport.argmax(batch.row($0)) }
+            XCTAssertEqual(argmaxes, prompt.argmaxPerPosition, "argmax per position, \(prompt.name)")
+            let difference = TestSupport.maxAbsDifference(batch.row(prompt.ids.count - 1), reference[index])
+            XCTAssertLessThanOrEqual(difference, Self.tolerance, "last-position logits, \(prompt.name)")
+            XCTAssertEqual(model.length(of: sequence), prompt.ids.count)
+        }
+    }
+
+    /// The 4 prompts (5 to 202 tokens) in ONE forward call, then 32 greedy tokens decoded for all 4 together.
+    func testBatchOfDifferentLengthsAndGreedyDecode() throws {
+        let model = try model()
+        let prompts = try prompts()
+        let reference = try referenceLastLogits(vocabulary: model.configuration.vocabularySize)
+        let sequences = try prompts.map { _ in try model.makeSequence() }
+        defer { sequences.forEach(model.releaseSequence) }
+        var batch = try model.forward(zip(sequences, prompts).map { ForwardStep(sequence: $0, tokens: $1.ids, logitsForAllTokens: true) })
+        for (index, prompt) in prompts.enumerated() {
+            let rows = batch.rowRanges[index]
+            XCTAssertEqual(rows.count, prompt.ids.count)
+            XCTAssertEqual(rows.map { TestSupport.argmax(batch.row($0)) }, prompt.argmaxPerPosition, prompt.name)
+            XCTAssertLessThanOrEqual(TestSupport.maxAbsDifference(batch.row(rows.upperBound - 1), reference[index]), Self.tolerance, prompt.name)
+        }
+        var generated = [[Int32]](repeating: [], count: prompts.count)
+        var next = prompts.indices.map { Int32(TestSupport.argmax(batch.row(batch.rowRanges[$0].upperBound - 1))) }
+        for _ in 0..<32 {
+            for i in prompts.indices { generated[i].append(next[i]) }
+            if generated[0].count == 32 { break }
+            batch = try model.forward(sequences.indices.map { ForwardStep(sequence: sequences[$0], tokens: [next[$0]]) })
+            next = prompts.indices.map { Int32(TestSupport.argmax(batch.row(batch.rowRanges[$0].lowerBound))) }
+        }
+        for (index, prompt) in prompts.enumerated() {
+            XCTAssertEqual(generated[index], prompt.greedy, "32 greedy tokens, \(prompt.name)")
+        }
+    }
+
+    /// Prefill all but the last 3 tokens, then feed those one per call while another sequence of a different
+    /// length decodes in the same batch: the cache must give the same last logits as the whole prompt at once.
+    func testPrefillThenDecodeMatchesWholePrompt() throws {
+        let model = try model()
+        let prompts = try prompts()
+        let reference = try referenceLastLogits(vocabulary: model.configuration.vocabularySize)
+        let (a, b) = (prompts[1], prompts[3])
+        let first = try model.makeSequence(), second = try model.makeSequence()
+        defer { model.releaseSequence(first); model.releaseSequence(second) }
+        _ = try model.forward([ForwardStep(sequence: first, tokens: Array(a.ids.dropLast(3))),
+                               ForwardStep(sequence: second, tokens: Array(b.ids.dropLast(3)))])
+        var last: LogitsBatch?
+        for k in stride(from: 3, to: 0, by: -1) {
+            last = try model.forward([ForwardStep(sequence: second, tokens: [b.ids[b.ids.count - k]]),
+                                      ForwardStep(sequence: first, tokens: [a.ids[a.ids.count - k]])])
+        }
+        let batch = try XCTUnwrap(last)
+        XCTAssertLessThanOrEqual(TestSupport.maxAbsDifference(batch.row(batch.rowRanges[0].lowerBound), reference[3]), Self.tolerance)
+        XCTAssertLessThanOrEqual(TestSupport.maxAbsDifference(batch.row(batch.rowRanges[1].lowerBound), reference[1]), Self.tolerance)
+        XCTAssertEqual(model.length(of: first), a.ids.count)
+        XCTAssertEqual(model.length(of: second), b.ids.count)
+    }
+
+    /// A fork shares the parent's prefix: its continuation equals the parent's.
+    func testForkedSequenceContinuesLikeItsParent() throws {
+        let model = try model()
+        let prompt = try prompts()[0]
+        let parent = try model.makeSequence()
+        defer { model.releaseSequence(parent) }
+        _ = try model.forward([ForwardStep(sequence: parent, tokens: prompt.ids)])
+        let child = try model.forkSequence(parent)
+        defer { model.releaseSequence(child) }
+        XCTAssertEqual(model.length(of: child), prompt.ids.count)
+        let batch = try model.forward([ForwardStep(sequence: parent, tokens: [prompt.greedy[0]]),
+                                       ForwardStep(sequence: child, tokens: [prompt.greedy[0]])])
+        XCTAssertEqual(Array(batch.row(0)), Array(batch.row(1)))
+        XCTAssertEqual(TestSupport.argmax(batch.row(1)), Int(prompt.greedy[1]))
+    }
+
+    /// bf16 weights: not bit-exact, but the top token at the end of each prompt agrees with the oracle.
+    func testBF16WeightsKeepTheTopToken() throws {
+        let model = try ModelLoader.load(path: TestSupport.modelPath, precision: .bf16)
+        XCTAssertEqual(model.linearWeightBytes * 2, try self.model().linearWeightBytes)
+        for prompt in try prompts() {
+            let sequence = try model.makeSequence()
+            let batch = try model.forward([ForwardStep(sequence: sequence, tokens: prompt.ids)])
+            XCTAssertEqual(TestSupport.argmax(batch.row(0)), prompt.argmaxPerPosition.last, prompt.name)
+            model.releaseSequence(sequence)
+        }
+    }
+}

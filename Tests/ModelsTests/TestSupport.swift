@@ -1,0 +1,63 @@
+import Foundation
+import XCTest
+@testable import Models
+
+/// Paths and shared fixtures of the Models tests.
+enum TestSupport {
+    static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var modelPath: String {
+        ProcessInfo.processInfo.environment["TORL_MODEL"]
+            ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+    }
+
+    /// The Python interpreter with numpy: TORL_PYTHON, else python3 on PATH.
+    static var python: String { ProcessInfo.processInfo.environment["TORL_PYTHON"] ?? "python3" }
+
+    static func fixture(_ name: String) -> URL { packageRoot.appendingPathComponent("Tests/Fixtures/\(name)") }
+
+    /// Fresh empty directory for a test's files.
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("torl-models-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Runs `python -c script args`; fails the test with stderr when it exits non-zero.
+    static func runPython(_ script: String, arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, "-c", script] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        do { try process.run() } catch {
+            throw TestFailure("cannot start python \(python): \(error)")
+        }
+        process.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("python (\(python)) failed with status \(process.terminationStatus): \(message)")
+        }
+    }
+
+    static func readFloats(_ url: URL) throws -> [Float] {
+        let data = try Data(contentsOf: url)
+        return data.withUnsafeBytes { raw in (0..<(data.count / 4)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+    }
+
+    static func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Float where A.Element == Float, B.Element == Float {
+        zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    }
+
+    static func argmax<S: Collection>(_ row: S) -> Int where S.Element == Float, S.Index == Int {
+        var best = row.startIndex
+        for i in row.indices where row[i] > row[best] { best = i }
+        return best - row.startIndex
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
