@@ -11,12 +11,12 @@ final class TrainingKernelGradientTests: XCTestCase {
         let weights = GradientCheck.randomBuffer(tokens.count * channels, &generator)
         let out = FloatBuffer(count: tokens.count * channels)
         func loss() -> Double {
-            EmbeddingKernels.forward(out: out.pointer, tokens: tokens, table: table.pointer, rows: tokens.count,
-                                     channels: channels)
+            Embedding.forward(out: out.pointer, table: table.pointer, tokens: tokens, rows: tokens.count,
+                              channels: channels)
             return GradientCheck.dot(out, weights)
         }
         let dTable = FloatBuffer(count: table.count)
-        EmbeddingKernels.backward(dTable: dTable.pointer, dOut: weights.pointer, tokens: tokens, rows: tokens.count,
+        Embedding.backward(dTable: dTable.pointer, dOut: weights.pointer, tokens: tokens, rows: tokens.count,
                                   channels: channels)
         GradientCheck.assertMatches("embedding", parameter: table, analytic: dTable, loss: loss)
         // Token 3 appears three times: its row collects the three rows of dOut.
@@ -32,13 +32,13 @@ final class TrainingKernelGradientTests: XCTestCase {
         let weights = GradientCheck.randomBuffer(rows * channels, &generator)
         let y = FloatBuffer(count: rows * channels), rms = FloatBuffer(count: rows)
         func loss() -> Double {
-            RMSNormKernels.forward(y: y.pointer, reciprocalRMS: rms.pointer, x: x.pointer, weight: weight.pointer,
+            RMSNorm.forward(y: y.pointer, reciprocalRMS: rms.pointer, x: x.pointer, weight: weight.pointer,
                                    rows: rows, channels: channels, epsilon: 1e-5)
             return GradientCheck.dot(y, weights)
         }
         _ = loss()
         let dx = FloatBuffer(count: x.count), dWeight = FloatBuffer(count: channels)
-        RMSNormKernels.backward(dx: dx.pointer, dWeight: dWeight.pointer, dy: weights.pointer, x: x.pointer,
+        RMSNorm.backward(dx: dx.pointer, dWeight: dWeight.pointer, dy: weights.pointer, x: x.pointer,
                                 weight: weight.pointer, reciprocalRMS: rms.pointer, rows: rows, channels: channels)
         GradientCheck.assertMatches("rmsnorm dx", parameter: x, analytic: dx, loss: loss)
         GradientCheck.assertMatches("rmsnorm dweight", parameter: weight, analytic: dWeight, loss: loss)
@@ -54,14 +54,14 @@ final class TrainingKernelGradientTests: XCTestCase {
             let weights = GradientCheck.randomBuffer(rows * outFeatures, &generator)
             let y = FloatBuffer(count: rows * outFeatures)
             func loss() -> Double {
-                LinearKernels.forward(y: y.pointer, x: x.pointer, weight: weight.pointer,
+                Linear.forward(y: y.pointer, x: x.pointer, weight: weight.pointer,
                                       bias: withBias ? UnsafePointer(bias.pointer) : nil, rows: rows,
                                       inFeatures: inFeatures, outFeatures: outFeatures)
                 return GradientCheck.dot(y, weights)
             }
             let dx = FloatBuffer(count: x.count), dWeight = FloatBuffer(count: weight.count)
             let dBias = FloatBuffer(count: outFeatures)
-            LinearKernels.backward(dx: dx.pointer, dWeight: dWeight.pointer, dBias: withBias ? dBias.pointer : nil,
+            Linear.backward(dx: dx.pointer, dWeight: dWeight.pointer, dBias: withBias ? dBias.pointer : nil,
                                    dy: weights.pointer, x: x.pointer, weight: weight.pointer, rows: rows,
                                    inFeatures: inFeatures, outFeatures: outFeatures)
             GradientCheck.assertMatches("linear dx", parameter: x, analytic: dx, loss: loss)
@@ -74,20 +74,18 @@ final class TrainingKernelGradientTests: XCTestCase {
         for adjacent in [false, true] {
             var generator = SeededGenerator(seed: 4)
             let rows = 5, heads = 2, d = 8
-            let table = RoPETable(headDimension: d, positions: 16, theta: 10000)
-            let positions: [Int32] = [0, 3, 1, 9, 15]
+            let table = RoPE.Table(positions: [0, 3, 1, 9, 15], headDimension: d, theta: 10000)
+            let pairing: RoPE.Pairing = adjacent ? .adjacent : .halves
             let x = GradientCheck.randomBuffer(rows * heads * d, &generator)
             let weights = GradientCheck.randomBuffer(x.count, &generator)
             let y = FloatBuffer(count: x.count)
             func loss() -> Double {
                 y.copy(from: x)
-                RoPEKernels.forward(y.pointer, positions: positions, rows: rows, heads: heads, table: table,
-                                    adjacentPairs: adjacent)
+                RoPE.forward(y.pointer, table: table, rows: rows, heads: heads, pairing: pairing)
                 return GradientCheck.dot(y, weights)
             }
             let dx = weights.copy()
-            RoPEKernels.backward(dx.pointer, positions: positions, rows: rows, heads: heads, table: table,
-                                 adjacentPairs: adjacent)
+            RoPE.backward(dx.pointer, inverseTable: table.inverse, rows: rows, heads: heads, pairing: pairing)
             GradientCheck.assertMatches("rope adjacent=\(adjacent)", parameter: x, analytic: dx, loss: loss)
             // Position 0 is the identity; a rotation keeps each pair's norm.
             _ = loss()
@@ -104,17 +102,17 @@ final class TrainingKernelGradientTests: XCTestCase {
 
     func testCausalGroupedQueryAttentionAcrossRowBlocks() {
         // 131 rows spans two row blocks of 128, so the blocked causal path is exercised.
-        for length in [7, AttentionKernels.blockRows + 3] {
+        for length in [7, Attention.causalBlockRows + 3] {
             var generator = SeededGenerator(seed: 5)
-            let shape = AttentionKernels.Shape(length: length, heads: 4, keyValueHeads: 2, headDimension: 4)
+            let shape = Attention.CausalShape(length: length, heads: 4, keyValueHeads: 2, headDimension: 4)
             let q = GradientCheck.randomBuffer(length * 16, &generator)
             let k = GradientCheck.randomBuffer(length * 8, &generator)
             let v = GradientCheck.randomBuffer(length * 8, &generator)
             let weights = GradientCheck.randomBuffer(length * 16, &generator)
             let out = FloatBuffer(count: length * 16), lse = FloatBuffer(count: 4 * length)
-            let scratch = FloatBuffer(count: AttentionKernels.scratchCount(length: length))
+            let scratch = FloatBuffer(count: Attention.causalScratchCount(length: length))
             func loss() -> Double {
-                AttentionKernels.forward(out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
+                Attention.causalForward(out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
                                          v: v.pointer, shape: shape, scratch: scratch.pointer)
                 return GradientCheck.dot(out, weights)
             }
@@ -124,7 +122,7 @@ final class TrainingKernelGradientTests: XCTestCase {
                 for c in 0..<4 { XCTAssertEqual(out[head * 4 + c], v[(head / 2) * 4 + c], accuracy: 1e-6) }
             }
             let dq = FloatBuffer(count: q.count), dk = FloatBuffer(count: k.count), dv = FloatBuffer(count: v.count)
-            AttentionKernels.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dOut: weights.pointer,
+            Attention.causalBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dOut: weights.pointer,
                                       out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
                                       v: v.pointer, shape: shape, scratch: scratch.pointer)
             let sample = length > 20 ? Array(stride(from: 0, to: length * 8, by: 7)) : nil
@@ -143,22 +141,20 @@ final class TrainingKernelGradientTests: XCTestCase {
         }
     }
 
-    func testSwiGLU() {
+    func testSwiGLUOnFusedGateUpRows() {
         var generator = SeededGenerator(seed: 6)
-        let count = 12
-        let gate = GradientCheck.randomBuffer(count, &generator, scale: 3)
-        let up = GradientCheck.randomBuffer(count, &generator, scale: 2)
-        let weights = GradientCheck.randomBuffer(count, &generator)
-        let h = FloatBuffer(count: count)
+        let rows = 3, features = 4
+        let gateUp = GradientCheck.randomBuffer(rows * 2 * features, &generator, scale: 3)
+        let weights = GradientCheck.randomBuffer(rows * features, &generator)
+        let h = FloatBuffer(count: rows * features)
         func loss() -> Double {
-            SwiGLUKernels.forward(h: h.pointer, gate: gate.pointer, up: up.pointer, count: count)
+            SwiGLU.forward(out: h.pointer, gateUp: gateUp.pointer, rows: rows, features: features)
             return GradientCheck.dot(h, weights)
         }
-        let dGate = FloatBuffer(count: count), dUp = FloatBuffer(count: count)
-        SwiGLUKernels.backward(dGate: dGate.pointer, dUp: dUp.pointer, dh: weights.pointer, gate: gate.pointer,
-                               up: up.pointer, count: count)
-        GradientCheck.assertMatches("swiglu dgate", parameter: gate, analytic: dGate, loss: loss)
-        GradientCheck.assertMatches("swiglu dup", parameter: up, analytic: dUp, loss: loss)
+        let dGateUp = FloatBuffer(count: gateUp.count)
+        SwiGLU.backward(dGateUp: dGateUp.pointer, dh: weights.pointer, gateUp: gateUp.pointer, rows: rows,
+                        features: features)
+        GradientCheck.assertMatches("swiglu dgate/dup", parameter: gateUp, analytic: dGateUp, loss: loss)
     }
 
     func testTokenLogProbabilityAndEntropyWithTemperature() {
@@ -171,7 +167,7 @@ final class TrainingKernelGradientTests: XCTestCase {
         let dEntropy: [Float] = [0.3, 0.7, -0.4]
         var logP = [Float](repeating: 0, count: rows), entropy = logP, lse = logP
         func loss() -> Double {
-            TokenLogProbabilityKernels.forward(logProbs: &logP, entropies: &entropy, logSumExps: &lse,
+            LogSoftmax.tokenStatistics(logProbs: &logP, entropies: &entropy, logSumExps: &lse,
                                                logits: logits.pointer, targets: targets, rows: rows,
                                                vocabulary: vocabulary, temperature: temperature)
             return (0..<rows).reduce(0.0) { $0 + Double(dLogP[$1] * logP[$1] + dEntropy[$1] * entropy[$1]) }
@@ -184,7 +180,7 @@ final class TrainingKernelGradientTests: XCTestCase {
         XCTAssertEqual(Double(logP[0]), Foundation.log(p[4]), accuracy: 1e-5)
         XCTAssertEqual(Double(entropy[0]), -p.reduce(0) { $0 + $1 * Foundation.log($1) }, accuracy: 1e-5)
         let gradients = logits.copy()
-        TokenLogProbabilityKernels.backward(logitsToGradients: gradients.pointer, targets: targets, logSumExps: lse,
+        LogSoftmax.tokenStatisticsBackward(logitsToGradients: gradients.pointer, targets: targets, logSumExps: lse,
                                             entropies: entropy, dLogProbs: dLogP, dEntropies: dEntropy, rows: rows,
                                             vocabulary: vocabulary, temperature: temperature)
         GradientCheck.assertMatches("log-softmax/entropy dlogits", parameter: logits, analytic: gradients, loss: loss)

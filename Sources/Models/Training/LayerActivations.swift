@@ -12,8 +12,7 @@ final class LayerActivations {
     let residual: FloatBuffer             // [rows, hidden], after the attention block
     let mlpNormed: FloatBuffer            // [rows, hidden]
     let mlpReciprocalRMS: FloatBuffer     // [rows]
-    let gate: FloatBuffer                 // [rows, intermediate]
-    let up: FloatBuffer                   // [rows, intermediate]
+    let gateUp: FloatBuffer               // [rows, 2 · intermediate]: gate, then up
     let activated: FloatBuffer            // [rows, intermediate]
 
     init(rows: Int, configuration c: ModelConfiguration) {
@@ -29,8 +28,7 @@ final class LayerActivations {
         residual = FloatBuffer(count: rows * c.hiddenSize)
         mlpNormed = FloatBuffer(count: rows * c.hiddenSize)
         mlpReciprocalRMS = FloatBuffer(count: rows)
-        gate = FloatBuffer(count: rows * c.intermediateSize)
-        up = FloatBuffer(count: rows * c.intermediateSize)
+        gateUp = FloatBuffer(count: rows * 2 * c.intermediateSize)
         activated = FloatBuffer(count: rows * c.intermediateSize)
     }
 }
@@ -53,6 +51,8 @@ public final class ForwardPass {
     /// [rows, hidden] after the final RMSNorm: the head's input.
     public let finalHidden: FloatBuffer
     let finalReciprocalRMS: FloatBuffer
+    /// RoPE rotation of every packed token (position within its own sequence).
+    let rope: RoPE.Table
 
     init(batch: PackedSequences, policy: ActivationPolicy, configuration c: ModelConfiguration) {
         self.batch = batch
@@ -61,5 +61,6 @@ public final class ForwardPass {
         layerActivations = Array(repeating: nil, count: c.layerCount)
         finalHidden = FloatBuffer(count: batch.count * c.hiddenSize)
         finalReciprocalRMS = FloatBuffer(count: batch.count)
+        rope = RoPE.Table(positions: batch.positions.map(Int.init), headDimension: c.headDimension, theta: c.ropeTheta)
     }
 }

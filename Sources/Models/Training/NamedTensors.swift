@@ -1,44 +1,38 @@
 import Tensors
 
-/// A tensor by checkpoint name: the currency between the trainer, checkpoints, exports and the inference engine.
-public struct NamedTensor: Sendable, Equatable {
-    public var name: String
-    public var shape: [Int]
-    public var values: [Float]
-    public init(name: String, shape: [Int], values: [Float]) {
-        self.name = name
-        self.shape = shape
-        self.values = values
-    }
-}
-
 extension TrainableTransformer {
-    /// Every parameter under its Hugging Face name (tied models have no `lm_head.weight`).
-    public func namedTensors() -> [NamedTensor] {
-        layout.entries.map { NamedTensor(name: $0.name, shape: $0.shape, values: parameters.array(range: $0.range)) }
+    /// Every parameter as f32 under its Hugging Face name (tied models have no `lm_head.weight`): what
+    /// `LlamaModel(configuration:tensors:)` and `LlamaModel.replaceWeights` take.
+    public func namedTensors() -> [String: NamedTensor] {
+        Dictionary(uniqueKeysWithValues: layout.entries.map {
+            ($0.name, NamedTensor(shape: $0.shape, values: parameters.array(range: $0.range)))
+        })
     }
 
-    /// Replaces every parameter. Throws, naming the tensor, on a missing, unknown or misshapen tensor; nothing is
-    /// changed then.
-    public func load(_ tensors: [NamedTensor]) throws {
-        var byName: [String: NamedTensor] = [:]
-        for tensor in tensors {
-            guard let entry = layout.entry(named: tensor.name) else {
-                throw TrainingModelError.unexpectedTensor(name: tensor.name)
-            }
-            guard tensor.shape == entry.shape, tensor.values.count == entry.count else {
-                throw TrainingModelError.tensorShapeMismatch(name: tensor.name, expected: entry.shape,
-                                                             found: tensor.shape)
-            }
-            byName[tensor.name] = tensor
-        }
-        for entry in layout.entries where byName[entry.name] == nil {
-            throw TrainingModelError.missingTensor(name: entry.name)
+    /// Replaces every parameter. Missing, unknown and misshapen tensors are reported by name (the engine's
+    /// `TensorNameTable` check) and nothing is changed then.
+    public func load(_ tensors: [String: NamedTensor], source: String = "tensors") throws {
+        try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
+                                     naming: { $0.name }, source: source)
+        for (name, tensor) in tensors where tensor.values.count != tensor.shape.reduce(1, *) {
+            throw ModelError.invalidConfiguration(
+                source: source, detail: "tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
         }
         for entry in layout.entries {
-            byName[entry.name]!.values.withUnsafeBufferPointer {
+            tensors[entry.name]!.values.withUnsafeBufferPointer {
                 (parameters.pointer + entry.offset).update(from: $0.baseAddress!, count: entry.count)
             }
         }
+    }
+
+    /// Pushes the current parameters into an inference model (after an update, before the next rollout).
+    public func copyWeights(into model: LlamaModel) throws {
+        try model.replaceWeights(namedTensors())
+    }
+
+    /// A trainable model with the inference model's configuration and weights (f32; bf16 weights come widened).
+    public convenience init(from model: LlamaModel) throws {
+        try self.init(configuration: model.configuration)
+        try load(model.namedTensors(), source: model.source)
     }
 }

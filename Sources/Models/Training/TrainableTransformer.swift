@@ -10,7 +10,6 @@ public final class TrainableTransformer {
     public let parameters: FloatBuffer
     /// Allocated on first use, so a frozen reference copy costs no gradient memory.
     public private(set) lazy var gradients = FloatBuffer(count: layout.totalCount)
-    var ropeTable: RoPETable
 
     public init(configuration: ModelConfiguration) throws {
         let c = configuration
@@ -25,7 +24,6 @@ public final class TrainableTransformer {
         self.configuration = configuration
         layout = ParameterLayout(configuration: configuration)
         parameters = FloatBuffer(count: layout.totalCount)
-        ropeTable = RoPETable(headDimension: c.headDimension, positions: 0, theta: c.ropeTheta)
         for entry in layout.entries where entry.name.hasSuffix("layernorm.weight") || entry.name == "model.norm.weight" {
             (parameters.pointer + entry.offset).update(repeating: 1, count: entry.count)
         }
@@ -70,10 +68,5 @@ public final class TrainableTransformer {
         }
     }
 
-    func ensureRoPETable(positions: Int) {
-        guard positions > ropeTable.positions else { return }
-        ropeTable = RoPETable(headDimension: configuration.headDimension,
-                              positions: max(positions, min(2 * ropeTable.positions, configuration.contextLength)),
-                              theta: configuration.ropeTheta)
-    }
+    var ropePairing: RoPE.Pairing { configuration.ropePairing == .adjacent ? .adjacent : .halves }
 }

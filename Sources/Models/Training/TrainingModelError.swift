@@ -4,9 +4,6 @@ public enum TrainingModelError: Error, Equatable, CustomStringConvertible {
     case sequenceTooLong(length: Int, contextLength: Int)
     case emptySequence
     case rowOutOfRange(row: Int, tokenCount: Int)
-    case missingTensor(name: String)
-    case unexpectedTensor(name: String)
-    case tensorShapeMismatch(name: String, expected: [Int], found: [Int])
     case invalidConfiguration(String)
 
     public var description: String {
@@ -18,10 +15,6 @@ public enum TrainingModelError: Error, Equatable, CustomStringConvertible {
         case .emptySequence: return "a sequence has no tokens"
         case let .rowOutOfRange(row, tokenCount):
             return "prediction row \(row) has no next token in a batch of \(tokenCount) tokens"
-        case let .missingTensor(name): return "tensor \(name) is missing"
-        case let .unexpectedTensor(name): return "tensor \(name) is not a parameter of this model"
-        case let .tensorShapeMismatch(name, expected, found):
-            return "tensor \(name) has shape \(found), expected \(expected)"
         case let .invalidConfiguration(message): return "invalid model configuration: \(message)"
         }
     }

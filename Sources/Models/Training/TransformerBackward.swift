@@ -9,10 +9,11 @@ extension TrainableTransformer {
         let rows = pass.batch.count
         let g = gradients.pointer
         var dHidden = FloatBuffer(count: rows * c.hiddenSize)
-        RMSNormKernels.backward(dx: dHidden.pointer, dWeight: g + layout.finalNorm, dy: dFinalHidden.pointer,
+        RMSNorm.backward(dx: dHidden.pointer, dWeight: g + layout.finalNorm, dy: dFinalHidden.pointer,
                                 x: pass.layerInputs[c.layerCount]!.pointer, weight: parameters.pointer + layout.finalNorm,
                                 reciprocalRMS: pass.finalReciprocalRMS.pointer, rows: rows, channels: c.hiddenSize)
         pass.layerInputs[c.layerCount] = nil
+        let inverseRoPE = pass.rope.inverse
         for l in stride(from: c.layerCount - 1, through: 0, by: -1) {
             let input = pass.layerInputs[l]!
             let activations: LayerActivations
@@ -20,15 +21,15 @@ extension TrainableTransformer {
                 activations = kept
             } else {
                 activations = LayerActivations(rows: rows, configuration: c)
-                layerForward(l, batch: pass.batch, input: input, activations: activations,
-                             output: FloatBuffer(count: rows * c.hiddenSize))
+                layerForward(l, pass: pass, activations: activations, output: FloatBuffer(count: rows * c.hiddenSize))
             }
-            dHidden = layerBackward(l, batch: pass.batch, input: input, activations: activations, dOutput: dHidden)
+            dHidden = layerBackward(l, batch: pass.batch, input: input, activations: activations, dOutput: dHidden,
+                                    inverseRoPE: inverseRoPE)
             pass.layerActivations[l] = nil
             if l > 0 { pass.layerInputs[l] = nil }
         }
         pass.batch.tokens.withUnsafeBufferPointer { tokens in
-            EmbeddingKernels.backward(dTable: g + layout.embedding, dOut: dHidden.pointer,
+            Embedding.backward(dTable: g + layout.embedding, dOut: dHidden.pointer,
                                       tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)
         }
         pass.layerInputs[0] = nil
@@ -36,7 +37,7 @@ extension TrainableTransformer {
 
     // dOutput: [rows, hidden] → dInput: [rows, hidden]; parameter gradients of layer l +=
     func layerBackward(_ l: Int, batch: PackedSequences, input: FloatBuffer, activations a: LayerActivations,
-                       dOutput: FloatBuffer) -> FloatBuffer {
+                       dOutput: FloatBuffer, inverseRoPE: RoPE.Table) -> FloatBuffer {
         let c = configuration
         let o = layout.layers[l]
         let w = UnsafePointer(parameters.pointer)
@@ -46,41 +47,38 @@ extension TrainableTransformer {
         let queryWidth = c.headCount * c.headDimension
         let keyValueWidth = c.keyValueHeadCount * c.headDimension
 
-        // MLP block: output = residual + swiglu(norm(residual)·Wgᵀ, norm(residual)·Wuᵀ)·Wdᵀ
-        let dActivated = FloatBuffer(count: rows * c.intermediateSize)
-        LinearKernels.backward(dx: dActivated.pointer, dWeight: g + o.down, dBias: nil, dy: dOutput.pointer,
-                               x: a.activated.pointer, weight: w + o.down, rows: rows,
-                               inFeatures: c.intermediateSize, outFeatures: hidden)
-        let dGate = FloatBuffer(count: rows * c.intermediateSize)
-        let dUp = FloatBuffer(count: rows * c.intermediateSize)
-        SwiGLUKernels.backward(dGate: dGate.pointer, dUp: dUp.pointer, dh: dActivated.pointer, gate: a.gate.pointer,
-                               up: a.up.pointer, count: rows * c.intermediateSize)
+        // MLP block: output = residual + swiglu(norm(residual)·[Wg; Wu]ᵀ)·Wdᵀ
+        let intermediate = c.intermediateSize
+        let dActivated = FloatBuffer(count: rows * intermediate)
+        Linear.backward(dx: dActivated.pointer, dWeight: g + o.down, dBias: nil, dy: dOutput.pointer,
+                        x: a.activated.pointer, weight: w + o.down, rows: rows, inFeatures: intermediate,
+                        outFeatures: hidden)
+        let dGateUp = FloatBuffer(count: rows * 2 * intermediate)
+        SwiGLU.backward(dGateUp: dGateUp.pointer, dh: dActivated.pointer, gateUp: a.gateUp.pointer, rows: rows,
+                        features: intermediate)
         let dMlpNormed = FloatBuffer(count: rows * hidden)
-        LinearKernels.backward(dx: dMlpNormed.pointer, dWeight: g + o.gate, dBias: nil, dy: dGate.pointer,
-                               x: a.mlpNormed.pointer, weight: w + o.gate, rows: rows, inFeatures: hidden,
-                               outFeatures: c.intermediateSize)
-        LinearKernels.backward(dx: dMlpNormed.pointer, dWeight: g + o.up, dBias: nil, dy: dUp.pointer,
-                               x: a.mlpNormed.pointer, weight: w + o.up, rows: rows, inFeatures: hidden,
-                               outFeatures: c.intermediateSize)
+        Linear.backward(dx: dMlpNormed.pointer, dWeight: g + o.gateUp, dBias: nil, dy: dGateUp.pointer,
+                        x: a.mlpNormed.pointer, weight: w + o.gateUp, rows: rows, inFeatures: hidden,
+                        outFeatures: 2 * intermediate)
         let dResidual = dOutput.copy()
-        RMSNormKernels.backward(dx: dResidual.pointer, dWeight: g + o.mlpNorm, dy: dMlpNormed.pointer,
+        RMSNorm.backward(dx: dResidual.pointer, dWeight: g + o.mlpNorm, dy: dMlpNormed.pointer,
                                 x: a.residual.pointer, weight: w + o.mlpNorm,
                                 reciprocalRMS: a.mlpReciprocalRMS.pointer, rows: rows, channels: hidden)
 
         // Attention block: residual = input + attention(rope(q), rope(k), v)·Woᵀ
         let dAttention = FloatBuffer(count: rows * queryWidth)
-        LinearKernels.backward(dx: dAttention.pointer, dWeight: g + o.output, dBias: nil, dy: dResidual.pointer,
+        Linear.backward(dx: dAttention.pointer, dWeight: g + o.output, dBias: nil, dy: dResidual.pointer,
                                x: a.attention.pointer, weight: w + o.output, rows: rows, inFeatures: queryWidth,
                                outFeatures: hidden)
         let dQuery = FloatBuffer(count: rows * queryWidth)
         let dKey = FloatBuffer(count: rows * keyValueWidth)
         let dValue = FloatBuffer(count: rows * keyValueWidth)
-        let scratch = FloatBuffer(count: AttentionKernels.scratchCount(length: batch.segments.map(\.count).max() ?? 1))
+        let scratch = FloatBuffer(count: Attention.causalScratchCount(length: batch.segments.map(\.count).max() ?? 1))
         for segment in batch.segments {
-            let shape = AttentionKernels.Shape(length: segment.count, heads: c.headCount,
+            let shape = Attention.CausalShape(length: segment.count, heads: c.headCount,
                                                keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension)
             let s = segment.lowerBound
-            AttentionKernels.backward(dq: dQuery.pointer + s * queryWidth, dk: dKey.pointer + s * keyValueWidth,
+            Attention.causalBackward(dq: dQuery.pointer + s * queryWidth, dk: dKey.pointer + s * keyValueWidth,
                                       dv: dValue.pointer + s * keyValueWidth,
                                       dOut: dAttention.pointer + s * queryWidth,
                                       out: a.attention.pointer + s * queryWidth,
@@ -88,22 +86,18 @@ extension TrainableTransformer {
                                       q: a.query.pointer + s * queryWidth, k: a.key.pointer + s * keyValueWidth,
                                       v: a.value.pointer + s * keyValueWidth, shape: shape, scratch: scratch.pointer)
         }
-        let adjacent = c.ropePairing == .adjacent
-        batch.positions.withUnsafeBufferPointer { positions in
-            RoPEKernels.backward(dQuery.pointer, positions: positions.baseAddress!, rows: rows, heads: c.headCount,
-                                 table: ropeTable, adjacentPairs: adjacent)
-            RoPEKernels.backward(dKey.pointer, positions: positions.baseAddress!, rows: rows,
-                                 heads: c.keyValueHeadCount, table: ropeTable, adjacentPairs: adjacent)
-        }
+        RoPE.backward(dQuery.pointer, inverseTable: inverseRoPE, rows: rows, heads: c.headCount, pairing: ropePairing)
+        RoPE.backward(dKey.pointer, inverseTable: inverseRoPE, rows: rows, heads: c.keyValueHeadCount,
+                      pairing: ropePairing)
         let dAttentionNormed = FloatBuffer(count: rows * hidden)
         for (dy, weight, bias, width) in [(dQuery, o.query, o.queryBias, queryWidth), (dKey, o.key, o.keyBias, keyValueWidth),
                                           (dValue, o.value, o.valueBias, keyValueWidth)] {
-            LinearKernels.backward(dx: dAttentionNormed.pointer, dWeight: g + weight, dBias: bias.map { g + $0 },
+            Linear.backward(dx: dAttentionNormed.pointer, dWeight: g + weight, dBias: bias.map { g + $0 },
                                    dy: dy.pointer, x: a.attentionNormed.pointer, weight: w + weight, rows: rows,
                                    inFeatures: hidden, outFeatures: width)
         }
         let dInput = dResidual
-        RMSNormKernels.backward(dx: dInput.pointer, dWeight: g + o.attentionNorm, dy: dAttentionNormed.pointer,
+        RMSNorm.backward(dx: dInput.pointer, dWeight: g + o.attentionNorm, dy: dAttentionNormed.pointer,
                                 x: input.pointer, weight: w + o.attentionNorm,
                                 reciprocalRMS: a.attentionReciprocalRMS.pointer, rows: rows, channels: hidden)
         return dInput

@@ -72,12 +72,12 @@ extension TrainableTransformer {
                                                       count: hidden)
             }
             // logits: [n, vocabulary] = gathered · headᵀ
-            LinearKernels.forward(y: logits.pointer, x: gathered.pointer, weight: headWeight, bias: nil, rows: n,
+            Linear.forward(y: logits.pointer, x: gathered.pointer, weight: headWeight, bias: nil, rows: n,
                                   inFeatures: hidden, outFeatures: vocabulary)
             statistics.logProbabilities.withUnsafeMutableBufferPointer { logP in
                 statistics.entropies.withUnsafeMutableBufferPointer { entropy in
                     targets.withUnsafeBufferPointer { target in
-                        TokenLogProbabilityKernels.forward(
+                        LogSoftmax.tokenStatistics(
                             logProbs: logP.baseAddress! + start, entropies: entropy.baseAddress! + start,
                             logSumExps: logSumExps.pointer, logits: logits.pointer, targets: target.baseAddress! + start,
                             rows: n, vocabulary: vocabulary, temperature: temperature)
@@ -88,18 +88,18 @@ extension TrainableTransformer {
                                      UnsafeBufferPointer(rebasing: entropy[start..<end]),
                                      UnsafeMutableBufferPointer(start: dLogProbabilities.pointer, count: n),
                                      UnsafeMutableBufferPointer(start: dEntropies.pointer, count: n))
-                        TokenLogProbabilityKernels.backward(
+                        LogSoftmax.tokenStatisticsBackward(
                             logitsToGradients: logits.pointer, targets: target.baseAddress! + start,
                             logSumExps: logSumExps.pointer, entropies: entropy.baseAddress! + start,
                             dLogProbs: dLogProbabilities.pointer, dEntropies: dEntropies.pointer, rows: n,
                             vocabulary: vocabulary, temperature: temperature)
                         dGathered.zero()
-                        LinearKernels.backward(dx: dGathered.pointer, dWeight: gradients.pointer + layout.head,
+                        Linear.backward(dx: dGathered.pointer, dWeight: gradients.pointer + layout.head,
                                                dBias: nil, dy: logits.pointer, x: gathered.pointer, weight: headWeight,
                                                rows: n, inFeatures: hidden, outFeatures: vocabulary)
                         for i in 0..<n {
-                            add(dGathered.pointer + i * hidden, into: dFinalHidden.pointer + rows[start + i] * hidden,
-                                count: hidden)
+                            Residual.add(dFinalHidden.pointer + rows[start + i] * hidden, dGathered.pointer + i * hidden,
+                                         count: hidden)
                         }
                     }
                 }
@@ -126,7 +126,7 @@ extension TrainableTransformer {
         }
         var result = [Float](repeating: 0, count: rows.count * c.vocabularySize)
         result.withUnsafeMutableBufferPointer { out in
-            LinearKernels.forward(y: out.baseAddress!, x: gathered.pointer, weight: parameters.pointer + layout.head,
+            Linear.forward(y: out.baseAddress!, x: gathered.pointer, weight: parameters.pointer + layout.head,
                                   bias: nil, rows: rows.count, inFeatures: c.hiddenSize, outFeatures: c.vocabularySize)
         }
         return result

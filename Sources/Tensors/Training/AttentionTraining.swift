@@ -1,17 +1,18 @@
 import Foundation
 
-/// Causal multi-head attention with grouped key/value heads over one sequence (segment) of `length` tokens.
+/// The training pair of attention: causal multi-head attention with grouped key/value heads over a whole
+/// sequence (segment) of `length` tokens at once, where the engine's `forwardRow` serves one decode row.
 ///
-/// Rows are processed in blocks of `blockRows` so that only the causal part of the score matrix is computed and
-/// scratch memory is [blockRows, length], never [length, length] per head. The forward pass keeps only the
+/// Rows are processed in blocks of `causalBlockRows` so that only the causal part of the score matrix is computed and
+/// scratch memory is [causalBlockRows, length], never [length, length] per head. The forward pass keeps only the
 /// row log-sum-exp; the backward pass recomputes the probabilities from it (FlashAttention's trade).
-public enum AttentionKernels {
-    public static let blockRows = 128
+extension Attention {
+    public static let causalBlockRows = 128
 
     /// Scratch floats `forward` and `backward` need for a segment of `length` tokens.
-    public static func scratchCount(length: Int) -> Int { 2 * min(blockRows, max(length, 1)) * max(length, 1) }
+    public static func causalScratchCount(length: Int) -> Int { 2 * min(causalBlockRows, max(length, 1)) * max(length, 1) }
 
-    public struct Shape: Sendable {
+    public struct CausalShape: Sendable {
         public var length: Int
         public var heads: Int
         public var keyValueHeads: Int
@@ -29,16 +30,16 @@ public enum AttentionKernels {
     }
 
     // q: [length, heads, d], k, v: [length, kvHeads, d] → out: [length, heads, d], logSumExp: [heads, length]
-    public static func forward(out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
+    public static func causalForward(out: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                               shape: Shape, scratch: UnsafeMutablePointer<Float>) {
+                               shape: CausalShape, scratch: UnsafeMutablePointer<Float>) {
         let t = shape.length, d = shape.headDimension
         let scores = scratch
         for head in 0..<shape.heads {
             let group = shape.keyValueHead(of: head)
             var blockStart = 0
             while blockStart < t {
-                let blockEnd = min(blockStart + blockRows, t)
+                let blockEnd = min(blockStart + causalBlockRows, t)
                 let rows = blockEnd - blockStart, columns = blockEnd
                 // scores: [rows, columns] = scale · Q[block] · K[0..<blockEnd]ᵀ
                 GEMM.multiply(transposeA: false, transposeB: true, m: rows, n: columns, k: d, alpha: shape.scale,
@@ -72,19 +73,19 @@ public enum AttentionKernels {
     /// With P the attention probabilities and Dᵢ = Σ dOᵢ·Oᵢ: dS = P ∘ (dO·Vᵀ − D); dQ += scale·dS·K;
     /// dK += scale·dSᵀ·Q; dV += Pᵀ·dO. Accumulates into dq, dk, dv.
     // dOut: [length, heads, d] → dq: [length, heads, d] +=, dk, dv: [length, kvHeads, d] +=
-    public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+    public static func causalBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
                                 dv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                 out: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
                                 q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                shape: Shape, scratch: UnsafeMutablePointer<Float>) {
+                                shape: CausalShape, scratch: UnsafeMutablePointer<Float>) {
         let t = shape.length, d = shape.headDimension
         let probabilities = scratch
-        let dScores = scratch + min(blockRows, max(t, 1)) * max(t, 1)
+        let dScores = scratch + min(causalBlockRows, max(t, 1)) * max(t, 1)
         for head in 0..<shape.heads {
             let group = shape.keyValueHead(of: head)
             var blockStart = 0
             while blockStart < t {
-                let blockEnd = min(blockStart + blockRows, t)
+                let blockEnd = min(blockStart + causalBlockRows, t)
                 let rows = blockEnd - blockStart, columns = blockEnd
                 let qBlock = q + blockStart * shape.queryStride + head * d
                 let dOutBlock = dOut + blockStart * shape.queryStride + head * d

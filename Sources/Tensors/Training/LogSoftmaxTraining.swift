@@ -1,10 +1,10 @@
 import Foundation
 
-/// Log-probability of a target token and the entropy of the distribution softmax(logits / temperature), row by
+/// The training pair of log-softmax: log-probability of a target token and the entropy of the distribution softmax(logits / temperature), row by
 /// row. Callers feed rows in chunks so that a [tokens, vocabulary] matrix never exists at once.
-public enum TokenLogProbabilityKernels {
+extension LogSoftmax {
     // logits: [rows, vocabulary], targets: [rows] → logProbs, entropies, logSumExps: [rows]
-    public static func forward(logProbs: UnsafeMutablePointer<Float>, entropies: UnsafeMutablePointer<Float>,
+    public static func tokenStatistics(logProbs: UnsafeMutablePointer<Float>, entropies: UnsafeMutablePointer<Float>,
                                logSumExps: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
                                targets: UnsafePointer<Int32>, rows: Int, vocabulary: Int, temperature: Float) {
         let inverseTemperature = 1 / temperature
@@ -32,7 +32,7 @@ public enum TokenLogProbabilityKernels {
     /// Overwrites `logits` with dL/dlogits given dL/dlogp and dL/dH per row. With u = logits/τ and p = softmax(u):
     /// dlogp/du = onehot − p; dH/du_j = −p_j (u_j − E_p[u]) with E_p[u] = lse − H; then divide by τ.
     // logits: [rows, vocabulary] in, dLogits: [rows, vocabulary] out (same memory)
-    public static func backward(logitsToGradients: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>,
+    public static func tokenStatisticsBackward(logitsToGradients: UnsafeMutablePointer<Float>, targets: UnsafePointer<Int32>,
                                 logSumExps: UnsafePointer<Float>, entropies: UnsafePointer<Float>,
                                 dLogProbs: UnsafePointer<Float>, dEntropies: UnsafePointer<Float>,
                                 rows: Int, vocabulary: Int, temperature: Float) {

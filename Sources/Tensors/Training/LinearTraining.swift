@@ -1,16 +1,12 @@
-/// Linear layer y = x · wᵀ + b with w stored [out, in] row-major (the checkpoint layout).
-public enum LinearKernels {
+/// The training pair of the engine's `Linear` over raw f32 weights (trainable parameters live in one flat
+/// buffer, not in `WeightMatrix` objects): y = x · wᵀ + b with w stored [out, in] row-major.
+extension Linear {
     // x: [rows, inFeatures], weight: [outFeatures, inFeatures], bias: [outFeatures] → y: [rows, outFeatures]
     public static func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) {
         GEMM.multiply(transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures,
                       a: x, lda: inFeatures, b: weight, ldb: inFeatures, beta: 0, c: y, ldc: outFeatures)
-        if let bias {
-            for row in 0..<rows {
-                let out = y + row * outFeatures
-                for j in 0..<outFeatures { out[j] += bias[j] }
-            }
-        }
+        if let bias { addBias(out: y, bias: bias, rows: rows, columns: outFeatures) }
     }
 
     /// Accumulates (+=) every gradient it is given; pass nil for the ones not needed.
