@@ -7,7 +7,8 @@ import Tensors
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure prefill and decode throughput of the inference engine; prints JSON.")
+        abstract: "Measure prefill and decode throughput of the inference engine; prints JSON.",
+        subcommands: [TrainBenchCommand.self])
 
     @Option(help: "GGUF file or Hugging Face checkpoint folder (default: $TORL_MODEL).")
     var model: String?

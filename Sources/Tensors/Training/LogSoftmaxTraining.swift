@@ -8,7 +8,8 @@ extension LogSoftmax {
                                logSumExps: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
                                targets: UnsafePointer<Int32>, rows: Int, vocabulary: Int, temperature: Float) {
         let inverseTemperature = 1 / temperature
-        for row in 0..<rows {
+        // Rows are independent: split them across the cores (a chunk is 10⁶–10⁷ exponentials).
+        ComputePool.parallelFor(rows) { range in for row in range {
             let z = logits + row * vocabulary
             var maximum = -Float.infinity
             for j in 0..<vocabulary { maximum = max(maximum, z[j]) }
@@ -26,7 +27,7 @@ extension LogSoftmax {
             logProbs[row] = z[Int(targets[row])] * inverseTemperature - lse
             // H = lse − E_p[z/τ]
             entropies[row] = lse - weighted / sum
-        }
+        } }
     }
 
     /// Overwrites `logits` with dL/dlogits given dL/dlogp and dL/dH per row. With u = logits/τ and p = softmax(u):
@@ -37,7 +38,7 @@ extension LogSoftmax {
                                 dLogProbs: UnsafePointer<Float>, dEntropies: UnsafePointer<Float>,
                                 rows: Int, vocabulary: Int, temperature: Float) {
         let inverseTemperature = 1 / temperature
-        for row in 0..<rows {
+        ComputePool.parallelFor(rows) { range in for row in range {
             let z = logitsToGradients + row * vocabulary
             let lse = logSumExps[row]
             let expected = lse - entropies[row]
@@ -48,6 +49,6 @@ extension LogSoftmax {
                 z[j] = (-gLogP * p - gEntropy * p * (u - expected)) * inverseTemperature
             }
             z[Int(targets[row])] += gLogP * inverseTemperature
-        }
+        } }
     }
 }
