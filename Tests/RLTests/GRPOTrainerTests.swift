@@ -156,4 +156,48 @@ final class GRPOTrainerTests: XCTestCase {
         let other = try ToyTask.train(seed: 12, steps: 1, configuration: ToyTask.trainerConfiguration)
         XCTAssertNotEqual(other.model.parameters.array(), first.model.parameters.array())
     }
+
+    func testStepMetricsSummariseTheRolloutOutcomes() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration(loss: .init(klCoefficient: 0.1, temperature: 0.9)))
+        let outcomes = [
+            ResponseOutcome(answered: true, correct: true, hasCode: true, codeFailed: false, toolCalls: 2),
+            ResponseOutcome(answered: true, correct: false, hasCode: true, codeFailed: true, toolCalls: 1),
+            ResponseOutcome(answered: false, correct: false, hasCode: false, toolCalls: 0, truncated: true),
+            ResponseOutcome(answered: true, correct: true, hasCode: false, toolCalls: 0),
+        ]
+        let rewards = outcomes.map { RewardConfiguration().reward(for: $0) }
+        let sequences = try batch(model, logRatioOffsets: [0]).enumerated().map { i, s -> TrainingSequence in
+            var s = s
+            s.outcome = outcomes[i]
+            s.reward = rewards[i]
+            return s
+        }
+        let timings = RolloutTimings(generationSeconds: 3, sandboxSeconds: 2, gradingSeconds: 1)
+        let m = try trainer.step(sequences, timings: timings)
+        XCTAssertEqual(m.step, 1)
+        XCTAssertEqual(m.rewardMean, 0)
+        XCTAssertEqual(m.rewardStandardDeviation, 1)
+        XCTAssertEqual(m.accuracy, 0.5)
+        XCTAssertEqual(m.codeShare, 0.5)
+        XCTAssertEqual(m.codeExecutedShare, 0.5)
+        XCTAssertEqual(m.answeredShare, 0.75)
+        XCTAssertEqual(m.meanToolCalls, 0.75)
+        XCTAssertEqual(m.truncationRate, 0.25)
+        XCTAssertEqual(m.meanResponseLength, Double(4 + 6 + 3 + 5) / 4)
+        XCTAssertEqual(m.trainedTokens, 16)
+        XCTAssertEqual(m.kl ?? -1, 0, accuracy: 1e-9, "the reference is the policy before the step")
+        XCTAssertGreaterThan(m.entropy, 0)
+        XCTAssertEqual(m.clipFraction, 0)
+        XCTAssertEqual(m.meanRatio, 1, accuracy: 1e-5)
+        XCTAssertEqual(m.generationSeconds, 3)
+        XCTAssertEqual(m.sandboxSeconds, 2)
+        XCTAssertEqual(m.gradingSeconds, 1)
+        XCTAssertGreaterThan(m.updateSeconds, 0)
+        XCTAssertGreaterThan(m.tokensPerSecond, 0)
+        XCTAssertEqual(m.learningRate, 1e-6)
+        XCTAssertGreaterThan(m.gradientNorm, 0)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(m)) as? [String: Any]
+        XCTAssertEqual(json?["clipFraction"] as? Double, 0)
+    }
 }

@@ -12,15 +12,7 @@ public final class TrainableTransformer {
     public private(set) lazy var gradients = FloatBuffer(count: layout.totalCount)
 
     public init(configuration: ModelConfiguration) throws {
-        let c = configuration
-        guard c.vocabularySize > 0, c.hiddenSize > 0, c.intermediateSize > 0, c.layerCount >= 0,
-              c.headCount > 0, c.keyValueHeadCount > 0, c.headDimension > 0, c.headDimension % 2 == 0 else {
-            throw TrainingModelError.invalidConfiguration("sizes must be positive and the head dimension even")
-        }
-        guard c.headCount % c.keyValueHeadCount == 0 else {
-            throw TrainingModelError.invalidConfiguration(
-                "\(c.headCount) query heads are not a multiple of \(c.keyValueHeadCount) key/value heads")
-        }
+        try configuration.validate(source: "trainable model")
         self.configuration = configuration
         layout = ParameterLayout(configuration: configuration)
         parameters = FloatBuffer(count: layout.totalCount)

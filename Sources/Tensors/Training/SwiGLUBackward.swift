@@ -6,7 +6,7 @@ extension SwiGLU {
     // dh: [T, F], gateUp: [T, 2F] → dGateUp: [T, 2F]
     public static func backward(dGateUp: UnsafeMutablePointer<Float>, dh: UnsafePointer<Float>,
                                 gateUp: UnsafePointer<Float>, rows T: Int, features F: Int) {
-        for t in 0..<T {
+        ComputePool.parallelFor(T, grain: 16) { rows in for t in rows {
             let gate = gateUp + t * 2 * F, up = gate + F
             let dGate = dGateUp + t * 2 * F, dUp = dGate + F
             let d = dh + t * F
@@ -16,6 +16,6 @@ extension SwiGLU {
                 dUp[f] = d[f] * g * sigma
                 dGate[f] = d[f] * up[f] * sigma * (1 + g * (1 - sigma))
             }
-        }
+        } }
     }
 }
