@@ -126,6 +126,13 @@ TORL_AVX512 static void axpy_avx512(float alpha, const float *x, float *y, long 
     }
 }
 
+TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, m, load_bf16(src + i, m));
+    }
+}
+
 static int detect_avx512(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -146,6 +153,8 @@ int torl_kernels_use_avx512(void) {
     if (avx512_state < 0) avx512_state = detect_avx512();
     return avx512_state;
 }
+
+void torl_kernels_enable_avx512(int enabled) { avx512_state = enabled ? detect_avx512() : 0; }
 
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, long n1, float *y, long ldy, int acc) {
 #if TORL_HAVE_AVX512_PATH
@@ -176,6 +185,9 @@ void torl_axpy(float alpha, const float *x, float *y, long n) {
 }
 
 void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { bf16_to_f32_avx512(src, dst, n); return; }
+#endif
     for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
 }
 
@@ -190,4 +202,10 @@ void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
             dst[i] = (uint16_t)((bits + rounding) >> 16);
         }
     }
+}
+
+void torl_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }

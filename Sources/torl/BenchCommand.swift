@@ -51,12 +51,13 @@ struct BenchCommand: ParsableCommand {
                 "load_seconds": loadSeconds,
             ]
             let prefill = try bench.prefill(tokens: promptTokens)
-            run["prefill"] = ["prompt_tokens": promptTokens, "seconds": prefill, "tokens_per_second": Double(promptTokens) / prefill]
+            run["prefill"] = ["prompt_tokens": promptTokens, "seconds": prefill.wall, "cpu_seconds": prefill.cpu,
+                              "tokens_per_second": Double(promptTokens) / prefill.wall]
             var decode: [[String: Any]] = []
             for batch in batchSizes {
-                let seconds = try bench.decode(batch: batch, newTokens: newTokens)
-                decode.append(["batch": batch, "new_tokens_per_sequence": newTokens, "seconds": seconds,
-                               "aggregate_tokens_per_second": Double(batch * newTokens) / seconds])
+                let time = try bench.decode(batch: batch, newTokens: newTokens)
+                decode.append(["batch": batch, "new_tokens_per_sequence": newTokens, "seconds": time.wall, "cpu_seconds": time.cpu,
+                               "aggregate_tokens_per_second": Double(batch * newTokens) / time.wall])
             }
             run["decode"] = decode
             runs.append(run)
@@ -97,35 +98,52 @@ struct EngineBenchmark {
         }
     }
 
-    /// Seconds for one forward call over a `tokens`-long prompt (best of two).
-    func prefill(tokens count: Int) throws -> Double {
-        var best = Double.infinity
+    /// Wall-clock and process CPU seconds (all threads; spinning workers count) of a piece of work.
+    struct Timing {
+        var wall: Double
+        var cpu: Double
+    }
+
+    static func measure(_ work: () throws -> Void) rethrows -> Timing {
+        func cpuSeconds() -> Double {
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        }
+        let cpuStart = cpuSeconds()
+        let start = DispatchTime.now()
+        try work()
+        return Timing(wall: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9, cpu: cpuSeconds() - cpuStart)
+    }
+
+    /// One forward call over a `tokens`-long prompt (the faster of two).
+    func prefill(tokens count: Int) throws -> Timing {
+        var best = Timing(wall: .infinity, cpu: .infinity)
         for attempt in 0..<2 {
             let sequence = try model.makeSequence()
             defer { model.releaseSequence(sequence) }
             let prompt = tokens(count, seed: UInt64(attempt))
-            let start = DispatchTime.now()
-            _ = try model.forward([ForwardStep(sequence: sequence, tokens: prompt)])
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+            let timing = try Self.measure { _ = try model.forward([ForwardStep(sequence: sequence, tokens: prompt)]) }
+            if timing.wall < best.wall { best = timing }
         }
         return best
     }
 
-    /// Seconds for `newTokens` greedy decode steps of `batch` sequences after a short shared-length prompt.
-    func decode(batch: Int, newTokens: Int) throws -> Double {
+    /// `newTokens` greedy decode steps of `batch` sequences after a 16-token prompt each.
+    func decode(batch: Int, newTokens: Int) throws -> Timing {
         let sequences = try (0..<batch).map { _ in try model.makeSequence() }
         defer { sequences.forEach(model.releaseSequence) }
         var logits = try model.forward(sequences.enumerated().map {
             ForwardStep(sequence: $1, tokens: tokens(16, seed: UInt64(100 + $0)))
         })
-        let start = DispatchTime.now()
-        for _ in 0..<newTokens {
-            let next = logits.rowRanges.map { range -> Int32 in
-                let row = logits.row(range.lowerBound)
-                return Int32(row.indices.max { row[$0] < row[$1] }! - row.startIndex)
+        return try Self.measure {
+            for _ in 0..<newTokens {
+                let next = logits.rowRanges.map { range -> Int32 in
+                    let row = logits.row(range.lowerBound)
+                    return Int32(row.indices.max { row[$0] < row[$1] }! - row.startIndex)
+                }
+                logits = try model.forward(sequences.indices.map { ForwardStep(sequence: sequences[$0], tokens: [next[$0]]) })
             }
-            logits = try model.forward(sequences.indices.map { ForwardStep(sequence: sequences[$0], tokens: [next[$0]]) })
         }
-        return Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
 }

@@ -11,6 +11,8 @@ extern "C" {
 
 /// 1 when the AVX-512 paths are in use on this CPU, 0 for the portable ones.
 int torl_kernels_use_avx512(void);
+/// Turns the AVX-512 paths off (0) or back on where the CPU has them (1); tests run both implementations.
+void torl_kernels_enable_avx512(int enabled);
 
 /// y[t, n] (+)= dot(x[t, :], w[n, :]) for t in [0, T), n in [n_begin, n_end).
 /// x: [T, K] f32 row-major; w: [N, K] row-major (f32, or bf16 as raw uint16 bits); y: row stride ldy.
@@ -29,6 +31,9 @@ void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 float torl_dot(const float *a, const float *b, long n);
 /// y[i] += alpha * x[i]
 void torl_axpy(float alpha, const float *x, float *y, long n);
+
+/// A spin-wait hint to the CPU (x86 `pause`), for threads polling shared state.
+void torl_cpu_relax(void);
 
 #ifdef __cplusplus
 }

@@ -90,13 +90,14 @@ public final class LlamaModel: InferenceModel {
 
         // Row r of the batch: which step it came from and its position in that sequence.
         var tokens: [Int32] = [], positions: [Int] = [], rowCache: [Int] = []
-        var logitRows: [Int] = [], rowRanges: [Range<Int>] = []
+        var logitRows: [Int] = [], rowRanges: [Range<Int>] = [], stepRows: [Range<Int>] = []
         for (index, step) in steps.enumerated() {
             let start = caches[index].length
             let firstRow = tokens.count
             tokens += step.tokens
             positions += (0..<step.tokens.count).map { start + $0 }
             rowCache += Array(repeating: index, count: step.tokens.count)
+            stepRows.append(firstRow..<tokens.count)
             let wanted = step.logitsForAllTokens ? firstRow..<tokens.count : (tokens.count - 1)..<tokens.count
             rowRanges.append(logitRows.count..<(logitRows.count + wanted.count))
             logitRows += wanted
@@ -105,15 +106,16 @@ public final class LlamaModel: InferenceModel {
             caches[index].reserve(caches[index].length + step.tokens.count, limit: c.contextLength)
         }
 
-        let logits = runLayers(tokens: tokens, positions: positions, rowCache: rowCache, caches: caches, logitRows: logitRows)
+        let logits = runLayers(tokens: tokens, positions: positions, rowCache: rowCache, stepRows: stepRows, caches: caches,
+                               logitRows: logitRows)
         for (index, step) in steps.enumerated() { caches[index].length += step.tokens.count }
         return LogitsBatch(values: logits, vocabularySize: c.vocabularySize, rowRanges: rowRanges)
     }
 
     /// The decoder over T rows; writes keys/values at `positions` of each row's cache and returns logits of
     /// `logitRows`: [logitRows.count, V].
-    private func runLayers(tokens: [Int32], positions: [Int], rowCache: [Int], caches: [SequenceCache],
-                           logitRows: [Int]) -> [Float] {
+    private func runLayers(tokens: [Int32], positions: [Int], rowCache: [Int], stepRows: [Range<Int>],
+                           caches: [SequenceCache], logitRows: [Int]) -> [Float] {
         let c = configuration
         let T = tokens.count, C = c.hiddenSize, F = c.intermediateSize, D = c.headDimension
         let H = c.headCount, KVH = c.keyValueHeadCount
@@ -140,20 +142,7 @@ public final class LlamaModel: InferenceModel {
                     (cache.values(l) + positions[t] * KV).update(from: row + Q + KV, count: KV)
                 }
                 // att: [T, Q], each row attending to its sequence's cache up to its own position.
-                ComputePool.parallelFor(T * H, grain: 2) { items in
-                    let scores = UnsafeMutablePointer<Float>.allocate(capacity: c.contextLength)
-                    defer { scores.deallocate() }
-                    var item = items.lowerBound
-                    while item < items.upperBound {
-                        let t = item / H, firstHead = item % H
-                        let lastHead = min(H, firstHead + (items.upperBound - item))
-                        let cache = caches[rowCache[t]]
-                        Attention.forwardRow(out: att + t * Q, query: qkv + t * QKV, keys: cache.keys(l), values: cache.values(l),
-                                             length: positions[t] + 1, heads: H, keyValueHeads: KVH, headDimension: D,
-                                             scores: scores, heads: firstHead..<lastHead)
-                        item += lastHead - firstHead
-                    }
-                }
+                attention(layer: l, out: att, qkv: qkv, steps: stepRows, rowStep: rowCache, positions: positions, caches: caches)
                 // x += att · Woᵀ
                 Linear.forward(out: x, inp: att, weight: layer.attentionOutput, bias: nil, rows: T, accumulate: true)
                 // x += swiglu(norm(x) · Wgateupᵀ) · Wdownᵀ
@@ -170,6 +159,48 @@ public final class LlamaModel: InferenceModel {
         return [Float](unsafeUninitializedCapacity: R * V) { buffer, initialized in
             Linear.forward(out: buffer.baseAddress!, inp: xn, weight: weights.head, bias: nil, rows: R)
             initialized = R * V
+        }
+    }
+}
+
+extension LlamaModel {
+    /// Steps with at least this many new tokens run attention as GEMMs per head; shorter ones row by row.
+    static let blockAttentionMinimumRows = 4
+
+    /// out: [T, Q] ← the q part of qkv: [T, Q + 2 KV] against each step's cache (keys/values already written).
+    /// steps: the rows of each step (step i uses caches[i]); rowStep: [T] the step of each row; positions: [T].
+    fileprivate func attention(layer l: Int, out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
+                               steps: [Range<Int>], rowStep: [Int], positions: UnsafeBufferPointer<Int>,
+                               caches: [SequenceCache]) {
+        let c = configuration
+        let H = c.headCount, KVH = c.keyValueHeadCount, D = c.headDimension
+        let Q = H * D, KV = KVH * D, QKV = Q + 2 * KV, group = H / KVH
+        let blockSteps = steps.indices.filter { steps[$0].count >= Self.blockAttentionMinimumRows }
+        let rowSteps = steps.indices.filter { steps[$0].count < Self.blockAttentionMinimumRows }
+        ComputePool.parallelFor(blockSteps.count * H) { jobs in
+            for job in jobs {
+                let step = blockSteps[job / H], h = job % H, rows = steps[step]
+                let cache = caches[step], kvOffset = (h / group) * D
+                Attention.forwardBlock(out: out + rows.lowerBound * Q + h * D, outStride: Q,
+                                       query: qkv + rows.lowerBound * QKV + h * D, queryStride: QKV,
+                                       keys: cache.keys(l) + kvOffset, values: cache.values(l) + kvOffset, kvStride: KV,
+                                       start: positions[rows.lowerBound], rows: rows.count, headDimension: D)
+            }
+        }
+        let rows = rowSteps.flatMap { Array(steps[$0]) }
+        ComputePool.parallelFor(rows.count * H, grain: 2) { items in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: c.contextLength)
+            defer { scores.deallocate() }
+            var item = items.lowerBound
+            while item < items.upperBound {
+                let t = rows[item / H], firstHead = item % H
+                let lastHead = min(H, firstHead + (items.upperBound - item))
+                let cache = caches[rowStep[t]]
+                Attention.forwardRow(out: out + t * Q, query: qkv + t * QKV, keys: cache.keys(l), values: cache.values(l),
+                                     length: positions[t] + 1, heads: H, keyValueHeads: KVH, headDimension: D,
+                                     scores: scores, heads: firstHead..<lastHead)
+                item += lastHead - firstHead
+            }
         }
     }
 }

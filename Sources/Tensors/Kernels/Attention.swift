@@ -1,3 +1,4 @@
+import CBLAS
 import CKernels
 import Foundation
 
@@ -32,6 +33,48 @@ public enum Attention {
             outHead.update(repeating: 0, count: D)
             let inverse = 1 / sum
             for j in 0..<L { torl_axpy(scores[j] * inverse, values + j * stride + kvOffset, outHead, D) }
+        }
+    }
+
+    /// Query rows processed per GEMM pair in `forwardBlock`; bounds the score scratch to this many rows.
+    static let queryBlock = 128
+
+    /// Many consecutive query rows of one sequence and one head, as two GEMMs per block of rows (prefill).
+    /// out: [n, D] (row stride outStride) ← q: [n, D] (stride queryStride) attending to keys, values: [start + n, D]
+    /// (stride kvStride); query row i sits at position start + i and sees keys 0...start + i.
+    public static func forwardBlock(out: UnsafeMutablePointer<Float>, outStride: Int,
+                                    query q: UnsafePointer<Float>, queryStride: Int,
+                                    keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+                                    start: Int, rows n: Int, headDimension D: Int) {
+        let scale = Float(1.0 / Double(D).squareRoot())
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(n, queryBlock) * (start + n))
+        defer { scores.deallocate() }
+        var first = 0
+        while first < n {
+            let count = min(queryBlock, n - first)
+            let L = start + first + count  // keys the last row of this block sees
+            // scores: [count, L] = scale · q[first..<first+count] · keys[0..<L]ᵀ
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(L), Int32(D), scale,
+                        q + first * queryStride, Int32(queryStride), keys, Int32(kvStride), 0, scores, Int32(L))
+            for i in 0..<count {
+                let row = scores + i * L
+                let visible = start + first + i + 1
+                var maximum = -Float.infinity
+                for j in 0..<visible { maximum = max(maximum, row[j]) }
+                var sum: Float = 0
+                for j in 0..<visible {
+                    let e = expf(row[j] - maximum)
+                    row[j] = e
+                    sum += e
+                }
+                let inverse = 1 / sum
+                for j in 0..<visible { row[j] *= inverse }
+                for j in visible..<L { row[j] = 0 }
+            }
+            // out[first..<first+count]: [count, D] = scores · values[0..<L]
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(D), Int32(L), 1,
+                        scores, Int32(L), values, Int32(kvStride), 0, out + first * outStride, Int32(outStride))
+            first += count
         }
     }
 }

@@ -44,8 +44,11 @@ public enum BLASEnvironment {
         return String(cString: value)
     }
 
-    /// Threads OpenBLAS uses for one call.
-    public static var blasThreadCount: Int { Int(openblas_get_num_threads()) }
+    /// Threads OpenBLAS uses for one call (1 once `ComputePool` is in use: it splits GEMMs itself).
+    public static var blasThreadCount: Int {
+        _ = ComputePool.workerCount
+        return Int(openblas_get_num_threads())
+    }
 
     /// The kernel family OpenBLAS selected (e.g. "SkylakeX").
     public static var blasCoreName: String {

@@ -1,0 +1,204 @@
+import Foundation
+import XCTest
+@testable import Tensors
+
+/// Deterministic pseudo-random values in [-1, 1).
+func pseudoRandom(_ count: Int, seed: UInt64) -> [Float] {
+    var state = seed &+ 0x9E37_79B9_7F4A_7C15
+    return (0..<count).map { _ in
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
+    }
+}
+
+final class LinearTests: XCTestCase {
+    /// y: [T, OC] = x: [T, C] · w: [OC, C]ᵀ + b in double precision.
+    func reference(x: [Float], w: [Float], bias: [Float]?, T: Int, C: Int, OC: Int) -> [Float] {
+        (0..<(T * OC)).map { i in
+            let t = i / OC, o = i % OC
+            var sum = 0.0
+            for c in 0..<C { sum += Double(x[t * C + c]) * Double(w[o * C + c]) }
+            return Float(sum + Double(bias?[o] ?? 0))
+        }
+    }
+
+    func testAllPathsMatchReferenceForOddShapes() {
+        defer { KernelInfo.enableAVX512(true) }
+        let variants = [true, false].flatMap { avx512 in WeightPrecision.allCases.map { (avx512, $0) } }
+        for (avx512, precision) in variants {
+            KernelInfo.enableAVX512(avx512)
+            for (T, C, OC) in [(1, 37, 7), (3, 64, 33), (5, 16, 4), (17, 70, 19), (70, 33, 130)] {
+                let x = pseudoRandom(T * C, seed: 1), rawW = pseudoRandom(OC * C, seed: 2), bias = pseudoRandom(OC, seed: 3)
+                // The reference uses the weights as stored (bf16 rounds them).
+                let stored = WeightMatrix(rows: OC, columns: C, values: rawW, precision: precision)
+                let w = stored.toFloat32()
+                var y = [Float](repeating: 0, count: T * OC)
+                Linear.forward(out: &y, inp: x, weight: stored, bias: bias, rows: T)
+                let expected = reference(x: x, w: w, bias: bias, T: T, C: C, OC: OC)
+                XCTAssertLessThanOrEqual(zip(y, expected).map { abs($0 - $1) }.max()!, 1e-4, "\(precision) T=\(T) C=\(C) OC=\(OC) avx512=\(avx512)")
+                // accumulate adds to what is there
+                var accumulated = [Float](repeating: 1, count: T * OC)
+                Linear.forward(out: &accumulated, inp: x, weight: stored, bias: nil, rows: T, accumulate: true)
+                let withoutBias = reference(x: x, w: w, bias: nil, T: T, C: C, OC: OC)
+                XCTAssertLessThanOrEqual(zip(accumulated, withoutBias).map { abs($0 - 1 - $1) }.max()!, 1e-4)
+            }
+        }
+    }
+
+    func testBF16StorageRoundsToNearestEven() {
+        let values: [UInt32] = [0x3F80_8000, 0x3F81_8000, 0x3F80_8001, 0x3F80_7FFF, 0xC049_0FDB]
+        let expected: [UInt16] = [0x3F80, 0x3F82, 0x3F81, 0x3F80, 0xC049]
+        XCTAssertEqual(values.map { BFloat16.bits(from: Float(bitPattern: $0)) }, expected)
+        XCTAssertTrue(BFloat16.float(fromBits: BFloat16.bits(from: .nan)).isNaN)
+        XCTAssertEqual(BFloat16.float(fromBits: BFloat16.bits(from: -.infinity)), -.infinity)
+        let matrix = WeightMatrix(rows: 1, columns: 5, values: values.map { Float(bitPattern: $0) }, precision: .bf16)
+        XCTAssertEqual(matrix.toFloat32(), expected.map(BFloat16.float(fromBits:)))
+        XCTAssertEqual(matrix.byteCount, 10)
+    }
+}
+
+final class LayerKernelTests: XCTestCase {
+    func testRMSNorm() {
+        let x: [Float] = [1, 2, 3, 4, -1, 0, 0, 1]
+        let weight: [Float] = [1, 0.5, 2, 1]
+        var y = [Float](repeating: 0, count: 8)
+        RMSNorm.forward(out: &y, inp: x, weight: weight, rows: 2, channels: 4, epsilon: 0)
+        let s0 = (30.0 / 4).squareRoot(), s1 = (2.0 / 4).squareRoot()
+        let expected = [1 / s0, 2 / s0 * 0.5, 3 / s0 * 2, 4 / s0, -1 / s1, 0, 0, 1 / s1].map(Float.init)
+        XCTAssertLessThanOrEqual(zip(y, expected).map { abs($0 - $1) }.max()!, 1e-6)
+    }
+
+    func testSwiGLU() {
+        let gateUp: [Float] = [0, 1, -2, 3, 4, 5]  // one row, F = 3: gate [0, 1, -2], up [3, 4, 5]
+        var y = [Float](repeating: 0, count: 3)
+        SwiGLU.forward(out: &y, gateUp: gateUp, rows: 1, features: 3)
+        let silu = { (g: Double) in g / (1 + exp(-g)) }
+        for (got, expected) in zip(y, [silu(0) * 3, silu(1) * 4, silu(-2) * 5]) { XCTAssertEqual(Double(got), expected, accuracy: 1e-6) }
+    }
+
+    func testRoPEPairingsAgreeUnderThePermutation() {
+        // A head in halves layout, and the same head with its pairs interleaved (i, i + D/2) → (2i, 2i + 1).
+        let D = 8, positions = [0, 3, 17]
+        let halves = pseudoRandom(positions.count * 2 * D, seed: 5)  // 3 rows, 2 heads
+        let adjacent = halves.indices.map { index -> Float in
+            let head = index / D, k = index % D
+            return halves[head * D + (k % 2 == 0 ? k / 2 : k / 2 + D / 2)]
+        }
+        let table = RoPE.Table(positions: positions, headDimension: D, theta: 10000)
+        var a = halves, b = adjacent
+        a.withUnsafeMutableBufferPointer { p in
+            for row in 0..<3 { RoPE.forward(p.baseAddress! + row * 2 * D, table: table, row: row, heads: 2, pairing: .halves) }
+        }
+        b.withUnsafeMutableBufferPointer { p in
+            for row in 0..<3 { RoPE.forward(p.baseAddress! + row * 2 * D, table: table, row: row, heads: 2, pairing: .adjacent) }
+        }
+        for index in b.indices {
+            let head = index / D, k = index % D
+            XCTAssertEqual(b[index], a[head * D + (k % 2 == 0 ? k / 2 : k / 2 + D / 2)], accuracy: 1e-6)
+        }
+        XCTAssertEqual(Array(a[0..<(2 * D)]), Array(halves[0..<(2 * D)]), "position 0 does not rotate")
+        // Pair 0 of row 1 (position 3) turns by 3 radians.
+        let (x0, x1) = (halves[2 * D], halves[2 * D + D / 2])
+        XCTAssertEqual(a[2 * D], x0 * Float(cos(3.0)) - x1 * Float(sin(3.0)), accuracy: 1e-6)
+    }
+
+    /// Naive causal attention of one query against L cached rows, one head.
+    func naiveAttention(q: ArraySlice<Float>, keys: [[Float]], values: [[Float]]) -> [Float] {
+        let D = q.count
+        let scores = keys.map { k in zip(q, k).reduce(0.0) { $0 + Double($1.0) * Double($1.1) } / Double(D).squareRoot() }
+        let maximum = scores.max()!
+        let weights = scores.map { exp($0 - maximum) }
+        let total = weights.reduce(0, +)
+        return (0..<D).map { d in Float(zip(weights, values).reduce(0.0) { $0 + $1.0 / total * Double($1.1[d]) }) }
+    }
+
+    func testAttentionRowAndBlockMatchNaiveWithGroupedHeads() {
+        let H = 4, KVH = 2, D = 8, L = 13, start = 6, n = L - start
+        let KV = KVH * D, Q = H * D
+        let keys = pseudoRandom(L * KV, seed: 7), values = pseudoRandom(L * KV, seed: 8)
+        let queries = pseudoRandom(n * Q, seed: 9)  // rows at positions start..<L
+        var expected = [Float](repeating: 0, count: n * Q)
+        for i in 0..<n {
+            for h in 0..<H {
+                let g = h / (H / KVH), visible = start + i + 1
+                let k = (0..<visible).map { Array(keys[($0 * KV + g * D)..<($0 * KV + g * D + D)]) }
+                let v = (0..<visible).map { Array(values[($0 * KV + g * D)..<($0 * KV + g * D + D)]) }
+                let out = naiveAttention(q: queries[(i * Q + h * D)..<(i * Q + h * D + D)], keys: k, values: v)
+                for d in 0..<D { expected[i * Q + h * D + d] = out[d] }
+            }
+        }
+        var rowWise = [Float](repeating: 0, count: n * Q)
+        var scores = [Float](repeating: 0, count: L)
+        for i in 0..<n {
+            rowWise.withUnsafeMutableBufferPointer { out in
+                queries.withUnsafeBufferPointer { q in
+                    Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keys, values: values,
+                                         length: start + i + 1, heads: H, keyValueHeads: KVH, headDimension: D,
+                                         scores: &scores, heads: 0..<H)
+                }
+            }
+        }
+        XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5)
+        var blockWise = [Float](repeating: 0, count: n * Q)
+        for h in 0..<H {
+            let g = h / (H / KVH)
+            blockWise.withUnsafeMutableBufferPointer { out in
+                Attention.forwardBlock(out: out.baseAddress! + h * D, outStride: Q, query: Array(queries[(h * D)...]), queryStride: Q,
+                                       keys: Array(keys[(g * D)...]), values: Array(values[(g * D)...]), kvStride: KV,
+                                       start: start, rows: n, headDimension: D)
+            }
+        }
+        XCTAssertLessThanOrEqual(zip(blockWise, expected).map { abs($0 - $1) }.max()!, 1e-5)
+    }
+
+    func testLogSoftmaxIsNormalizedAndStable() {
+        let logits: [Float] = [1000, 999, 998, -1000]
+        var out = [Float](repeating: 0, count: 4)
+        logits.withUnsafeBufferPointer { l in out.withUnsafeMutableBufferPointer { LogSoftmax.forward(l, into: $0) } }
+        XCTAssertEqual(out.reduce(0.0) { $0 + exp(Double($1)) }, 1, accuracy: 1e-6)
+        let normalizer = log(1 + exp(-1.0) + exp(-2.0))
+        XCTAssertEqual(Double(out[0]), -normalizer, accuracy: 1e-6)
+        XCTAssertEqual(Double(LogSoftmax.logProbability(of: 1, logits: logits[...])), -1 - normalizer, accuracy: 1e-6)
+    }
+
+    func testEmbeddingLookup() {
+        let table: [Float] = [0, 1, 10, 11, 20, 21]  // V = 3, C = 2
+        var out = [Float](repeating: 0, count: 4)
+        Embedding.forward(out: &out, table: table, tokens: [2, 0], rows: 2, channels: 2)
+        XCTAssertEqual(out, [20, 21, 0, 1])
+    }
+}
+
+final class RuntimeTests: XCTestCase {
+    func testParallelForCoversEveryIndexOnceWithAlignedChunks() {
+        for count in [1, 2, 7, 64, 1000, 49152] {
+            for alignment in [1, 4, 16] {
+                let hits = UnsafeMutablePointer<Int32>.allocate(capacity: count)
+                hits.initialize(repeating: 0, count: count)
+                defer { hits.deallocate() }
+                let chunkStarts = UnsafeMutablePointer<Bool>.allocate(capacity: count)
+                chunkStarts.initialize(repeating: false, count: count)
+                defer { chunkStarts.deallocate() }
+                ComputePool.parallelFor(count, grain: 3, alignment: alignment, maximumChunk: 500) { range in
+                    chunkStarts[range.lowerBound] = true
+                    for i in range { hits[i] += 1 }
+                }
+                XCTAssertTrue((0..<count).allSatisfy { hits[$0] == 1 }, "count \(count) alignment \(alignment)")
+                XCTAssertTrue((0..<count).allSatisfy { !chunkStarts[$0] || $0 % alignment == 0 }, "alignment \(alignment)")
+            }
+        }
+    }
+
+    func testCoreTypeFromCPUFlags() {
+        let avx512 = "processor : 0\nflags\t\t: fpu sse avx2 avx512f avx512bw avx512_bf16\n"
+        XCTAssertEqual(BLASEnvironment.recommendedCoreType(cpuFlags: BLASEnvironment.cpuFlags(cpuinfo: avx512)), "SkylakeX")
+        XCTAssertEqual(BLASEnvironment.recommendedCoreType(cpuFlags: ["avx2", "fma"]), "Haswell")
+        XCTAssertNil(BLASEnvironment.recommendedCoreType(cpuFlags: ["sse2"]))
+        XCTAssertEqual(BLASEnvironment.cpuFlags(cpuinfo: "no flags here"), [])
+    }
+
+    func testBLASIsSingleThreadedUnderThePool() {
+        _ = ComputePool.workerCount
+        XCTAssertEqual(BLASEnvironment.blasThreadCount, 1)
+    }
+}
