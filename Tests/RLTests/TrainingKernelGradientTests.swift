@@ -110,10 +110,9 @@ final class TrainingKernelGradientTests: XCTestCase {
             let v = GradientCheck.randomBuffer(length * 8, &generator)
             let weights = GradientCheck.randomBuffer(length * 16, &generator)
             let out = FloatBuffer(count: length * 16), lse = FloatBuffer(count: 4 * length)
-            let scratch = FloatBuffer(count: Attention.causalScratchCount(length: length))
             func loss() -> Double {
                 Attention.causalForward(out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
-                                         v: v.pointer, shape: shape, scratch: scratch.pointer)
+                                         v: v.pointer, shape: shape)
                 return GradientCheck.dot(out, weights)
             }
             _ = loss()
@@ -124,7 +123,7 @@ final class TrainingKernelGradientTests: XCTestCase {
             let dq = FloatBuffer(count: q.count), dk = FloatBuffer(count: k.count), dv = FloatBuffer(count: v.count)
             Attention.causalBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dOut: weights.pointer,
                                       out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
-                                      v: v.pointer, shape: shape, scratch: scratch.pointer)
+                                      v: v.pointer, shape: shape)
             let sample = length > 20 ? Array(stride(from: 0, to: length * 8, by: 7)) : nil
             GradientCheck.assertMatches("attention dq T=\(length)", parameter: q, analytic: dq,
                                         indices: sample.map { $0.map { $0 * 2 } }, loss: loss)

@@ -73,7 +73,6 @@ extension TrainableTransformer {
         let dQuery = FloatBuffer(count: rows * queryWidth)
         let dKey = FloatBuffer(count: rows * keyValueWidth)
         let dValue = FloatBuffer(count: rows * keyValueWidth)
-        let scratch = FloatBuffer(count: Attention.causalScratchCount(length: batch.segments.map(\.count).max() ?? 1))
         for segment in batch.segments {
             let shape = Attention.CausalShape(length: segment.count, heads: c.headCount,
                                                keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension)
@@ -84,7 +83,7 @@ extension TrainableTransformer {
                                       out: a.attention.pointer + s * queryWidth,
                                       logSumExp: a.logSumExp.pointer + s * c.headCount,
                                       q: a.query.pointer + s * queryWidth, k: a.key.pointer + s * keyValueWidth,
-                                      v: a.value.pointer + s * keyValueWidth, shape: shape, scratch: scratch.pointer)
+                                      v: a.value.pointer + s * keyValueWidth, shape: shape)
         }
         RoPE.backward(dQuery.pointer, inverseTable: inverseRoPE, rows: rows, heads: c.headCount, pairing: ropePairing)
         RoPE.backward(dKey.pointer, inverseTable: inverseRoPE, rows: rows, heads: c.keyValueHeadCount,

@@ -48,7 +48,6 @@ extension TrainableTransformer {
         }
         RoPE.forward(a.query.pointer, table: pass.rope, rows: rows, heads: c.headCount, pairing: ropePairing)
         RoPE.forward(a.key.pointer, table: pass.rope, rows: rows, heads: c.keyValueHeadCount, pairing: ropePairing)
-        let scratch = FloatBuffer(count: Attention.causalScratchCount(length: batch.segments.map(\.count).max() ?? 1))
         for segment in batch.segments {
             let shape = Attention.CausalShape(length: segment.count, heads: c.headCount,
                                               keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension)
@@ -56,7 +55,7 @@ extension TrainableTransformer {
             Attention.causalForward(out: a.attention.pointer + s * queryWidth,
                                     logSumExp: a.logSumExp.pointer + s * c.headCount,
                                     q: a.query.pointer + s * queryWidth, k: a.key.pointer + s * keyValueWidth,
-                                    v: a.value.pointer + s * keyValueWidth, shape: shape, scratch: scratch.pointer)
+                                    v: a.value.pointer + s * keyValueWidth, shape: shape)
         }
         // residual = input + attention · Woᵀ
         Linear.forward(y: a.residual.pointer, x: a.attention.pointer, weight: w + o.output, bias: nil, rows: rows,

@@ -48,14 +48,14 @@ public final class AdamW {
         let p = parameters.pointer, g = gradients.pointer, m = firstMoment.pointer, v = secondMoment.pointer
         for (range, decay) in decays {
             let shrink: Float = decay ? 1 - lr * Float(c.weightDecay) : 1
-            for i in range {
+            ComputePool.parallelFor(range.count, grain: 1 << 16) { slice in for i in (range.lowerBound + slice.lowerBound)..<(range.lowerBound + slice.upperBound) {
                 let gradient = g[i]
                 m[i] = beta1 * m[i] + (1 - beta1) * gradient
                 v[i] = beta2 * v[i] + (1 - beta2) * gradient * gradient
                 let mHat = m[i] / correction1
                 let vHat = v[i] / correction2
                 p[i] = p[i] * shrink - lr * mHat / (vHat.squareRoot() + epsilon)
-            }
+            } }
         }
     }
 }
