@@ -4,7 +4,7 @@ import Tensors
 import XCTest
 @testable import RL
 
-/// Advantages, token terms, aggregation weights, rewards, schedules and AdamW against hand-computed values.
+/// Advantages, token terms, aggregation weights, schedules and AdamW against hand-computed values.
 final class GRPOLossTests: XCTestCase {
     func testGroupNormalizedAdvantagesUseUnbiasedStandardDeviation() {
         let rewards: [Double] = [1, -1, -1, 1, 0.5, 0.5, 0.5, 2]
@@ -76,18 +76,6 @@ final class GRPOLossTests: XCTestCase {
         XCTAssertEqual(weights(.tokenMean), [1.0 / 6, 1.0 / 6, 0])
         XCTAssertEqual(weights(.sequenceMeanTokenMean), [0.25, 0.125, 0])
         XCTAssertEqual(weights(.drGRPO), [1.0 / 16, 1.0 / 16, 0])
-    }
-
-    func testRewardsAndExecutionPenaltyOnlyForFailedCode() {
-        let c = RewardConfiguration(correct: 1, incorrect: -1, executionFailurePenalty: -0.5)
-        XCTAssertEqual(c.reward(for: ResponseOutcome(answered: true, correct: true)), 1)
-        XCTAssertEqual(c.reward(for: ResponseOutcome(answered: true, correct: false)), -1)
-        XCTAssertEqual(c.reward(for: ResponseOutcome(answered: false, correct: false)), -1)
-        XCTAssertEqual(c.reward(for: ResponseOutcome(answered: true, correct: true, hasCode: true, codeFailed: true)), 0.5)
-        XCTAssertEqual(c.reward(for: ResponseOutcome(answered: false, correct: false, hasCode: false, codeFailed: true)), -1,
-                       "no code, no penalty (the published code's bug)")
-        XCTAssertEqual(RewardConfiguration().reward(for: ResponseOutcome(answered: true, correct: false, hasCode: true,
-                                                                         codeFailed: true)), -1, "penalty off by default")
     }
 
     func testLearningRateSchedules() {

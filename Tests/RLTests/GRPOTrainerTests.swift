@@ -166,7 +166,7 @@ final class GRPOTrainerTests: XCTestCase {
             ResponseOutcome(answered: false, correct: false, hasCode: false, toolCalls: 0, truncated: true),
             ResponseOutcome(answered: true, correct: true, hasCode: false, toolCalls: 0),
         ]
-        let rewards = outcomes.map { RewardConfiguration().reward(for: $0) }
+        let rewards: [Double] = [1, -1, -1, 1]
         let sequences = try batch(model, logRatioOffsets: [0]).enumerated().map { i, s -> TrainingSequence in
             var s = s
             s.outcome = outcomes[i]

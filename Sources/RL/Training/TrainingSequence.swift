@@ -1,4 +1,5 @@
-/// What the rollout observed about one response: the inputs of the reward and of the step's metrics.
+/// What the rollout observed about one response: the inputs of the step's metrics (the reward itself comes
+/// computed, in `TrainingSequence.reward`).
 public struct ResponseOutcome: Sendable, Codable, Equatable {
     /// The final `\boxed{}` answer was found.
     public var answered: Bool
