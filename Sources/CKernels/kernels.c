@@ -1,4 +1,5 @@
 #include "CKernels.h"
+#include <math.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -31,21 +32,6 @@ static void linear_f32_portable(const float *x, long T, long K, const float *w, 
         }
 }
 
-static void linear_bf16_portable(const float *x, long T, long K, const uint16_t *w, long n0, long n1,
-                                 float *y, long ldy, int acc) {
-    for (long t = 0; t < T; t++)
-        for (long n = n0; n < n1; n++) {
-            const uint16_t *row = w + n * K;
-            const float *xr = x + t * K;
-            float s0 = 0, s1 = 0;
-            long k = 0;
-            for (; k + 2 <= K; k += 2) { s0 += xr[k] * bf16_bits_to_f32(row[k]); s1 += xr[k + 1] * bf16_bits_to_f32(row[k + 1]); }
-            for (; k < K; k++) s0 += xr[k] * bf16_bits_to_f32(row[k]);
-            float s = s0 + s1;
-            y[t * ldy + n] = acc ? y[t * ldy + n] + s : s;
-        }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // AVX-512 implementations. Compiled for AVX-512 through target attributes only, and called only when the CPU
 // reports avx512f, so the rest of the binary stays baseline x86-64.
@@ -56,20 +42,30 @@ static void linear_bf16_portable(const float *x, long T, long K, const uint16_t 
 #define TORL_HAVE_AVX512_PATH 1
 
 TORL_AVX512 static inline __m512 load_f32(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
-TORL_AVX512 static inline __m512 load_bf16(const uint16_t *p, __mmask16 m) {
-    __m256i h = _mm256_maskz_loadu_epi16(m, p);
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
 // One block: ROWS weight rows against TOKENS activation rows, K in 16-lane steps with a masked tail.
 // The weight vectors are loaded once per step and reused across the tokens: at TOKENS = 1 this is the
 // bandwidth-bound GEMV of decode, at 4 it reuses each weight load four times for batched decode.
+// The ROWS rows are contiguous, and so are the blocks after it: while this block streams its rows, the loop
+// prefetches the block after next at the same pace (rows of a few hundred elements are too short for the hardware prefetcher to
+// ramp up on its own).
 #define DEFINE_BLOCK(NAME, WTYPE, LOADW, ROWS, TOKENS)                                                        \
 TORL_AVX512 static void NAME(const float *x, long K, const WTYPE *w, float *y, long ldy, int acc) {           \
     __m512 s[ROWS][TOKENS];                                                                                   \
     for (int r = 0; r < ROWS; r++) for (int t = 0; t < TOKENS; t++) s[r][t] = _mm512_setzero_ps();            \
-    for (long k = 0; k < K; k += 16) {                                                                        \
-        __mmask16 m = (K - k >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (K - k)) - 1);                   \
+    const char *next = (const char *)(w + 2 * ROWS * K);                                                        \
+    const long stepBytes = ROWS * 16 * (long)sizeof(WTYPE);                                                   \
+    long k = 0;                                                                                               \
+    for (; k + 16 <= K; k += 16) {                                                                            \
+        for (long b = 0; b < stepBytes; b += 64) _mm_prefetch(next + (k / 16) * stepBytes + b, _MM_HINT_T0); \
+        __m512 wv[ROWS];                                                                                      \
+        for (int r = 0; r < ROWS; r++) wv[r] = LOADW(w + r * K + k, (__mmask16)0xFFFF);                       \
+        for (int t = 0; t < TOKENS; t++) {                                                                    \
+            __m512 xv = load_f32(x + t * K + k, (__mmask16)0xFFFF);                                           \
+            for (int r = 0; r < ROWS; r++) s[r][t] = _mm512_fmadd_ps(wv[r], xv, s[r][t]);                     \
+        }                                                                                                     \
+    }                                                                                                         \
+    if (k < K) {                                                                                              \
+        __mmask16 m = (__mmask16)((1u << (K - k)) - 1);                                                       \
         __m512 wv[ROWS];                                                                                      \
         for (int r = 0; r < ROWS; r++) wv[r] = LOADW(w + r * K + k, m);                                       \
         for (int t = 0; t < TOKENS; t++) {                                                                    \
@@ -87,9 +83,6 @@ TORL_AVX512 static void NAME(const float *x, long K, const WTYPE *w, float *y, l
 DEFINE_BLOCK(block_f32_4x4, float, load_f32, 4, 4)
 DEFINE_BLOCK(block_f32_4x1, float, load_f32, 4, 1)
 DEFINE_BLOCK(block_f32_1x1, float, load_f32, 1, 1)
-DEFINE_BLOCK(block_bf16_4x4, uint16_t, load_bf16, 4, 4)
-DEFINE_BLOCK(block_bf16_4x1, uint16_t, load_bf16, 4, 1)
-DEFINE_BLOCK(block_bf16_1x1, uint16_t, load_bf16, 1, 1)
 
 // Token blocks of 4 run inside each group of 4 weight rows, so those rows (4 x K) stay in L1 while every token
 // of the batch passes over them.
@@ -107,30 +100,182 @@ TORL_AVX512 static void NAME(const float *x, long T, long K, const WTYPE *w, lon
 }
 
 DEFINE_LINEAR(linear_f32_avx512, float, block_f32_4x4, block_f32_4x1, block_f32_1x1)
-DEFINE_LINEAR(linear_bf16_avx512, uint16_t, block_bf16_4x4, block_bf16_4x1, block_bf16_1x1)
 
-TORL_AVX512 static float dot_avx512(const float *a, const float *b, long n) {
-    __m512 s = _mm512_setzero_ps();
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        s = _mm512_fmadd_ps(load_f32(a + i, m), load_f32(b + i, m), s);
-    }
-    return _mm512_reduce_add_ps(s);
+// bf16 × bf16 products accumulated in f32 with AVX512_BF16 `vdpbf16ps` (32 multiply-adds per instruction, twice
+// the f32 FMA rate) over weights packed in panels (see torl_pack_bf16): one 64-byte load holds a k-pair of 16
+// rows, one 32-bit broadcast holds the same k-pair of a token, and each accumulator lane is one output row, so
+// no horizontal sums are needed. A block is P panels (16 P rows) × TT tokens: 4 × 6 uses 24 accumulators.
+#define TORL_AVX512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma")))
+#define DEFINE_PANEL_BLOCK(NAME, P, TT)                                                                       \
+TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uint16_t *panels, float *y,     \
+                                 long ldy, long rowsLeft, int acc) {                                          \
+    __m512 s[P][TT];                                                                                          \
+    for (int p = 0; p < P; p++) for (int t = 0; t < TT; t++) s[p][t] = _mm512_setzero_ps();                   \
+    for (long kp = 0; kp < Kp; kp++) {                                                                        \
+        __m512bh wv[P];                                                                                       \
+        for (int p = 0; p < P; p++) {                                                                         \
+            const uint16_t *panel = panels + (long)p * Kp * 32;                                               \
+            _mm_prefetch((const char *)(panel + (kp + 8) * 32), _MM_HINT_T0);                                 \
+            wv[p] = (__m512bh)_mm512_loadu_si512(panel + kp * 32);                                            \
+        }                                                                                                     \
+        for (int t = 0; t < TT; t++) {                                                                        \
+            int32_t pair;                                                                                     \
+            memcpy(&pair, x + t * ldx + 2 * kp, 4);                                                           \
+            __m512bh xv = (__m512bh)_mm512_set1_epi32(pair);                                                  \
+            for (int p = 0; p < P; p++) s[p][t] = _mm512_dpbf16_ps(s[p][t], wv[p], xv);                       \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int p = 0; p < P; p++) {                                                                             \
+        long rows = rowsLeft - 16 * p;                                                                        \
+        if (rows <= 0) break;                                                                                 \
+        __mmask16 m = rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);                         \
+        for (int t = 0; t < TT; t++) {                                                                        \
+            float *dst = y + t * ldy + 16 * p;                                                                \
+            __m512 v = acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), s[p][t]) : s[p][t];                 \
+            _mm512_mask_storeu_ps(dst, m, v);                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
 }
 
-TORL_AVX512 static void axpy_avx512(float alpha, const float *x, float *y, long n) {
-    __m512 a = _mm512_set1_ps(alpha);
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(a, load_f32(x + i, m), load_f32(y + i, m)));
+DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)
+DEFINE_PANEL_BLOCK(panel_block_4x4, 4, 4)
+DEFINE_PANEL_BLOCK(panel_block_4x2, 4, 2)
+DEFINE_PANEL_BLOCK(panel_block_4x1, 4, 1)
+DEFINE_PANEL_BLOCK(panel_block_1x6, 1, 6)
+DEFINE_PANEL_BLOCK(panel_block_1x1, 1, 1)
+
+TORL_AVX512BF16 static void linear_bf16_packed_avx512(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed,
+                                                      long N, long p0, long p1, float *y, long ldy, int acc) {
+    long p = p0;
+    for (; p + 4 <= p1; p += 4) {
+        long t = 0;
+        // Tokens in blocks of 6, the rest in the largest blocks that fit (each block streams the panels once).
+        for (; t + 6 <= T; t += 6)
+            panel_block_4x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        if (t + 4 <= T) {
+            panel_block_4x4(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+            t += 4;
+        }
+        if (t + 2 <= T) {
+            panel_block_4x2(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+            t += 2;
+        }
+        for (; t < T; t++)
+            panel_block_4x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+    }
+    for (; p < p1; p++) {
+        long t = 0;
+        for (; t + 6 <= T; t += 6)
+            panel_block_1x6(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
+        for (; t < T; t++)
+            panel_block_1x1(x + t * ldx, ldx, Kp, packed + p * Kp * 32, y + t * ldy + 16 * p, ldy, N - 16 * p, acc);
     }
 }
 
-TORL_AVX512 static void bf16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
+// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// for exp(r) (relative error about 1e-7), scaled by 2^n.
+TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
     for (long i = 0; i < n; i += 16) {
         __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(dst + i, m, load_bf16(src + i, m));
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
     }
+}
+
+// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
+// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static inline float score_avx512(const float *q, const float *k, long D) {
+    // Two partial sums halve the dependent FMA chain.
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    long d = 0;
+    for (; d + 32 <= D; d += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(k + d + 16), a1);
+    }
+    for (; d < D; d += 16) {
+        __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+        a0 = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+// One query head against L cached rows: scores (independent per key, so the out-of-order core overlaps them),
+// softmax with exp_avx512, and the weighted sum of values accumulated in registers 64 dimensions at a time over
+// two keys per step (two independent FMA chains per register).
+TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
+                                              long stride, float scale, float *out, float *scores) {
+    for (long j = 0; j < L; j++) scores[j] = score_avx512(q, keys + j * stride, D) * scale;
+    __m512 maxima = _mm512_set1_ps(-INFINITY);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        maxima = _mm512_mask_max_ps(maxima, m, maxima, _mm512_maskz_loadu_ps(m, scores + j));
+    }
+    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(maxima));
+    __m512 sum = _mm512_setzero_ps();
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift)));
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
+    for (long d0 = 0; d0 < D; d0 += 64) {
+        __m512 a[4], b[4];
+        __mmask16 m[4];
+        for (int c = 0; c < 4; c++) {
+            long d = d0 + 16 * c;
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            a[c] = _mm512_setzero_ps();
+            b[c] = _mm512_setzero_ps();
+        }
+        long j = 0;
+        for (; j + 2 <= L; j += 2) {
+            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
+            const float *v0 = values + j * stride + d0, *v1 = v0 + stride;
+            for (int c = 0; c < 4; c++) {
+                a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
+                b[c] = _mm512_fmadd_ps(p1, load_f32(v1 + 16 * c, m[c]), b[c]);
+            }
+        }
+        if (j < L) {
+            __m512 p0 = _mm512_set1_ps(scores[j]);
+            const float *v0 = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(_mm512_add_ps(a[c], b[c]), inverse));
+    }
+}
+
+TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, h);
+    }
+}
+
+static int detect_avx512_bf16(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
 }
 
 static int detect_avx512(void) {
@@ -141,6 +286,87 @@ static int detect_avx512(void) {
 #else
 #define TORL_HAVE_AVX512_PATH 0
 static int detect_avx512(void) { return 0; }
+// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// for exp(r) (relative error about 1e-7), scaled by 2^n.
+TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
+    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
+    }
+}
+
+// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
+// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
+TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
+                                              long stride, float scale, float *out, float *scores) {
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        const float *k = keys + j * stride;
+        __m512 acc = _mm512_setzero_ps();
+        for (long d = 0; d < D; d += 16) {
+            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            acc = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), acc);
+        }
+        float score = _mm512_reduce_add_ps(acc) * scale;
+        scores[j] = score;
+        if (score > maximum) maximum = score;
+    }
+    __m512 sum = _mm512_setzero_ps();
+    __m512 shift = _mm512_set1_ps(maximum);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift));
+        e = _mm512_maskz_mov_ps(m, e);
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    float inverse = 1.0f / _mm512_reduce_add_ps(sum);
+    for (long d0 = 0; d0 < D; d0 += 64) {
+        __m512 a[4];
+        __mmask16 m[4];
+        for (int c = 0; c < 4; c++) {
+            long d = d0 + 16 * c;
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
+            a[c] = _mm512_setzero_ps();
+        }
+        for (long j = 0; j < L; j++) {
+            __m512 p = _mm512_set1_ps(scores[j]);
+            const float *v = values + j * stride + d0;
+            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p, load_f32(v + 16 * c, m[c]), a[c]);
+        }
+        for (int c = 0; c < 4; c++)
+            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(a[c], _mm512_set1_ps(inverse)));
+    }
+}
+
+TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
+        _mm256_mask_storeu_epi16(dst + i, m, h);
+    }
+}
+
+static int detect_avx512_bf16(void) { return 0; }
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -148,13 +374,63 @@ static int detect_avx512(void) { return 0; }
 // same answer).
 
 static int avx512_state = -1;
+static int avx512_bf16_state = -1;
 
 int torl_kernels_use_avx512(void) {
     if (avx512_state < 0) avx512_state = detect_avx512();
     return avx512_state;
 }
 
-void torl_kernels_enable_avx512(int enabled) { avx512_state = enabled ? detect_avx512() : 0; }
+int torl_kernels_use_avx512_bf16(void) {
+    if (avx512_bf16_state < 0) avx512_bf16_state = torl_kernels_use_avx512() && detect_avx512_bf16();
+    return avx512_bf16_state;
+}
+
+void torl_kernels_enable_avx512(int enabled) {
+    avx512_state = enabled ? detect_avx512() : 0;
+    avx512_bf16_state = enabled ? (avx512_state && detect_avx512_bf16()) : 0;
+}
+
+long torl_bf16_packed_count(long N, long K) { return ((N + 15) / 16) * ((K + 1) / 2) * 32; }
+
+void torl_pack_bf16(const uint16_t *w, long N, long K, uint16_t *packed) {
+    long Kp = (K + 1) / 2, panels = (N + 15) / 16;
+    for (long p = 0; p < panels; p++)
+        for (long kp = 0; kp < Kp; kp++)
+            for (long r = 0; r < 16; r++)
+                for (long j = 0; j < 2; j++) {
+                    long n = 16 * p + r, k = 2 * kp + j;
+                    packed[((p * Kp + kp) * 16 + r) * 2 + j] = (n < N && k < K) ? w[n * K + k] : 0;
+                }
+}
+
+static void linear_bf16_packed_portable(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed,
+                                        long N, long p0, long p1, float *y, long ldy, int acc) {
+    for (long p = p0; p < p1; p++)
+        for (long r = 0; r < 16 && 16 * p + r < N; r++)
+            for (long t = 0; t < T; t++) {
+                float s = 0;
+                for (long kp = 0; kp < Kp; kp++) {
+                    const uint16_t *pair = packed + ((p * Kp + kp) * 16 + r) * 2;
+                    s += bf16_bits_to_f32(pair[0]) * bf16_bits_to_f32(x[t * ldx + 2 * kp]) +
+                         bf16_bits_to_f32(pair[1]) * bf16_bits_to_f32(x[t * ldx + 2 * kp + 1]);
+                }
+                float *dst = y + t * ldy + 16 * p + r;
+                *dst = acc ? *dst + s : s;
+            }
+}
+
+void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const uint16_t *packed, long N,
+                             long panel_begin, long panel_end, float *y, long ldy, int acc) {
+    long Kp = (K + 1) / 2;
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512_bf16()) {
+        linear_bf16_packed_avx512(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
+        return;
+    }
+#endif
+    linear_bf16_packed_portable(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
+}
 
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, long n1, float *y, long ldy, int acc) {
 #if TORL_HAVE_AVX512_PATH
@@ -163,35 +439,36 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
 }
 
-void torl_linear_bf16(const float *x, long T, long K, const uint16_t *w, long n0, long n1, float *y, long ldy, int acc) {
+void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
+                         float scale, float *out, float *scores) {
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { linear_bf16_avx512(x, T, K, w, n0, n1, y, ldy, acc); return; }
+    if (torl_kernels_use_avx512()) { attention_head_avx512(q, keys, values, L, D, stride, scale, out, scores); return; }
 #endif
-    linear_bf16_portable(x, T, K, w, n0, n1, y, ldy, acc);
+    float maximum = -INFINITY;
+    for (long j = 0; j < L; j++) {
+        scores[j] = dot_portable(q, keys + j * stride, D) * scale;
+        if (scores[j] > maximum) maximum = scores[j];
+    }
+    float sum = 0;
+    for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
+    for (long d = 0; d < D; d++) out[d] = 0;
+    for (long j = 0; j < L; j++) {
+        float p = scores[j] / sum;
+        for (long d = 0; d < D; d++) out[d] += p * values[j * stride + d];
+    }
 }
 
-float torl_dot(const float *a, const float *b, long n) {
+void torl_swiglu(const float *gate, const float *up, float *out, long n) {
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) return dot_avx512(a, b, n);
+    if (torl_kernels_use_avx512()) { swiglu_avx512(gate, up, out, n); return; }
 #endif
-    return dot_portable(a, b, n);
-}
-
-void torl_axpy(float alpha, const float *x, float *y, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { axpy_avx512(alpha, x, y, n); return; }
-#endif
-    for (long i = 0; i < n; i++) y[i] += alpha * x[i];
-}
-
-void torl_bf16_to_f32(const uint16_t *src, float *dst, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { bf16_to_f32_avx512(src, dst, n); return; }
-#endif
-    for (long i = 0; i < n; i++) dst[i] = bf16_bits_to_f32(src[i]);
+    for (long i = 0; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
 }
 
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512_bf16()) { f32_to_bf16_avx512(src, dst, n); return; }
+#endif
     for (long i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &src[i], 4);

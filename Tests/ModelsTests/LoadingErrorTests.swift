@@ -89,6 +89,13 @@ final class LoadingErrorTests: XCTestCase {
         }
     }
 
+    func testImpossibleShapeIsAnErrorNotATrap() throws {
+        let huge = try folder { entries in entries[0].shape = [1 << 40, 1 << 40] }
+        XCTAssertThrowsError(try ModelLoader.load(path: huge)) { error in
+            XCTAssertTrue("\(error)".contains("impossible shape"), "\(error)")
+        }
+    }
+
     func testUnsupportedDTypeAndTruncatedSafetensors() throws {
         let int64 = try folder { entries in
             entries[0].dtype = "I64"
@@ -169,6 +176,11 @@ final class LoadingErrorTests: XCTestCase {
         config["num_key_value_heads"] = 3
         XCTAssertThrowsError(try ModelLoader.load(path: try folder(config: config))) { error in
             XCTAssertTrue("\(error)".contains("not a multiple of the key/value head count 3"), "\(error)")
+        }
+        config = Self.configJSON
+        config["num_hidden_layers"] = 1_000_000_000
+        XCTAssertThrowsError(try ModelLoader.load(path: try folder(config: config))) { error in
+            XCTAssertTrue("\(error)".contains("layer count 1000000000"), "\(error)")
         }
         config = Self.configJSON
         config["hidden_size"] = "eight"

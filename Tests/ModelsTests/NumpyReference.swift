@@ -181,6 +181,22 @@ d = os.path.join(out, "llama_hf"); os.makedirs(d, exist_ok=True)
 json.dump(lcfg, open(os.path.join(d, "config.json"), "w"))
 write_safetensors(os.path.join(d, "model.safetensors"), {k: ("F32", v) for k, v in lw.items()})
 forward(lw, lcfg, IDS).astype("<f4").tofile(os.path.join(d, "reference_logits.bin"))
+
+# Qwen2 GGUF: llama.cpp keeps Qwen2's q/k rows unpermuted (halves RoPE); biases and the untied head as tensors.
+qwen_gguf = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+             "lm_head.weight": "output.weight"}
+for hf, gg in gguf_names.items():
+    if hf.startswith("model.layers."): qwen_gguf[hf] = gg
+for l in range(qcfg["num_hidden_layers"]):
+    for proj, gg in [("q", "attn_q"), ("k", "attn_k"), ("v", "attn_v")]:
+        qwen_gguf[f"model.layers.{l}.self_attn.{proj}_proj.bias"] = f"blk.{l}.{gg}.bias"
+qmeta = {"general.architecture": (8, "qwen2"), "qwen2.context_length": (4, 128), "qwen2.embedding_length": (4, 32),
+         "qwen2.feed_forward_length": (4, 48), "qwen2.block_count": (4, 2), "qwen2.attention.head_count": (4, 4),
+         "qwen2.attention.head_count_kv": (4, 2), "qwen2.rope.freq_base": (6, 1e6),
+         "qwen2.attention.layer_norm_rms_epsilon": (6, 1e-6)}
+d = os.path.join(out, "qwen2_gguf"); os.makedirs(d, exist_ok=True)
+write_gguf(os.path.join(d, "model.gguf"), qmeta, {gg: qw[hf] for hf, gg in qwen_gguf.items()})
+forward(qw, qcfg, IDS).astype("<f4").tofile(os.path.join(d, "reference_logits.bin"))
 json.dump(IDS, open(os.path.join(out, "ids.json"), "w"))
 """#
 }

@@ -5,8 +5,8 @@ import Tensors
 
 /// Tiny random checkpoints written by a numpy script (NumpyReference), loaded by the engine and compared with the
 /// script's float64 forward pass at every position. Covers Qwen2 (biases, untied head, GQA, halves RoPE) from
-/// single, sharded and F16/BF16 safetensors, and Llama from a GGUF whose q/k rows are permuted for adjacent-pair
-/// RoPE, against the unpermuted weights.
+/// single, sharded and F16/BF16 safetensors and as a GGUF, and Llama from a GGUF whose q/k rows are permuted for
+/// adjacent-pair RoPE, against the unpermuted weights.
 final class TinyCheckpointTests: XCTestCase {
     static let tolerance: Float = 1e-4
     static var generated: URL?
@@ -58,6 +58,15 @@ final class TinyCheckpointTests: XCTestCase {
         let model = try checkAgainstNumpy("llama_gguf", path: "model.gguf")
         XCTAssertEqual(model.configuration.ropePairing, .adjacent)
         XCTAssertTrue(model.configuration.tiedEmbeddings)
+    }
+
+    func testQwen2GGUFKeepsHalvesRoPEAndBiases() throws {
+        let model = try checkAgainstNumpy("qwen2_gguf", path: "model.gguf")
+        let c = model.configuration
+        XCTAssertEqual(c.architecture, .qwen2)
+        XCTAssertEqual(c.ropePairing, .halves)
+        XCTAssertTrue(c.attentionBias)
+        XCTAssertFalse(c.tiedEmbeddings)
     }
 
     func testLlamaHuggingFaceFolderMatchesNumpy() throws {

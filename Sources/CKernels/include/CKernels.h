@@ -15,22 +15,33 @@ int torl_kernels_use_avx512(void);
 void torl_kernels_enable_avx512(int enabled);
 
 /// y[t, n] (+)= dot(x[t, :], w[n, :]) for t in [0, T), n in [n_begin, n_end).
-/// x: [T, K] f32 row-major; w: [N, K] row-major (f32, or bf16 as raw uint16 bits); y: row stride ldy.
+/// x: [T, K] f32 row-major; w: [N, K] f32 row-major; y: row stride ldy.
 /// accumulate = 0 overwrites y, 1 adds to it (residual connections).
 void torl_linear_f32(const float *x, long T, long K, const float *w, long n_begin, long n_end,
                      float *y, long ldy, int accumulate);
-void torl_linear_bf16(const float *x, long T, long K, const uint16_t *w, long n_begin, long n_end,
-                      float *y, long ldy, int accumulate);
 
-/// dst[i] = float(src[i]) for bf16 bit patterns (exact).
-void torl_bf16_to_f32(const uint16_t *src, float *dst, long n);
+/// bf16 weights in panels of 16 rows: [ceil(N/16)][ceil(K/2)][16 rows][2 consecutive k], zero-padded. This is
+/// the layout `vdpbf16ps` consumes directly. torl_bf16_packed_count gives the number of uint16 elements.
+long torl_bf16_packed_count(long N, long K);
+void torl_pack_bf16(const uint16_t *w, long N, long K, uint16_t *packed);
+/// y[t, n] (+)= Σ_k x[t, k] · W[n, k] for the rows n < N of panels [panel_begin, panel_end), products of bf16
+/// operands accumulated in f32 (AVX512_BF16 where the CPU has it). x: [T, ldx] bf16 with ldx ≥ 2·ceil(K/2) and
+/// zero in column K when K is odd; packed: torl_pack_bf16 layout; y: row stride ldy.
+void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const uint16_t *packed, long N,
+                             long panel_begin, long panel_end, float *y, long ldy, int accumulate);
+/// 1 when torl_linear_bf16_packed uses AVX512_BF16 instructions.
+int torl_kernels_use_avx512_bf16(void);
+
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 
-/// sum a[i] * b[i]
-float torl_dot(const float *a, const float *b, long n);
-/// y[i] += alpha * x[i]
-void torl_axpy(float alpha, const float *x, float *y, long n);
+/// Causal attention of one query head: out: [D] = softmax(scale · keys · q) · values, with keys and values
+/// [L, D] at row stride `stride`; scores: scratch of L floats.
+void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
+                         float scale, float *out, float *scores);
+
+/// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
+void torl_swiglu(const float *gate, const float *up, float *out, long n);
 
 /// A spin-wait hint to the CPU (x86 `pause`), for threads polling shared state.
 void torl_cpu_relax(void);

@@ -152,7 +152,9 @@ public final class GGUFFile: @unchecked Sendable {
             guard let layout = t.type.blockLayout else {
                 throw ModelFormatError.unsupportedDType(path: path, tensor: t.name, dtype: t.type.name)
             }
-            let elements = t.dims.reduce(1, *)
+            guard let elements = checkedElementCount(t.dims) else {
+                throw ModelFormatError.malformed(path: path, detail: "tensor \(t.name) has an impossible shape \(t.dims)")
+            }
             guard t.dims[0] % layout.elements == 0 else {
                 throw ModelFormatError.malformed(
                     path: path, detail: "tensor \(t.name): row length \(t.dims[0]) is not a multiple of the \(t.type.name) block size \(layout.elements)")

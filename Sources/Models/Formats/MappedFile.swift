@@ -41,6 +41,19 @@ public final class MappedFile: @unchecked Sendable {
     }
 }
 
+/// The number of elements of a tensor shape, or nil when it overflows or exceeds 2^48 (no file holds that many),
+/// so a corrupt shape is an error rather than an arithmetic trap.
+func checkedElementCount(_ shape: [Int]) -> Int? {
+    var count = 1
+    for dimension in shape {
+        guard dimension >= 0 else { return nil }
+        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+        guard !overflow, product <= 1 << 48 else { return nil }
+        count = product
+    }
+    return count
+}
+
 /// Errors of the checkpoint readers (GGUF, safetensors, config files). Each names the file and the problem.
 public enum ModelFormatError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)

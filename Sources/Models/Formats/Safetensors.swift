@@ -42,11 +42,11 @@ public final class SafetensorsFile: @unchecked Sendable {
             guard let dtype = SafetensorsTensorInfo.DType(rawValue: dtypeName) else {
                 throw ModelFormatError.unsupportedDType(path: path, tensor: name, dtype: dtypeName)
             }
-            guard shape.allSatisfy({ $0 >= 0 && $0 < 1 << 40 }) else {
-                throw ModelFormatError.malformed(path: path, detail: "tensor \(name) has shape \(shape)")
+            guard let elements = checkedElementCount(shape) else {
+                throw ModelFormatError.malformed(path: path, detail: "tensor \(name) has an impossible shape \(shape)")
             }
             let elementSize = dtype == .f32 ? 4 : 2
-            let expectedBytes = shape.reduce(1, *) * elementSize
+            let expectedBytes = elements * elementSize
             guard offsets[0] >= 0, offsets[1] - offsets[0] == expectedBytes else {
                 throw ModelFormatError.malformed(
                     path: path, detail: "tensor \(name): data_offsets \(offsets) hold \(offsets[1] - offsets[0]) bytes, shape \(shape) of \(dtypeName) needs \(expectedBytes)")

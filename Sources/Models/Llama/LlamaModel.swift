@@ -131,24 +131,35 @@ public final class LlamaModel: InferenceModel {
         positions.withUnsafeBufferPointer { positions in
             for (l, layer) in weights.layers.enumerated() {
                 // x: [T, C] → xn → qkv: [T, Q + 2 KV]
-                RMSNorm.forward(out: xn, inp: x, weight: layer.attentionNorm, rows: T, channels: C, epsilon: epsilon)
+                let attentionNorm = layer.attentionNorm, mlpNorm = layer.mlpNorm
+                ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
+                    RMSNorm.forward(out: xn + r.lowerBound * C, inp: x + r.lowerBound * C, weight: attentionNorm,
+                                    rows: r.count, channels: C, epsilon: epsilon)
+                }
                 Linear.forward(out: qkv, inp: xn, weight: layer.qkv, bias: layer.qkvBias, rows: T)
-                for t in 0..<T {
-                    let row = qkv + t * QKV
-                    // q and k heads are adjacent in the row, so one call rotates both.
-                    RoPE.forward(row, table: rotations, row: t, heads: H + KVH, pairing: pairing)
-                    let cache = caches[rowCache[t]]
-                    (cache.keys(l) + positions[t] * KV).update(from: row + Q, count: KV)
-                    (cache.values(l) + positions[t] * KV).update(from: row + Q + KV, count: KV)
+                ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
+                    for t in r {
+                        let row = qkv + t * QKV
+                        // q and k heads are adjacent in the row, so one call rotates both.
+                        RoPE.forward(row, table: rotations, row: t, heads: H + KVH, pairing: pairing)
+                        let cache = caches[rowCache[t]]
+                        (cache.keys(l) + positions[t] * KV).update(from: row + Q, count: KV)
+                        (cache.values(l) + positions[t] * KV).update(from: row + Q + KV, count: KV)
+                    }
                 }
                 // att: [T, Q], each row attending to its sequence's cache up to its own position.
                 attention(layer: l, out: att, qkv: qkv, steps: stepRows, rowStep: rowCache, positions: positions, caches: caches)
                 // x += att · Woᵀ
                 Linear.forward(out: x, inp: att, weight: layer.attentionOutput, bias: nil, rows: T, accumulate: true)
                 // x += swiglu(norm(x) · Wgateupᵀ) · Wdownᵀ
-                RMSNorm.forward(out: xn, inp: x, weight: layer.mlpNorm, rows: T, channels: C, epsilon: epsilon)
+                ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
+                    RMSNorm.forward(out: xn + r.lowerBound * C, inp: x + r.lowerBound * C, weight: mlpNorm,
+                                    rows: r.count, channels: C, epsilon: epsilon)
+                }
                 Linear.forward(out: gu, inp: xn, weight: layer.gateUp, bias: nil, rows: T)
-                SwiGLU.forward(out: h, gateUp: gu, rows: T, features: F)
+                ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
+                    SwiGLU.forward(out: h + r.lowerBound * F, gateUp: gu + r.lowerBound * 2 * F, rows: r.count, features: F)
+                }
                 Linear.forward(out: x, inp: h, weight: layer.down, bias: nil, rows: T, accumulate: true)
             }
         }
@@ -164,6 +175,8 @@ public final class LlamaModel: InferenceModel {
 }
 
 extension LlamaModel {
+    /// Row-wise kernels (norms, RoPE, SwiGLU) split across threads in chunks of at least this many rows.
+    static let rowGrain = 8
     /// Steps with at least this many new tokens run attention as GEMMs per head; shorter ones row by row.
     static let blockAttentionMinimumRows = 4
 

@@ -75,6 +75,13 @@ extension ModelConfiguration {
                               ("head dimension", headDimension), ("context length", contextLength)] where value <= 0 {
             throw fail("\(name) is \(value)")
         }
+        // Bounds far above any real model keep a corrupt header from building giant tables or buffers.
+        for (name, value, limit) in [("vocabulary size", vocabularySize, 1 << 24), ("hidden size", hiddenSize, 1 << 20),
+                                     ("intermediate size", intermediateSize, 1 << 22), ("layer count", layerCount, 1 << 12),
+                                     ("head count", headCount, 1 << 12), ("head dimension", headDimension, 1 << 12),
+                                     ("context length", contextLength, 1 << 24)] where value > limit {
+            throw fail("\(name) \(value) is beyond any supported model (limit \(limit))")
+        }
         guard headCount % keyValueHeadCount == 0 else {
             throw fail("head count \(headCount) is not a multiple of the key/value head count \(keyValueHeadCount)")
         }

@@ -16,23 +16,7 @@ public enum Attention {
         let scale = Float(1.0 / Double(D).squareRoot())
         for h in headRange {
             let kvOffset = (h / group) * D
-            let qh = q + h * D
-            var maximum = -Float.infinity
-            for j in 0..<L {
-                let s = torl_dot(qh, keys + j * stride + kvOffset, D) * scale
-                scores[j] = s
-                maximum = max(maximum, s)
-            }
-            var sum: Float = 0
-            for j in 0..<L {
-                let e = expf(scores[j] - maximum)
-                scores[j] = e
-                sum += e
-            }
-            let outHead = out + h * D
-            outHead.update(repeating: 0, count: D)
-            let inverse = 1 / sum
-            for j in 0..<L { torl_axpy(scores[j] * inverse, values + j * stride + kvOffset, outHead, D) }
+            torl_attention_head(q + h * D, keys + kvOffset, values + kvOffset, L, D, stride, scale, out + h * D, scores)
         }
     }
 

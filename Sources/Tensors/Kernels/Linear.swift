@@ -2,60 +2,57 @@ import CBLAS
 import CKernels
 
 /// Linear layer Y = X·Wᵀ + b, with W stored [out, in] (docs/ARCHITECTURE.md conventions).
+///
+/// f32 weights: batches of at least `sgemmMinimumRows` rows run sgemm, smaller ones the bandwidth-bound own kernel.
+/// bf16 weights: the activations are rounded to bf16 too and every batch size runs the bf16 dot-product kernel
+/// (AVX512_BF16: twice the multiply rate of f32 FMA, half the weight bytes), so results do not depend on how
+/// requests were batched.
 public enum Linear {
     /// Batches at least this large go to sgemm (f32 weights). Smaller batches are weight-bandwidth bound and run
     /// the own kernel, which streams each weight row once for the whole batch.
-    public static let sgemmMinimumRowsF32 = 8
-    /// For bf16 weights sgemm needs the weights widened to f32 first (there is no bf16 GEMM in this OpenBLAS);
-    /// each task widens a slice of rows small enough to stay in L2 and multiplies it at once.
-    public static let sgemmMinimumRowsBF16 = 16
-    /// Floats of widened bf16 weights one GEMM task multiplies at once: 1 MiB, the L2 of one core here.
-    public static let widenedFloatsPerTask = 1 << 18
+    public static let sgemmMinimumRows = 8
+    /// Activation rows one bf16 pass covers: their bf16 copy (rows × C × 2 bytes) stays in L2 while every weight
+    /// block passes over it.
+    public static let bf16RowsPerPass = 256
 
     /// out: [T, OC] = inp: [T, C] · weight: [OC, C]ᵀ (+ bias: [OC]); with `accumulate`, out += that instead.
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: WeightMatrix,
                                bias: UnsafePointer<Float>?, rows T: Int, accumulate: Bool = false) {
         let C = weight.columns, OC = weight.rows
         guard T > 0, OC > 0 else { return }
-        let useGEMM = T >= (weight.precision == .f32 ? sgemmMinimumRowsF32 : sgemmMinimumRowsBF16)
-        if useGEMM {
-            // f32: one slice of W per thread (each slice re-packs the activations, so fewer is better);
-            // bf16: slices small enough that the widened copy stays in L2 while sgemm reads it.
-            let grain = max(16, OC / ComputePool.workerCount)
-            let maximumChunk = weight.precision == .bf16 ? max(16, widenedFloatsPerTask / C / 16 * 16) : .max
-            ComputePool.parallelFor(OC, grain: grain, alignment: 16, maximumChunk: maximumChunk) { range in
-                gemm(out: out, inp: inp, weight: weight, rows: T, outputs: range, accumulate: accumulate)
+        switch weight.precision {
+        case .f32 where T >= sgemmMinimumRows:
+            // One slice of W per thread: each slice re-packs the activations, so fewer is better.
+            ComputePool.parallelFor(OC, grain: max(16, OC / ComputePool.workerCount), alignment: 16) { range in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(range.count), Int32(C),
+                            1, inp, Int32(C), weight.float32 + range.lowerBound * C, Int32(C),
+                            accumulate ? 1 : 0, out + range.lowerBound, Int32(OC))
             }
-        } else {
+        case .f32:
             ComputePool.parallelFor(OC, grain: 16, alignment: 4) { range in
-                switch weight.precision {
-                case .f32:
-                    torl_linear_f32(inp, T, C, weight.float32, range.lowerBound, range.upperBound, out, OC, accumulate ? 1 : 0)
-                case .bf16:
-                    torl_linear_bf16(inp, T, C, weight.bfloat16, range.lowerBound, range.upperBound, out, OC, accumulate ? 1 : 0)
+                torl_linear_f32(inp, T, C, weight.float32, range.lowerBound, range.upperBound, out, OC, accumulate ? 1 : 0)
+            }
+        case .bf16:
+            // x rounded to bf16: [T, 2 ceil(C / 2)], the padding column zero when C is odd.
+            let stride = (C + 1) / 2 * 2
+            let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: T * stride)
+            defer { rounded.deallocate() }
+            for t in 0..<T {
+                BFloat16.narrow(inp + t * C, rounded + t * stride, count: C)
+                if stride > C { rounded[t * stride + C] = 0 }
+            }
+            var first = 0
+            while first < T {
+                let count = min(bf16RowsPerPass, T - first)
+                let x = UnsafePointer(rounded + first * stride), y = out + first * OC
+                ComputePool.parallelFor(weight.panelCount, grain: 1) { panels in
+                    torl_linear_bf16_packed(x, stride, count, C, weight.packedBFloat16, OC, panels.lowerBound, panels.upperBound,
+                                            y, OC, accumulate ? 1 : 0)
                 }
+                first += count
             }
         }
         if let bias { addBias(out: out, bias: bias, rows: T, columns: OC) }
-    }
-
-    /// out[:, outputs]: [T, outputs.count] (+)= inp: [T, C] · W[outputs, :]ᵀ with single-threaded sgemm.
-    static func gemm(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: WeightMatrix, rows T: Int,
-                     outputs: Range<Int>, accumulate: Bool) {
-        let C = weight.columns, OC = weight.rows, N = outputs.count
-        func multiply(_ w: UnsafePointer<Float>) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(N), Int32(C),
-                        1, inp, Int32(C), w, Int32(C), accumulate ? 1 : 0, out + outputs.lowerBound, Int32(OC))
-        }
-        switch weight.precision {
-        case .f32:
-            multiply(weight.float32 + outputs.lowerBound * C)
-        case .bf16:
-            let widened = UnsafeMutablePointer<Float>.allocate(capacity: N * C)
-            defer { widened.deallocate() }
-            weight.copyRows(outputs, to: widened)
-            multiply(widened)
-        }
     }
 
     /// out: [T, OC] += bias: [OC] on every row

@@ -11,11 +11,6 @@ public enum BFloat16 {
         return output
     }
 
-    /// dst: [n] f32 ← src: [n] bf16
-    public static func widen(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        torl_bf16_to_f32(src, dst, count)
-    }
-
     /// dst: [n] bf16 ← src: [n] f32
     public static func narrow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count: Int) {
         torl_f32_to_bf16(src, dst, count)

@@ -6,7 +6,8 @@ public enum WeightPrecision: String, CaseIterable, Sendable, Codable {
     case f32, bf16
 }
 
-/// A linear layer's weight W: [rows = out, columns = in], row-major, in one of the `WeightPrecision` formats.
+/// A linear layer's weight W: [rows = out, columns = in], in one of the `WeightPrecision` formats: f32 row-major,
+/// or bf16 packed in panels of 16 rows for the AVX512_BF16 kernel (`torl_pack_bf16`).
 /// Immutable after construction; owns its memory.
 public final class WeightMatrix: @unchecked Sendable {
     public let rows: Int
@@ -27,9 +28,12 @@ public final class WeightMatrix: @unchecked Sendable {
             values.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: count) }
             storage = UnsafeMutableRawPointer(buffer)
         case .bf16:
-            let buffer = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
-            values.withUnsafeBufferPointer { BFloat16.narrow($0.baseAddress!, buffer, count: count) }
-            storage = UnsafeMutableRawPointer(buffer)
+            let rowMajor = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+            defer { rowMajor.deallocate() }
+            values.withUnsafeBufferPointer { BFloat16.narrow($0.baseAddress!, rowMajor, count: count) }
+            let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: max(torl_bf16_packed_count(rows, columns), 1))
+            torl_pack_bf16(rowMajor, rows, columns, packed)
+            storage = UnsafeMutableRawPointer(packed)
         }
     }
 
@@ -38,7 +42,10 @@ public final class WeightMatrix: @unchecked Sendable {
     public var byteCount: Int { rows * columns * (precision == .f32 ? 4 : 2) }
 
     var float32: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
-    var bfloat16: UnsafePointer<UInt16> { UnsafePointer(storage.assumingMemoryBound(to: UInt16.self)) }
+    /// bf16 panels: [ceil(rows / 16)][ceil(columns / 2)][16][2]
+    var packedBFloat16: UnsafePointer<UInt16> { UnsafePointer(storage.assumingMemoryBound(to: UInt16.self)) }
+    /// Panels of 16 rows in the bf16 layout.
+    var panelCount: Int { (rows + 15) / 16 }
 
     /// dst: [rowRange.count, columns] f32 ← rows `rowRange` of W.
     public func copyRows(_ rowRange: Range<Int>, to dst: UnsafeMutablePointer<Float>) {
@@ -46,7 +53,15 @@ public final class WeightMatrix: @unchecked Sendable {
         let count = rowRange.count * columns
         switch precision {
         case .f32: dst.update(from: float32 + offset, count: count)
-        case .bf16: BFloat16.widen(bfloat16 + offset, dst, count: count)
+        case .bf16:
+            let pairs = (columns + 1) / 2
+            for (i, n) in rowRange.enumerated() {
+                let panel = n / 16, lane = n % 16
+                for k in 0..<columns {
+                    let bits = packedBFloat16[((panel * pairs + k / 2) * 16 + lane) * 2 + k % 2]
+                    dst[i * columns + k] = BFloat16.float(fromBits: bits)
+                }
+            }
         }
     }
 
