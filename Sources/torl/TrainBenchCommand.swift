@@ -151,6 +151,9 @@ struct TrainBenchCommand: ParsableCommand {
     /// new weights back into the engine. Sandbox and grading belong to the rollout and are not part of this run.
     static func grpoStep(engine: LlamaModel, trainer: GRPOTrainer, prompts: Int, samples: Int, promptTokens: Int,
                          responseTokens: Int, bench: EngineBenchmark) throws -> [String: Any] {
+        // The throughput steps changed the policy: give the engine the current weights so that the log-probability
+        // mismatch below measures numerics, not policy lag.
+        try trainer.policy.copyWeights(into: engine)
         var random = SeededGenerator(seed: 2024)
         let vocabulary = engine.configuration.vocabularySize
         let generationStart = DispatchTime.now().uptimeNanoseconds

@@ -109,9 +109,9 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertNotEqual(model.gradients.array(), gradients.array(), "with mask 1 they would be trained on")
     }
 
-    func testBadTrainingInputsAreTypedErrors() throws {
+    func testBadTrainingInputsAndCancellationChangeNothing() throws {
         let model = try TinyModels.model(TinyModels.configuration())
-        let trainer = try GRPOTrainer(policy: model, configuration: .init())
+        let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration(microBatchTokens: 3))
         let good = TrainingSequence(tokens: [1, 2, 3], promptLength: 2, lossMask: [0, 0, 1],
                                     oldLogProbabilities: [0, 0, -1], reward: 1, group: 0,
                                     outcome: ResponseOutcome(answered: true, correct: true))
@@ -130,6 +130,13 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer.step([s])) { XCTAssertEqual($0 as? TrainingInputError, .noTrainedTokens) }
         s = good; s.tokens = [1, 2, 99]
         XCTAssertThrowsError(try trainer.step([s])) { XCTAssertTrue($0 is TrainingModelError) }
+        let before = model.parameters.array()
+        var polls = 0
+        XCTAssertThrowsError(try trainer.step([good, good, good], isCancelled: { polls += 1; return polls > 1 })) {
+            XCTAssertEqual($0 as? TrainingInputError, .cancelled)
+        }
+        XCTAssertEqual(polls, 2, "polled before each micro-batch until cancelled")
+        XCTAssertEqual(model.parameters.array(), before)
         XCTAssertEqual(trainer.step, 0, "failed steps change nothing")
     }
 

@@ -62,6 +62,40 @@ final class InferenceParityTests: XCTestCase {
         let engine = try ModelLoader.load(path: path)
         let policy = try TrainableTransformer(from: engine)
         let tokens: [Int32] = [1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3717, 28, 7018, 411, 253, 1351]
-        assertClose(try trainingLogits(policy, tokens), try inferenceLogits(engine, tokens), relative: 1e-4, "SmolLM2")
+        let training = try trainingLogits(policy, tokens)
+        assertClose(training, try inferenceLogits(engine, tokens), relative: 1e-4, "SmolLM2")
+        // Decode path: a prefill of 8 tokens, then one token per call through the KV cache.
+        let sequence = try engine.makeSequence()
+        defer { engine.releaseSequence(sequence) }
+        var decoded = try engine.forward([ForwardStep(sequence: sequence, tokens: Array(tokens[0..<8]),
+                                                      logitsForAllTokens: true)]).values
+        for t in 8..<tokens.count {
+            decoded += try engine.forward([ForwardStep(sequence: sequence, tokens: [tokens[t]])]).values
+        }
+        assertClose(training, decoded, relative: 1e-4, "SmolLM2 decode")
+
+        // Rollout shape: a prefilled prompt forked into samples decoded together, one token each per call.
+        let promptSequence = try engine.makeSequence()
+        let prompt = Array(tokens[0..<8])
+        _ = try engine.forward([ForwardStep(sequence: promptSequence, tokens: prompt)])
+        let forks = try (0..<4).map { _ in try engine.forkSequence(promptSequence) }
+        engine.releaseSequence(promptSequence)
+        defer { forks.forEach(engine.releaseSequence) }
+        var continuations: [[Int32]] = []
+        for f in 0..<4 {
+            continuations.append((0..<24).map { (step: Int) -> Int32 in Int32((f * 7919 + step * 104_729) % 49152) })
+        }
+        var forkLogits = [[Float]](repeating: [], count: 4)
+        for step in 0..<24 {
+            let logits = try engine.forward(forks.indices.map {
+                ForwardStep(sequence: forks[$0], tokens: [continuations[$0][step]])
+            })
+            for f in 0..<4 { forkLogits[f] += Array(logits.row(logits.rowRanges[f].lowerBound)) }
+        }
+        for f in 0..<4 {
+            let full = prompt + continuations[f]
+            let expected = try policy.logits(try policy.forward(PackedSequences([full])), rows: Array(8..<32))
+            assertClose(forkLogits[f], expected, relative: 1e-4, "SmolLM2 fork \(f) batched decode")
+        }
     }
 }

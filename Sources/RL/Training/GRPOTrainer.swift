@@ -55,9 +55,12 @@ public final class GRPOTrainer {
         optimizer = AdamW(layout: policy.layout, configuration: configuration.optimizer)
     }
 
-    public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init()) throws -> StepMetrics {
+    /// One update. `isCancelled` is polled before each micro-batch; when it returns true the step throws
+    /// `TrainingInputError.cancelled` and the parameters and optimizer state stay as they were.
+    public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init(),
+                     isCancelled: () -> Bool = { false }) throws -> StepMetrics {
         let started = DispatchTime.now().uptimeNanoseconds
-        let accumulated = try accumulateGradients(sequences)
+        let accumulated = try accumulateGradients(sequences, isCancelled: isCancelled)
         let gradientNorm = GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
         let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
         optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
@@ -69,7 +72,8 @@ public final class GRPOTrainer {
 
     /// Sets the policy's gradients to those of the step's loss over `sequences` (all micro-batches) and returns
     /// the loss and token statistics. Parameters are not changed.
-    func accumulateGradients(_ sequences: [TrainingSequence]) throws -> StepAccumulator {
+    func accumulateGradients(_ sequences: [TrainingSequence],
+                             isCancelled: () -> Bool = { false }) throws -> StepAccumulator {
         guard !sequences.isEmpty else { throw TrainingInputError.emptyBatch }
         for (index, sequence) in sequences.enumerated() { try sequence.validate(index: index) }
         let lossConfiguration = configuration.loss
@@ -84,6 +88,7 @@ public final class GRPOTrainer {
         policy.zeroGradients()
         let temperature = Float(lossConfiguration.temperature)
         for members in microBatches(sequences.map(\.tokens.count)) {
+            if isCancelled() { throw TrainingInputError.cancelled }
             var packed = PackedSequences()
             // Per prediction row: (sequence index, token position).
             var targets: [(sequence: Int, position: Int)] = []

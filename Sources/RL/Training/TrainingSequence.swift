@@ -84,6 +84,7 @@ public enum TrainingInputError: Error, Equatable, CustomStringConvertible {
     case invalidOldLogProbability(sequence: Int, position: Int, value: Float)
     case invalidReward(sequence: Int)
     case noTrainedTokens
+    case cancelled
 
     public var description: String {
         switch self {
@@ -98,6 +99,7 @@ public enum TrainingInputError: Error, Equatable, CustomStringConvertible {
             return "sequence \(sequence): old log-probability \(value) at position \(position) is not a finite value <= 0"
         case let .invalidReward(sequence): return "sequence \(sequence): reward is not finite"
         case .noTrainedTokens: return "no sequence in the batch has a token with loss mask 1"
+        case .cancelled: return "the training step was cancelled"
         }
     }
 }
