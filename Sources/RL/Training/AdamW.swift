@@ -23,7 +23,8 @@ public struct AdamWConfiguration: Sendable, Codable, Equatable {
 /// AdamW (Loshchilov & Hutter) over a model's flat parameter buffer: bias-corrected moments, decoupled weight
 /// decay p ← p − lr·λ·p.
 public final class AdamW {
-    public let configuration: AdamWConfiguration
+    /// Changeable between steps (the moments do not depend on it).
+    public internal(set) var configuration: AdamWConfiguration
     public let firstMoment: FloatBuffer
     public let secondMoment: FloatBuffer
     /// Updates taken so far (the bias-correction exponent).

@@ -38,8 +38,8 @@ public struct TrainerConfiguration: Sendable, Codable, Equatable {
 public final class GRPOTrainer {
     public let policy: TrainableTransformer
     /// Frozen copy for the KL term; made from the initial policy when KL is on and none is given.
-    public let reference: TrainableTransformer?
-    public let configuration: TrainerConfiguration
+    public private(set) var reference: TrainableTransformer?
+    public private(set) var configuration: TrainerConfiguration
     public let optimizer: AdamW
     /// Completed updates.
     public var step: Int { optimizer.stepCount }
@@ -53,6 +53,20 @@ public final class GRPOTrainer {
         }
         self.reference = configuration.loss.klCoefficient != 0 ? try reference ?? policy.copy() : reference
         optimizer = AdamW(layout: policy.layout, configuration: configuration.optimizer)
+    }
+
+    /// New hyper-parameters for the following steps; optimizer moments and the step count stay. The KL reference
+    /// is the policy before the first update, so KL can only be switched on before it.
+    public func reconfigure(_ newConfiguration: TrainerConfiguration) throws {
+        if newConfiguration.loss.klCoefficient != 0 && reference == nil {
+            guard step == 0 else {
+                throw TrainingModelError.invalidConfiguration(
+                    "a KL term needs the reference (the policy before the first update): enable it from the first step")
+            }
+            reference = try policy.copy()
+        }
+        configuration = newConfiguration
+        optimizer.configuration = newConfiguration.optimizer
     }
 
     /// One update. `isCancelled` is polled before each micro-batch; when it returns true the step throws
