@@ -7,7 +7,7 @@ import Tensors
 
 /// `torl train`: GRPO with tool-integrated rollouts on a JSONL dataset or synthetic arithmetic, with periodic
 /// evaluation, checkpoints, a metrics JSONL file and a Hugging Face export at the end.
-struct TrainCommand: AsyncParsableCommand {
+struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the model with GRPO on tool-integrated rollouts; progress on stderr, one metrics line per step to --metrics.")
@@ -136,7 +136,16 @@ struct TrainCommand: AsyncParsableCommand {
         return settings
     }
 
-    func run() async throws {
+    // Synchronous entry: an AsyncParsableCommand subcommand's async run is not dispatched by this build's root
+    // command (it prints the help instead), so the async work runs to completion here.
+    func run() throws {
+        let command = self
+        try ExecCommand.wait { () async -> Result<Void, Error> in
+            do { return .success(try await command.trainToCompletion()) } catch { return .failure(error) }
+        }.get()
+    }
+
+    private func trainToCompletion() async throws {
         guard let modelPath = model ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
             throw ValidationError("no model: pass --model or set TORL_MODEL")
         }
