@@ -3,6 +3,8 @@
 import json
 import os
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -40,6 +42,31 @@ def test_train_step_updates_and_solve_still_works(client, schemas):
     solved = client.solve("What is 1 + 1?", max_tokens=8)
     schemas("solve", "result", solved)
     assert solved["finish_reason"] in ("eos", "max_tokens", "stop_string")
+
+
+def test_solve_waits_while_a_train_step_runs(daemon):
+    """The documented policy: model work that arrives during an update waits for it; status never waits."""
+    finished = {}
+
+    def train():
+        with Client.connect(daemon) as connection:
+            finished["step"] = connection.train_step(problems=[PROBLEM], **TINY)["step"]
+            finished["train"] = time.monotonic()
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    with Client.connect(daemon) as connection:
+        deadline = time.monotonic() + 120
+        while not connection.status()["training"]["running"]:
+            assert thread.is_alive(), "the train_step finished before status ever reported it running"
+            assert time.monotonic() < deadline, "status never reported the train_step running"
+            time.sleep(0.01)
+        solved = connection.solve("What is 1 + 1?", max_tokens=4)
+        solve_finished = time.monotonic()
+        thread.join()
+        assert solved["finish_reason"] in ("eos", "max_tokens", "stop_string")
+        assert solve_finished > finished["train"], "the solve ran during the update"
+        assert connection.status()["training"] == {"step": finished["step"], "running": False}
 
 
 def test_train_step_on_a_stored_rollout(client, schemas):
