@@ -89,14 +89,14 @@ public final class LlamaModel: InferenceModel {
         }
 
         // Row r of the batch: which step it came from and its position in that sequence.
-        var tokens: [Int32] = [], positions: [Int] = [], rowCache: [Int] = []
+        var tokens: [Int32] = [], positions: [Int] = [], rowStep: [Int] = []
         var logitRows: [Int] = [], rowRanges: [Range<Int>] = [], stepRows: [Range<Int>] = []
         for (index, step) in steps.enumerated() {
             let start = caches[index].length
             let firstRow = tokens.count
             tokens += step.tokens
             positions += (0..<step.tokens.count).map { start + $0 }
-            rowCache += Array(repeating: index, count: step.tokens.count)
+            rowStep += Array(repeating: index, count: step.tokens.count)
             stepRows.append(firstRow..<tokens.count)
             let wanted = step.logitsForAllTokens ? firstRow..<tokens.count : (tokens.count - 1)..<tokens.count
             rowRanges.append(logitRows.count..<(logitRows.count + wanted.count))
@@ -106,7 +106,7 @@ public final class LlamaModel: InferenceModel {
             caches[index].reserve(caches[index].length + step.tokens.count, limit: c.contextLength)
         }
 
-        let logits = runLayers(tokens: tokens, positions: positions, rowCache: rowCache, stepRows: stepRows, caches: caches,
+        let logits = runLayers(tokens: tokens, positions: positions, rowStep: rowStep, stepRows: stepRows, caches: caches,
                                logitRows: logitRows)
         for (index, step) in steps.enumerated() { caches[index].length += step.tokens.count }
         return LogitsBatch(values: logits, vocabularySize: c.vocabularySize, rowRanges: rowRanges)
@@ -114,7 +114,7 @@ public final class LlamaModel: InferenceModel {
 
     /// The decoder over T rows; writes keys/values at `positions` of each row's cache and returns logits of
     /// `logitRows`: [logitRows.count, V].
-    private func runLayers(tokens: [Int32], positions: [Int], rowCache: [Int], stepRows: [Range<Int>],
+    private func runLayers(tokens: [Int32], positions: [Int], rowStep: [Int], stepRows: [Range<Int>],
                            caches: [SequenceCache], logitRows: [Int]) -> [Float] {
         let c = configuration
         let T = tokens.count, C = c.hiddenSize, F = c.intermediateSize, D = c.headDimension
@@ -142,13 +142,13 @@ public final class LlamaModel: InferenceModel {
                         let row = qkv + t * QKV
                         // q and k heads are adjacent in the row, so one call rotates both.
                         RoPE.forward(row, table: rotations, row: t, heads: H + KVH, pairing: pairing)
-                        let cache = caches[rowCache[t]]
+                        let cache = caches[rowStep[t]]
                         (cache.keys(l) + positions[t] * KV).update(from: row + Q, count: KV)
                         (cache.values(l) + positions[t] * KV).update(from: row + Q + KV, count: KV)
                     }
                 }
                 // att: [T, Q], each row attending to its sequence's cache up to its own position.
-                attention(layer: l, out: att, qkv: qkv, steps: stepRows, rowStep: rowCache, positions: positions, caches: caches)
+                attention(layer: l, out: att, qkv: qkv, steps: stepRows, rowStep: rowStep, positions: positions, caches: caches)
                 // x += att · Woᵀ
                 Linear.forward(out: x, inp: att, weight: layer.attentionOutput, bias: nil, rows: T, accumulate: true)
                 // x += swiglu(norm(x) · Wgateupᵀ) · Wdownᵀ

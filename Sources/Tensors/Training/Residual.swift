@@ -1,6 +1,6 @@
-/// Residual connection of the trainable model's forward and backward passes (the engine fuses its own).
+/// Residual connection (and gradient accumulation into rows): the training pass's element-wise sum.
 public enum Residual {
-    /// x: [n] += y: [n]
+    // x: [n] += y: [n]
     public static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) {
         for i in 0..<n { x[i] += y[i] }
     }
