@@ -70,7 +70,13 @@ public final class TrainingLoop {
         guard !sequences.isEmpty else { throw TrainingLoopError.noTrajectories }
         try trainer.reconfigure(hyperParameters.trainerConfiguration(samplingTemperature: samplingTemperature,
                                                                      responseBudget: responseBudget))
-        let metrics = try trainer.step(sequences, timings: timings)
+        let metrics: StepMetrics
+        do {
+            // Cancelling the calling task stops the update between micro-batches with nothing changed.
+            metrics = try trainer.step(sequences, timings: timings, isCancelled: { Task.isCancelled })
+        } catch TrainingInputError.cancelled {
+            throw CancellationError()
+        }
         try trainer.policy.copyWeights(into: model)
         return metrics
     }
