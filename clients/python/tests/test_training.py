@@ -136,3 +136,28 @@ def test_model_export_writes_a_hugging_face_folder(client, schemas, tmp_path, to
     assert ids(folder) == ids(os.environ["TORL_MODEL"])
     with pytest.raises(RPCError):
         client.request("model/export", {"path": folder})  # not empty any more
+
+
+def test_torl_train_cli_writes_metrics_checkpoint_and_export(torl_bin, tmp_path):
+    """`torl train`: the same step metrics per JSONL line as train_step returns, a checkpoint it resumes from."""
+    model = os.environ["TORL_MODEL"]
+    metrics = tmp_path / "metrics.jsonl"
+    common = [torl_bin, "train", "--model", model, "--synthetic", "--count", "4", "--batch", "1", "--group-size", "2",
+              "--max-tokens", "8", "--max-tool-calls", "0", "--lr", "1e-5", "--seed", "4", "--metrics", str(metrics)]
+    first = subprocess.run(common + ["--steps", "1", "--checkpoint-every", "1", "--checkpoint-dir", str(tmp_path / "ck")],
+                           capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert "step 1/1" in first.stderr
+    checkpoint = tmp_path / "ck" / "step-1.safetensors"
+    assert checkpoint.exists()
+    second = subprocess.run(common + ["--steps", "2", "--resume", str(checkpoint), "--export", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert "resumed from" in second.stderr and "step 2/2" in second.stderr
+    lines = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [line["step"] for line in lines] == [1, 2]
+    for line in lines:
+        assert {"reward_mean", "accuracy", "loss", "generation_seconds", "sandbox_seconds", "grading_seconds",
+                "update_seconds", "trained_tokens"} <= set(line)
+        assert line["trained_tokens"] > 0
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(tmp_path / "out"))
