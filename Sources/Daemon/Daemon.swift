@@ -29,6 +29,7 @@ public final class Daemon: @unchecked Sendable {
     let models: ModelSlot
     let scheduler: ModelScheduler
     let rollouts = RolloutStore()
+    let training = TrainingSlot()
     let started = Date()
 
     /// Starts the sandbox pool and loads the configured model (both before the first request, so no request
@@ -58,6 +59,7 @@ public final class Daemon: @unchecked Sendable {
         registerSolve(on: router)
         registerRollout(on: router)
         registerEvaluate(on: router)
+        registerTraining(on: router)
     }
 
     /// Stops the sandbox (no process left behind) and the compute thread after its current job.

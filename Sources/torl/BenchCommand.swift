@@ -6,6 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput and latency of torl's parts; prints JSON.",
-        subcommands: [ModelBenchCommand.self, SandboxBenchCommand.self, GraderBenchCommand.self, RPCBenchCommand.self],
+        subcommands: [ModelBenchCommand.self, SandboxBenchCommand.self, GraderBenchCommand.self, RPCBenchCommand.self,
+                      TrainBenchCommand.self],
         defaultSubcommand: ModelBenchCommand.self)
 }

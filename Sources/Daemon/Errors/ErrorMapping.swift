@@ -18,6 +18,7 @@ enum DaemonErrorCode {
     static let dataset = -32025
     static let checkpoint = -32026
     static let tokenizer = -32027
+    static let training = -32028
 }
 
 enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
@@ -79,4 +80,26 @@ extension DequantizeError: RPCErrorConvertible {
 
 extension SandboxError: RPCErrorConvertible {
     public var rpcError: RPCError { moduleError(DaemonErrorCode.sandboxUnavailable, kind: "sandbox", self) }
+}
+
+extension TrainingInputError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.training, kind: "training", self) }
+}
+
+extension TrainingModelError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.training, kind: "training", self) }
+}
+
+extension TrainingLoopError: RPCErrorConvertible {
+    public var rpcError: RPCError {
+        switch self {
+        case let .invalidHyperParameter(name, reason): return RPCError.invalidParams(field: name, reason: reason)
+        case .checkpointModelMismatch: return moduleError(DaemonErrorCode.checkpoint, kind: "checkpoint", self)
+        default: return moduleError(DaemonErrorCode.training, kind: "training", self)
+        }
+    }
+}
+
+extension TrainingFileError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.checkpoint, kind: "checkpoint", self) }
 }

@@ -64,7 +64,7 @@ extension Daemon {
                 model: models.info,
                 sandbox: metrics,
                 queue: .init(sandbox_waiting: metrics.queueDepth, sandbox_busy_workers: metrics.workersBusy),
-                training: .init(step: 0, running: false),
+                training: training.state.withLock { StatusResult.Training(step: $0.step, running: $0.running) },
                 memory: .init(rss_bytes: Self.residentBytes() ?? 0),
                 uptime_s: Date().timeIntervalSince(started))
         }

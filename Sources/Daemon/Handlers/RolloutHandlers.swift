@@ -46,23 +46,30 @@ struct ReportProgress: Encodable {
 /// Recent rollouts by id, so that `train_step` can learn from trajectories a script inspected first.
 /// Bounded: the oldest are forgotten.
 final class RolloutStore: @unchecked Sendable {
-    private let entries = Locked<[(id: String, problems: [Problem], trajectories: [Trajectory])]>([])
+    struct Entry: Sendable {
+        var id: String
+        var problems: [Problem]
+        /// The settings they were sampled with: training needs their temperature.
+        var settings: RolloutSettings
+        var trajectories: [Trajectory]
+    }
+    private let entries = Locked<[Entry]>([])
     private let counter = Locked(0)
     let capacity: Int
 
     init(capacity: Int = 32) { self.capacity = capacity }
 
-    func add(problems: [Problem], trajectories: [Trajectory]) -> String {
+    func add(problems: [Problem], settings: RolloutSettings, trajectories: [Trajectory]) -> String {
         let id = "r\(counter.withLock { $0 += 1; return $0 })"
         entries.withLock {
-            $0.append((id, problems, trajectories))
+            $0.append(Entry(id: id, problems: problems, settings: settings, trajectories: trajectories))
             if $0.count > capacity { $0.removeFirst($0.count - capacity) }
         }
         return id
     }
 
-    func trajectories(_ id: String) -> [Trajectory]? {
-        entries.withLock { $0.first { $0.id == id }?.trajectories }
+    func entry(_ id: String) -> Entry? {
+        entries.withLock { $0.first { $0.id == id } }
     }
 }
 
@@ -96,7 +103,7 @@ extension Daemon {
                     try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total), token: token)
                 }
             }
-            let id = rollouts.add(problems: problems, trajectories: trajectories)
+            let id = rollouts.add(problems: problems, settings: settings, trajectories: trajectories)
             return RolloutResult(rollout_id: id, trajectories: trajectories, metrics: RolloutMetrics.summarize(trajectories))
         }
     }

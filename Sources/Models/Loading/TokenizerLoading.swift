@@ -3,6 +3,15 @@ import Tokenizers
 /// Builds the tokenizer a GGUF file describes in its `tokenizer.ggml.*` metadata, the way llama.cpp reads it.
 extension GGUFFile {
     public func makeTokenizer() throws -> BPETokenizer {
+        do {
+            return try BPETokenizer(configuration: try makeTokenizerConfiguration())
+        } catch let error as TokenizerError {
+            throw ModelFormatError.malformed(path: path, detail: "tokenizer: \(error)")
+        }
+    }
+
+    /// The tokenizer described by the file's metadata (e.g. to write it as Hugging Face files).
+    public func makeTokenizerConfiguration() throws -> BPETokenizerConfiguration {
         let model = try requiredString("tokenizer.ggml.model")
         guard model == "gpt2" else {
             throw ModelFormatError.malformed(
@@ -50,7 +59,7 @@ extension GGUFFile {
                 addsBeginOfSequence: addsBOS,
                 declaredEndOfSequenceIDs: endIDs,
                 chatTemplate: chatTemplate)
-            return try BPETokenizer(configuration: configuration)
+            return configuration
         } catch let error as TokenizerError {
             throw ModelFormatError.malformed(path: path, detail: "tokenizer: \(error)")
         }

@@ -37,11 +37,24 @@ public final class RolloutEngine {
     /// trajectories as they happen.
     public func run(problems: [Problem], settings: RolloutSettings,
                     observer: ((RolloutEvent) -> Void)? = nil) async throws -> [Trajectory] {
+        try await runMeasured(problems: problems, settings: settings, observer: observer).trajectories
+    }
+
+    /// `run`, with where the time went: grading is the scoring of finished responses, sandbox the summed
+    /// wall time of the tool calls (they overlap decoding), generation the rest of the run.
+    public func runMeasured(problems: [Problem], settings: RolloutSettings,
+                            observer: ((RolloutEvent) -> Void)? = nil) async throws
+        -> (trajectories: [Trajectory], timings: RolloutTimings) {
         try settings.validate()
+        let started = DispatchTime.now().uptimeNanoseconds
         var batch = RolloutBatch(engine: self, settings: settings, observer: observer)
         try batch.start(problems)
         try await batch.decodeUntilDone()
-        return batch.trajectories()
+        let trajectories = batch.trajectories()
+        let totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let sandboxSeconds = trajectories.reduce(0) { $0 + $1.toolCalls.reduce(0) { $0 + $1.wallMs } } / 1000
+        return (trajectories, RolloutTimings(generationSeconds: max(0, totalSeconds - batch.scoringSeconds),
+                                             sandboxSeconds: sandboxSeconds, gradingSeconds: batch.scoringSeconds))
     }
 }
 
@@ -82,6 +95,8 @@ private struct RolloutBatch {
     var progress: [StreamID: StreamProgress] = [:]
     var finished: [TrajectoryKey: Trajectory] = [:]
     var callsInFlight = 0
+    /// Seconds spent turning finished sequences into graded trajectories.
+    var scoringSeconds = 0.0
 
     init(engine: RolloutEngine, settings: RolloutSettings, observer: ((RolloutEvent) -> Void)?) {
         self.settings = settings
@@ -102,8 +117,9 @@ private struct RolloutBatch {
             if prompt.count > settings.maxPromptTokens {
                 for sample in 0..<groupSize {
                     let key = TrajectoryKey(group: group, sample: sample)
-                    record(assembler.unstarted(key: key, problem: problem, prompt: prompt,
-                                               finishReason: "prompt_too_long"), key: key)
+                    let assembler = assembler
+                    record(score { assembler.unstarted(key: key, problem: problem, prompt: prompt,
+                                                       finishReason: "prompt_too_long") }, key: key)
                 }
                 continue
             }
@@ -160,9 +176,18 @@ private struct RolloutBatch {
         case .finished(let sequence):
             if !event.textDelta.isEmpty { observer?(.text(stream.key, delta: event.textDelta, inserted: false)) }
             progress[event.stream] = nil
-            record(assembler.assemble(sequence, key: stream.key, problem: stream.problem,
-                                      toolCalls: stream.toolCalls), key: stream.key)
+            let assembler = assembler
+            record(score { assembler.assemble(sequence, key: stream.key, problem: stream.problem,
+                                              toolCalls: stream.toolCalls) }, key: stream.key)
         }
+    }
+
+    /// Builds (and grades) a trajectory, counting the time as scoring.
+    private mutating func score(_ build: () -> Trajectory) -> Trajectory {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let trajectory = build()
+        scoringSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return trajectory
     }
 
     private mutating func record(_ trajectory: Trajectory, key: TrajectoryKey) {

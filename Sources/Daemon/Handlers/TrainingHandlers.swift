@@ -1,0 +1,225 @@
+import Foundation
+import JSONRPC
+import Models
+import RL
+
+struct TrainStepParams: WireParams {
+    var problems: [ProblemWire]?
+    var rollout_ids: [String]?
+    var group_size: Int?
+    var learning_rate: Double?
+    var eps_low: Double?
+    var eps_high: Double?
+    var kl_coef: Double?
+    var entropy_coef: Double?
+    var advantage: String?
+    var aggregation: String?
+    var micro_batch: Int?
+    var max_grad_norm: Double?
+    var weight_decay: Double?
+    var progress_token: RequestID?
+    var template: PromptTemplate?
+    var max_tool_calls: Int?
+    var max_tokens: Int?
+    var temperature: Double?
+    var top_p: Double?
+    var top_k: Int?
+    var seed: UInt64?
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case problems, rollout_ids, group_size, learning_rate, eps_low, eps_high, kl_coef, entropy_coef, advantage,
+             aggregation, micro_batch, max_grad_norm, weight_decay, progress_token, template, max_tool_calls,
+             max_tokens, temperature, top_p, top_k, seed
+    }
+
+    var options: GenerationOptions {
+        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
+                          temperature: temperature, top_p: top_p, top_k: top_k, seed: nil)
+    }
+
+    /// TORL's defaults with the fields given here.
+    func hyperParameters() throws -> TrainingHyperParameters {
+        var result = TrainingHyperParameters()
+        if let learning_rate { result.learningRate = learning_rate }
+        if let eps_low { result.clipLow = eps_low }
+        if let eps_high { result.clipHigh = eps_high }
+        if let kl_coef { result.klCoefficient = kl_coef }
+        if let entropy_coef { result.entropyCoefficient = entropy_coef }
+        if let advantage {
+            guard let estimator = AdvantageEstimator.wireNames[advantage] else {
+                throw RPCError.invalidParams(field: "advantage", reason: "must be one of \(AdvantageEstimator.wireNames.keys.sorted())")
+            }
+            result.advantage = estimator
+        }
+        if let aggregation {
+            guard let mode = LossAggregation.wireNames[aggregation] else {
+                throw RPCError.invalidParams(field: "aggregation", reason: "must be one of \(LossAggregation.wireNames.keys.sorted())")
+            }
+            result.aggregation = mode
+        }
+        if let micro_batch { result.microBatchTokens = micro_batch }
+        if let max_grad_norm { result.maxGradientNorm = max_grad_norm }
+        if let weight_decay { result.weightDecay = weight_decay }
+        do { try result.validate() } catch TrainingLoopError.invalidHyperParameter(let name, let reason) {
+            throw RPCError.invalidParams(field: name, reason: reason)
+        }
+        return result
+    }
+}
+
+struct TrainStepResult: Encodable {
+    var step: Int
+    var metrics: [String: Double?]
+}
+
+struct CheckpointParams: WireParams {
+    var path: String
+    enum CodingKeys: String, CodingKey, CaseIterable { case path }
+}
+
+struct CheckpointResult: Encodable {
+    var path: String
+    var step: Int
+}
+
+struct ExportResult: Encodable {
+    var path: String
+    var files: [String]
+}
+
+/// The daemon's trainer: created from the loaded model by the first training method, dropped when another model
+/// is loaded. `loop` is only touched inside `scheduler.exclusive` jobs, which run one at a time on the compute
+/// thread; `state` is what `status` reads from any thread.
+final class TrainingSlot: @unchecked Sendable {
+    struct State { var step = 0; var running = false }
+    let state = Locked(State())
+    private var loop: TrainingLoop?
+
+    /// The loop of the current model, made on first use.
+    func loop(for current: ModelSlot.Current, make: () throws -> TrainingLoop) throws -> TrainingLoop {
+        if let loop, loop.model === current.loaded.model { return loop }
+        let made = try make()
+        loop = made
+        state.withLock { $0.step = made.step }
+        return made
+    }
+
+    /// Runs `work` with `running` set, recording the step reached afterwards.
+    func running<T>(_ loop: TrainingLoop, _ work: () async throws -> T) async rethrows -> T {
+        state.withLock { $0.running = true }
+        defer { state.withLock { $0 = State(step: loop.step, running: false) } }
+        return try await work()
+    }
+}
+
+extension Daemon {
+    /// Training rollouts as published: temperature 1, top-p 1, the plain-text template, G = 8.
+    func trainingLoop() throws -> TrainingLoop {
+        let current = try models.require()
+        return try training.loop(for: current) {
+            try TrainingLoop(model: current.loaded.model, tokenizer: current.loaded.tokenizer,
+                             chatTemplate: try? current.loaded.chatTemplate(), executor: sandbox,
+                             configuration: TrainerConfiguration(), seed: 0)
+        }
+    }
+
+    func registerTraining(on router: Router) {
+        router.register(strict: "train_step") { [self] (params: TrainStepParams, context) -> TrainStepResult in
+            let hyperParameters = try params.hyperParameters()
+            var settings = try params.options.settings(over: rolloutDefaults())
+            if let group = params.group_size {
+                guard group >= 2 else {
+                    throw RPCError.invalidParams(field: "group_size", reason: "must be >= 2 (advantages compare responses of one prompt)")
+                }
+                settings.groupSize = group
+            }
+            guard settings.sampling.temperature > 0 else {
+                throw RPCError.invalidParams(field: "temperature", reason: "must be > 0 for training (sampled rollouts)")
+            }
+            try settings.validate()
+            let rolloutSettings = settings
+            let source = try trainingSource(params)
+            let token = params.progress_token
+            let seed = params.seed
+            let metrics = try await scheduler.exclusive("train_step") { [self] in
+                let loop = try trainingLoop()
+                return try await training.running(loop) {
+                    switch source {
+                    case .problems(let problems):
+                        let total = problems.count * rolloutSettings.groupSize
+                        var finished = 0
+                        return try await loop.step(problems: problems, settings: rolloutSettings,
+                                                   hyperParameters: hyperParameters, seed: seed) { event in
+                            guard case .finished = event else { return }
+                            finished += 1
+                            try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total),
+                                                  token: token)
+                        }.metrics
+                    case .stored(let batches):
+                        return try loop.update(on: batches.map(\.trajectories),
+                                               samplingTemperature: Double(batches[0].settings.sampling.temperature),
+                                               responseBudget: batches[0].settings.maxResponseTokens,
+                                               hyperParameters: hyperParameters)
+                    }
+                }
+            }
+            try? context.progress(ReportProgress(message: "update", done: 1, total: 1), token: token)
+            return TrainStepResult(step: metrics.step, metrics: try metrics.snakeCaseFields())
+        }
+
+        router.register(strict: "checkpoint/save") { [self] (params: CheckpointParams, _) -> CheckpointResult in
+            try await scheduler.exclusive("checkpoint/save") { [self] in
+                let loop = try trainingLoop()
+                try loop.save(to: params.path)
+                return CheckpointResult(path: params.path, step: loop.step)
+            }
+        }
+
+        router.register(strict: "checkpoint/restore") { [self] (params: CheckpointParams, _) -> CheckpointResult in
+            try await scheduler.exclusive("checkpoint/restore") { [self] in
+                let loop = try trainingLoop()
+                let step = try await training.running(loop) { try loop.restore(from: params.path) }
+                return CheckpointResult(path: params.path, step: step)
+            }
+        }
+
+        router.register(strict: "model/export") { [self] (params: CheckpointParams, _) -> ExportResult in
+            try await scheduler.exclusive("model/export") { [self] in
+                let current = try models.require()
+                let loop = try trainingLoop()
+                let files = try loop.export(to: params.path, tokenizerOf: current.loaded.path)
+                return ExportResult(path: params.path, files: files)
+            }
+        }
+    }
+
+    private enum TrainingSource: Sendable {
+        case problems([Problem])
+        case stored([RolloutStore.Entry])
+    }
+
+    private func trainingSource(_ params: TrainStepParams) throws -> TrainingSource {
+        switch (params.problems, params.rollout_ids) {
+        case (let given?, nil):
+            guard !given.isEmpty else { throw RPCError.invalidParams(field: "problems", reason: "must not be empty") }
+            return .problems(given.enumerated().map { $1.problem(at: $0) })
+        case (nil, let ids?):
+            guard !ids.isEmpty else { throw RPCError.invalidParams(field: "rollout_ids", reason: "must not be empty") }
+            let batches = try ids.map { id -> RolloutStore.Entry in
+                guard let entry = rollouts.entry(id) else {
+                    throw RPCError.invalidParams(field: "rollout_ids", reason: "no stored rollout \(id) (the daemon keeps the last \(rollouts.capacity))")
+                }
+                return entry
+            }
+            let temperatures = Set(batches.map(\.settings.sampling.temperature))
+            guard temperatures.count == 1 else {
+                throw RPCError.invalidParams(field: "rollout_ids", reason: "the rollouts were sampled at different temperatures \(temperatures.sorted())")
+            }
+            guard batches[0].settings.sampling.temperature > 0 else {
+                throw RPCError.invalidParams(field: "rollout_ids", reason: "greedy rollouts (temperature 0) cannot be trained on")
+            }
+            return .stored(batches)
+        default:
+            throw RPCError.invalidParams(field: "problems", reason: "give exactly one of problems or rollout_ids")
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Errors of writing training files (checkpoints, exports).
+public enum TrainingFileError: Error, Equatable, CustomStringConvertible {
+    case cannotWrite(path: String, reason: String)
+    case destinationNotEmpty(path: String)
+    case invalidCheckpoint(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotWrite(path, reason): return "cannot write \(path): \(reason)"
+        case let .destinationNotEmpty(path): return "\(path) exists and is not an empty directory"
+        case let .invalidCheckpoint(path, detail): return "\(path) is not a usable checkpoint: \(detail)"
+        }
+    }
+}
+
+/// Writes a file so that a crash never leaves it half written: the bytes go to a temporary file in the same
+/// directory, which is flushed to disk (fsync) and then renamed over the destination, and the directory entry is
+/// flushed too. Until `commit`, the destination keeps its old content; an abandoned writer removes its temporary.
+public final class AtomicFileWriter {
+    public let destination: String
+    public let temporaryPath: String
+    private var descriptor: Int32
+    private var committed = false
+
+    public init(destination: String) throws {
+        self.destination = destination
+        let directory = (destination as NSString).deletingLastPathComponent
+        let name = (destination as NSString).lastPathComponent
+        var template = Array(((directory.isEmpty ? "." : directory) + "/.\(name).tmp-XXXXXX").utf8CString)
+        descriptor = mkstemp(&template)
+        guard descriptor >= 0 else {
+            throw TrainingFileError.cannotWrite(path: destination, reason: String(cString: strerror(errno)))
+        }
+        temporaryPath = String(cString: template)
+    }
+
+    deinit {
+        if !committed {
+            if descriptor >= 0 { close(descriptor) }
+            unlink(temporaryPath)
+        }
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw TrainingFileError.cannotWrite(path: destination, reason: String(cString: strerror(errno)))
+            }
+            offset += written
+        }
+    }
+
+    public func write(_ data: Data) throws { try data.withUnsafeBytes { try write($0) } }
+
+    public func commit() throws {
+        guard fsync(descriptor) == 0 else {
+            throw TrainingFileError.cannotWrite(path: destination, reason: "fsync: \(String(cString: strerror(errno)))")
+        }
+        close(descriptor)
+        descriptor = -1
+        guard rename(temporaryPath, destination) == 0 else {
+            throw TrainingFileError.cannotWrite(path: destination, reason: "rename: \(String(cString: strerror(errno)))")
+        }
+        committed = true
+        syncDirectory(containing: destination)
+    }
+}
+
+/// Flushes a directory's entries (a completed rename) to disk.
+func syncDirectory(containing path: String) {
+    let directory = (path as NSString).deletingLastPathComponent
+    let descriptor = open(directory.isEmpty ? "." : directory, O_RDONLY)
+    guard descriptor >= 0 else { return }
+    fsync(descriptor)
+    close(descriptor)
+}

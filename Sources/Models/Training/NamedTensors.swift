@@ -1,0 +1,38 @@
+import Tensors
+
+extension TrainableTransformer {
+    /// Every parameter as f32 under its Hugging Face name (tied models have no `lm_head.weight`): what
+    /// `LlamaModel(configuration:tensors:)` and `LlamaModel.replaceWeights` take.
+    public func namedTensors() -> [String: NamedTensor] {
+        Dictionary(uniqueKeysWithValues: layout.entries.map {
+            ($0.name, NamedTensor(shape: $0.shape, values: parameters.array(range: $0.range)))
+        })
+    }
+
+    /// Replaces every parameter. Missing, unknown and misshapen tensors are reported by name (the engine's
+    /// `TensorNameTable` check) and nothing is changed then.
+    public func load(_ tensors: [String: NamedTensor], source: String = "tensors") throws {
+        try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
+                                     naming: { $0.name }, source: source)
+        for (name, tensor) in tensors where tensor.values.count != tensor.shape.reduce(1, *) {
+            throw ModelError.invalidConfiguration(
+                source: source, detail: "tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
+        }
+        for entry in layout.entries {
+            tensors[entry.name]!.values.withUnsafeBufferPointer {
+                (parameters.pointer + entry.offset).update(from: $0.baseAddress!, count: entry.count)
+            }
+        }
+    }
+
+    /// Pushes the current parameters into an inference model (after an update, before the next rollout).
+    public func copyWeights(into model: LlamaModel) throws {
+        try model.replaceWeights(namedTensors())
+    }
+
+    /// A trainable model with the inference model's configuration and weights (f32; bf16 weights come widened).
+    public convenience init(from model: LlamaModel) throws {
+        try self.init(configuration: model.configuration)
+        try load(model.namedTensors(), source: model.source)
+    }
+}

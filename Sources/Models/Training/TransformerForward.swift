@@ -1,0 +1,76 @@
+import Tensors
+
+extension TrainableTransformer {
+    /// Runs the decoder over packed sequences up to the final RMSNorm. Logits are left to the head, chunk by chunk.
+    public func forward(_ batch: PackedSequences, policy: ActivationPolicy = .keepAll) throws -> ForwardPass {
+        try validate(batch)
+        let c = configuration
+        let rows = batch.count
+        let pass = ForwardPass(batch: batch, policy: policy, configuration: c)
+        let w = parameters.pointer
+        batch.tokens.withUnsafeBufferPointer { tokens in
+            // layerInputs[0]: [rows, hidden] = embedding rows of the tokens
+            Embedding.forward(out: pass.layerInputs[0]!.pointer, table: w + layout.embedding,
+                              tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)
+        }
+        let scratch = policy == .keepAll ? nil : LayerActivations(rows: rows, configuration: c)
+        for l in 0..<c.layerCount {
+            let activations = scratch ?? LayerActivations(rows: rows, configuration: c)
+            layerForward(l, pass: pass, activations: activations, output: pass.layerInputs[l + 1]!)
+            if policy == .keepAll { pass.layerActivations[l] = activations }
+        }
+        RMSNorm.forward(y: pass.finalHidden.pointer, reciprocalRMS: pass.finalReciprocalRMS.pointer,
+                        x: pass.layerInputs[c.layerCount]!.pointer, weight: w + layout.finalNorm, rows: rows,
+                        channels: c.hiddenSize, epsilon: Float(c.rmsNormEpsilon))
+        return pass
+    }
+
+    // layerInputs[l]: [rows, hidden] → output: [rows, hidden]; activations filled for the backward pass
+    func layerForward(_ l: Int, pass: ForwardPass, activations a: LayerActivations, output: FloatBuffer) {
+        let c = configuration
+        let o = layout.layers[l]
+        let w = UnsafePointer(parameters.pointer)
+        let batch = pass.batch
+        let input = pass.layerInputs[l]!
+        let rows = batch.count
+        let hidden = c.hiddenSize, intermediate = c.intermediateSize
+        let queryWidth = c.headCount * c.headDimension
+        let keyValueWidth = c.keyValueHeadCount * c.headDimension
+        let epsilon = Float(c.rmsNormEpsilon)
+
+        RMSNorm.forward(y: a.attentionNormed.pointer, reciprocalRMS: a.attentionReciprocalRMS.pointer,
+                        x: input.pointer, weight: w + o.attentionNorm, rows: rows, channels: hidden, epsilon: epsilon)
+        for (out, weight, bias, width) in [(a.query, o.query, o.queryBias, queryWidth),
+                                           (a.key, o.key, o.keyBias, keyValueWidth),
+                                           (a.value, o.value, o.valueBias, keyValueWidth)] {
+            Linear.forward(y: out.pointer, x: a.attentionNormed.pointer, weight: w + weight, bias: bias.map { w + $0 },
+                           rows: rows, inFeatures: hidden, outFeatures: width)
+        }
+        RoPE.forward(a.query.pointer, table: pass.rope, rows: rows, heads: c.headCount, pairing: ropePairing)
+        RoPE.forward(a.key.pointer, table: pass.rope, rows: rows, heads: c.keyValueHeadCount, pairing: ropePairing)
+        for segment in batch.segments {
+            let shape = Attention.CausalShape(length: segment.count, heads: c.headCount,
+                                              keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension)
+            let s = segment.lowerBound
+            Attention.causalForward(out: a.attention.pointer + s * queryWidth,
+                                    logSumExp: a.logSumExp.pointer + s * c.headCount,
+                                    q: a.query.pointer + s * queryWidth, k: a.key.pointer + s * keyValueWidth,
+                                    v: a.value.pointer + s * keyValueWidth, shape: shape)
+        }
+        // residual = input + attention · Woᵀ
+        Linear.forward(y: a.residual.pointer, x: a.attention.pointer, weight: w + o.output, bias: nil, rows: rows,
+                       inFeatures: queryWidth, outFeatures: hidden)
+        Residual.add(a.residual.pointer, input.pointer, count: rows * hidden)
+
+        RMSNorm.forward(y: a.mlpNormed.pointer, reciprocalRMS: a.mlpReciprocalRMS.pointer, x: a.residual.pointer,
+                        weight: w + o.mlpNorm, rows: rows, channels: hidden, epsilon: epsilon)
+        // gateUp: [rows, 2F] = mlpNormed · [Wgate; Wup]ᵀ
+        Linear.forward(y: a.gateUp.pointer, x: a.mlpNormed.pointer, weight: w + o.gateUp, bias: nil, rows: rows,
+                       inFeatures: hidden, outFeatures: 2 * intermediate)
+        SwiGLU.forward(out: a.activated.pointer, gateUp: a.gateUp.pointer, rows: rows, features: intermediate)
+        // output = residual + activated · Wdownᵀ
+        Linear.forward(y: output.pointer, x: a.activated.pointer, weight: w + o.down, bias: nil, rows: rows,
+                       inFeatures: intermediate, outFeatures: hidden)
+        Residual.add(output.pointer, a.residual.pointer, count: rows * hidden)
+    }
+}

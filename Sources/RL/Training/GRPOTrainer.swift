@@ -1,0 +1,219 @@
+import Foundation
+import Models
+import Tensors
+
+public struct TrainerConfiguration: Sendable, Codable, Equatable {
+    public var loss: GRPOLossConfiguration
+    public var advantage: AdvantageEstimator
+    public var optimizer: AdamWConfiguration
+    public var schedule: LearningRateSchedule
+    /// Global gradient-norm clip; 0 disables.
+    public var maxGradientNorm: Double
+    /// Sequences are packed into micro-batches of at most this many tokens (a longer sequence goes alone);
+    /// gradients accumulate across micro-batches, activations exist for one micro-batch at a time.
+    public var microBatchTokens: Int
+    public var activationPolicy: ActivationPolicy
+    public var headChunkRows: Int
+
+    /// TORL's published settings: lr 1e-6 constant, clip 0.2, no KL, no entropy, grad-norm clip 1, token-mean.
+    public init(loss: GRPOLossConfiguration = .init(), advantage: AdvantageEstimator = .groupNormalized,
+                optimizer: AdamWConfiguration = .init(weightDecay: 0), schedule: LearningRateSchedule = .constant(1e-6),
+                maxGradientNorm: Double = 1, microBatchTokens: Int = 4096, activationPolicy: ActivationPolicy = .keepAll,
+                headChunkRows: Int = TrainableTransformer.defaultHeadChunkRows) {
+        self.loss = loss
+        self.advantage = advantage
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.maxGradientNorm = maxGradientNorm
+        self.microBatchTokens = microBatchTokens
+        self.activationPolicy = activationPolicy
+        self.headChunkRows = headChunkRows
+    }
+}
+
+/// One GRPO update per call: advantages, clipped surrogate over micro-batches with gradient accumulation,
+/// gradient clipping and AdamW. The trainer owns the policy's gradients and optimizer state.
+///
+/// Not thread-safe: the daemon's compute thread is its one owner.
+public final class GRPOTrainer {
+    public let policy: TrainableTransformer
+    /// Frozen copy for the KL term; made from the initial policy when KL is on and none is given.
+    public private(set) var reference: TrainableTransformer?
+    public private(set) var configuration: TrainerConfiguration
+    public let optimizer: AdamW
+    /// Completed updates.
+    public var step: Int { optimizer.stepCount }
+
+    public init(policy: TrainableTransformer, configuration: TrainerConfiguration,
+                reference: TrainableTransformer? = nil) throws {
+        self.policy = policy
+        self.configuration = configuration
+        if let reference, reference.configuration != policy.configuration {
+            throw TrainingModelError.invalidConfiguration("the reference model's configuration differs from the policy's")
+        }
+        self.reference = configuration.loss.klCoefficient != 0 ? try reference ?? policy.copy() : reference
+        optimizer = AdamW(layout: policy.layout, configuration: configuration.optimizer)
+    }
+
+    /// New hyper-parameters for the following steps; optimizer moments and the step count stay. The KL reference
+    /// is the policy before the first update, so KL can only be switched on before it.
+    public func reconfigure(_ newConfiguration: TrainerConfiguration) throws {
+        if newConfiguration.loss.klCoefficient != 0 && reference == nil {
+            guard step == 0 else {
+                throw TrainingModelError.invalidConfiguration(
+                    "a KL term needs the reference (the policy before the first update): enable it from the first step")
+            }
+            reference = try policy.copy()
+        }
+        configuration = newConfiguration
+        optimizer.configuration = newConfiguration.optimizer
+    }
+
+    /// One update. `isCancelled` is polled before each micro-batch; when it returns true the step throws
+    /// `TrainingInputError.cancelled` and the parameters and optimizer state stay as they were.
+    public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init(),
+                     isCancelled: () -> Bool = { false }) throws -> StepMetrics {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let accumulated = try accumulateGradients(sequences, isCancelled: isCancelled)
+        let gradientNorm = GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
+        let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
+        optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
+        let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        return accumulated.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
+                                   gradientNorm: gradientNorm, hasReference: reference != nil,
+                                   updateSeconds: updateSeconds, timings: timings)
+    }
+
+    /// Sets the policy's gradients to those of the step's loss over `sequences` (all micro-batches) and returns
+    /// the loss and token statistics. Parameters are not changed.
+    func accumulateGradients(_ sequences: [TrainingSequence],
+                             isCancelled: () -> Bool = { false }) throws -> StepAccumulator {
+        guard !sequences.isEmpty else { throw TrainingInputError.emptyBatch }
+        for (index, sequence) in sequences.enumerated() { try sequence.validate(index: index) }
+        let lossConfiguration = configuration.loss
+        let advantages = configuration.advantage.advantages(rewards: sequences.map(\.reward),
+                                                            groups: sequences.map(\.group))
+        let trainedPositions = sequences.map(\.trainedPositions)
+        let weights = GRPOLoss.tokenWeights(trainedTokenCounts: trainedPositions.map(\.count),
+                                            configuration: lossConfiguration)
+        guard trainedPositions.contains(where: { !$0.isEmpty }) else { throw TrainingInputError.noTrainedTokens }
+
+        var accumulator = StepAccumulator()
+        policy.zeroGradients()
+        let temperature = Float(lossConfiguration.temperature)
+        for members in microBatches(sequences.map(\.tokens.count)) {
+            if isCancelled() { throw TrainingInputError.cancelled }
+            var packed = PackedSequences()
+            // Per prediction row: (sequence index, token position).
+            var targets: [(sequence: Int, position: Int)] = []
+            var rows: [Int] = []
+            for s in members {
+                let offset = packed.count
+                packed.append(sequences[s].tokens)
+                for t in trainedPositions[s] {
+                    rows.append(offset + t - 1)
+                    targets.append((s, t))
+                }
+            }
+            var referenceLogProbabilities: [Float]?
+            if let reference {
+                let referenceStarted = DispatchTime.now().uptimeNanoseconds
+                let pass = try reference.forward(packed, policy: .recomputePerLayer)
+                referenceLogProbabilities = try reference.tokenStatistics(
+                    pass, rows: rows, temperature: temperature, chunkRows: configuration.headChunkRows).logProbabilities
+                accumulator.referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - referenceStarted) / 1e9
+            }
+            let pass = try policy.forward(packed, policy: configuration.activationPolicy)
+            _ = try policy.backward(pass, rows: rows, temperature: temperature,
+                                    chunkRows: configuration.headChunkRows) { range, logP, entropy, dLogP, dEntropy in
+                for i in range {
+                    let (s, t) = targets[i]
+                    let local = i - range.lowerBound
+                    let old = Double(sequences[s].oldLogProbabilities[t])
+                    let terms = GRPOLoss.tokenTerms(
+                        logProbability: Double(logP[local]), oldLogProbability: old,
+                        referenceLogProbability: referenceLogProbabilities.map { Double($0[i]) },
+                        advantage: advantages[s], entropy: Double(entropy[local]), configuration: lossConfiguration)
+                    dLogP[local] = Float(weights[s] * terms.dLogProbability)
+                    dEntropy[local] = Float(weights[s] * terms.dEntropy)
+                    accumulator.add(terms, weight: weights[s], entropy: Double(entropy[local]),
+                                    mismatch: abs(Double(logP[local]) - old))
+                }
+            }
+            accumulator.processedTokens += packed.count
+        }
+        return accumulator
+    }
+
+    /// Consecutive sequences packed up to `microBatchTokens` tokens each.
+    func microBatches(_ lengths: [Int]) -> [[Int]] {
+        var batches: [[Int]] = []
+        var current: [Int] = []
+        var tokens = 0
+        for (index, length) in lengths.enumerated() {
+            if !current.isEmpty && tokens + length > configuration.microBatchTokens {
+                batches.append(current)
+                current = []
+                tokens = 0
+            }
+            current.append(index)
+            tokens += length
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
+    }
+}
+
+/// Sums over trained tokens that become the step's metrics.
+struct StepAccumulator {
+    var loss = 0.0
+    var tokens = 0
+    var clipped = 0
+    var kl = 0.0
+    var entropy = 0.0
+    var ratio = 0.0
+    var mismatch = 0.0
+    var mismatchMax = 0.0
+    var processedTokens = 0
+    var referenceSeconds = 0.0
+
+    mutating func add(_ terms: TokenLossTerms, weight: Double, entropy tokenEntropy: Double, mismatch tokenMismatch: Double) {
+        loss += weight * terms.loss
+        tokens += 1
+        clipped += terms.clipped ? 1 : 0
+        kl += terms.kl
+        entropy += tokenEntropy
+        ratio += terms.ratio
+        mismatch += tokenMismatch
+        mismatchMax = max(mismatchMax, tokenMismatch)
+    }
+
+    func metrics(step: Int, sequences: [TrainingSequence], learningRate: Double, gradientNorm: Double,
+                 hasReference: Bool, updateSeconds: Double, timings: RolloutTimings) -> StepMetrics {
+        let n = Double(sequences.count)
+        let rewards = sequences.map(\.reward)
+        let rewardMean = rewards.reduce(0, +) / n
+        let rewardVariance = rewards.reduce(0) { $0 + ($1 - rewardMean) * ($1 - rewardMean) } / n
+        func share(_ predicate: (ResponseOutcome) -> Bool) -> Double {
+            Double(sequences.filter { predicate($0.outcome) }.count) / n
+        }
+        let withCode = sequences.filter(\.outcome.hasCode)
+        let tokenCount = Double(max(tokens, 1))
+        return StepMetrics(
+            step: step, loss: loss, learningRate: learningRate, rewardMean: rewardMean,
+            rewardStandardDeviation: rewardVariance.squareRoot(), accuracy: share { $0.answered && $0.correct },
+            codeShare: share(\.hasCode),
+            codeExecutedShare: withCode.isEmpty ? 0
+                : Double(withCode.filter { !$0.outcome.codeFailed }.count) / Double(withCode.count),
+            answeredShare: share(\.answered),
+            meanToolCalls: Double(sequences.reduce(0) { $0 + $1.outcome.toolCalls }) / n,
+            meanResponseLength: Double(sequences.reduce(0) { $0 + $1.responseLength }) / n,
+            truncationRate: share(\.truncated), gradientNorm: gradientNorm,
+            kl: hasReference ? kl / tokenCount : nil, entropy: entropy / tokenCount,
+            clipFraction: Double(clipped) / tokenCount, meanRatio: ratio / tokenCount,
+            logProbabilityMismatchMean: mismatch / tokenCount, logProbabilityMismatchMax: mismatchMax,
+            trainedTokens: tokens, tokensPerSecond: Double(processedTokens) / max(updateSeconds, 1e-9),
+            generationSeconds: timings.generationSeconds, sandboxSeconds: timings.sandboxSeconds,
+            gradingSeconds: timings.gradingSeconds, updateSeconds: updateSeconds, referenceSeconds: referenceSeconds)
+    }
+}

@@ -1,0 +1,50 @@
+/// Seconds the rollout side spent on the batch a step trains on; the trainer adds its own update time.
+public struct RolloutTimings: Sendable, Codable, Equatable {
+    public var generationSeconds: Double
+    public var sandboxSeconds: Double
+    public var gradingSeconds: Double
+    public init(generationSeconds: Double = 0, sandboxSeconds: Double = 0, gradingSeconds: Double = 0) {
+        self.generationSeconds = generationSeconds
+        self.sandboxSeconds = sandboxSeconds
+        self.gradingSeconds = gradingSeconds
+    }
+}
+
+/// Everything one GRPO step reports. Token averages are over trained tokens (loss mask 1).
+public struct StepMetrics: Sendable, Codable, Equatable {
+    public var step: Int
+    public var loss: Double
+    public var learningRate: Double
+    public var rewardMean: Double
+    public var rewardStandardDeviation: Double
+    /// Share of responses answered correctly.
+    public var accuracy: Double
+    public var codeShare: Double
+    /// Share of responses with code whose code all executed.
+    public var codeExecutedShare: Double
+    public var answeredShare: Double
+    public var meanToolCalls: Double
+    /// Response tokens (sampled and inserted tool output).
+    public var meanResponseLength: Double
+    public var truncationRate: Double
+    /// Before clipping.
+    public var gradientNorm: Double
+    /// Mean k3 to the reference; nil without a reference model.
+    public var kl: Double?
+    public var entropy: Double
+    public var clipFraction: Double
+    public var meanRatio: Double
+    /// Mean and max |logp_train − logp_rollout| over trained tokens: how far the trainer's numerics (and any
+    /// policy lag) are from the sampler's.
+    public var logProbabilityMismatchMean: Double
+    public var logProbabilityMismatchMax: Double
+    public var trainedTokens: Int
+    /// All tokens through forward + backward (prompt and tool output included) per update second.
+    public var tokensPerSecond: Double
+    public var generationSeconds: Double
+    public var sandboxSeconds: Double
+    public var gradingSeconds: Double
+    public var updateSeconds: Double
+    /// Part of the update: the frozen reference's forward pass (0 without KL).
+    public var referenceSeconds: Double
+}

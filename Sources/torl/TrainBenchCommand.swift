@@ -1,0 +1,225 @@
+import ArgumentParser
+import Foundation
+import Models
+import RL
+import Tensors
+
+/// `torl bench train`: GRPO training throughput on a model and the time breakdown of one step, as JSON.
+struct TrainBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Measure training tokens/s (forward + backward + AdamW), achieved FLOP/s against this run's sgemm peak, and one GRPO step's time breakdown; prints JSON.")
+
+    // Option names differ from `torl bench`'s: a parent command's option takes the value of a same-named one.
+    @Option(help: "GGUF file or Hugging Face checkpoint folder (default: $TORL_MODEL).")
+    var weights: String?
+
+    @Option(help: "Tokens per training sequence in the throughput measurement.")
+    var sequenceLength: Int = 512
+
+    @Option(help: "Prompt tokens of each sequence (not trained on).")
+    var promptLength: Int = 64
+
+    @Option(help: "Sequences per throughput step.")
+    var sequences: Int = 8
+
+    @Option(help: "Tokens per micro-batch (gradient accumulation across micro-batches).")
+    var microBatchTokens: Int = 4096
+
+    @Option(help: "Timed throughput steps after one warm-up step.")
+    var steps: Int = 1
+
+    @Option(help: "keepAll or recomputePerLayer.")
+    var activations: String = "keepAll"
+
+    @Option(help: "Prompts x samples of the GRPO step breakdown (0 skips it).")
+    var prompts: Int = 8
+    @Option(help: "Samples per prompt of the GRPO step breakdown.")
+    var samples: Int = 8
+    @Option(help: "Tokens generated per sample in the GRPO step breakdown.")
+    var responseLength: Int = 64
+
+    func run() throws {
+        guard let path = weights ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
+            throw ValidationError("no model: pass --weights or set TORL_MODEL")
+        }
+        guard let policy = ActivationPolicy(rawValue: activations) else {
+            throw ValidationError("unknown activation policy \(activations) (keepAll, recomputePerLayer)")
+        }
+        guard sequenceLength > promptLength, promptLength >= 1, sequences >= 2, steps >= 1 else {
+            throw ValidationError("need sequence-length > prompt-length >= 1, sequences >= 2, steps >= 1")
+        }
+        let engine = try ModelLoader.load(path: path, precision: .f32)
+        let trainable = try TrainableTransformer(from: engine)
+        let configuration = trainable.configuration
+        var peak = Self.gemmPeak()
+        let trainerConfiguration = TrainerConfiguration(microBatchTokens: microBatchTokens, activationPolicy: policy)
+        let trainer = try GRPOTrainer(policy: trainable, configuration: trainerConfiguration)
+        let bench = EngineBenchmark(model: engine)
+
+        let batch = (0..<sequences).map { s -> TrainingSequence in
+            let tokens = bench.tokens(sequenceLength, seed: UInt64(1000 + s))
+            let mask = (0..<sequenceLength).map { UInt8($0 >= promptLength ? 1 : 0) }
+            return TrainingSequence(tokens: tokens, promptLength: promptLength, lossMask: mask,
+                                    oldLogProbabilities: [Float](repeating: -10, count: sequenceLength),
+                                    reward: s % 3 == 0 ? 1 : -1, group: s / 4,
+                                    outcome: ResponseOutcome(answered: true, correct: s % 3 == 0))
+        }
+        _ = try trainer.step(batch)
+        var seconds = 0.0
+        let cpuStart = Self.cpuSeconds()
+        for _ in 0..<steps { seconds += try trainer.step(batch).updateSeconds }
+        let cpuSeconds = (Self.cpuSeconds() - cpuStart) / Double(steps)
+        seconds /= Double(steps)
+        // The machine may be shared: take the better of two peak measurements around the training steps.
+        let after = Self.gemmPeak()
+        peak = (wall: max(peak.wall, after.wall), perCPUSecond: max(peak.perCPUSecond, after.perCPUSecond))
+        let tokens = sequences * sequenceLength
+        let trainedRows = sequences * (sequenceLength - promptLength)
+        let flops = Self.trainingFLOPs(configuration, sequenceLength: sequenceLength, sequences: sequences,
+                                       headRows: trainedRows)
+        var report: [String: Any] = [
+            "model": path,
+            "cpu": EngineBenchmark.cpuModel(),
+            "nproc": ProcessInfo.processInfo.activeProcessorCount,
+            "blas_threads": BLASEnvironment.blasThreadCount,
+            "openblas_coretype": BLASEnvironment.coreTypeInEffect ?? "unset",
+            "openblas_kernel": BLASEnvironment.blasCoreName,
+            "parameters": trainable.layout.totalCount,
+            "gemm_peak_gflops": peak.wall / 1e9,
+            "gemm_peak_gflops_per_cpu_second": peak.perCPUSecond / 1e9,
+            "throughput": [
+                "sequences": sequences, "sequence_tokens": sequenceLength, "prompt_tokens": promptLength,
+                "micro_batch_tokens": microBatchTokens, "activation_policy": policy.rawValue,
+                "step_seconds": seconds, "tokens_per_second": Double(tokens) / seconds,
+                "model_flops_per_step": flops, "achieved_gflops": flops / seconds / 1e9,
+                "fraction_of_gemm_peak": flops / seconds / peak.wall,
+                "step_cpu_seconds": cpuSeconds,
+                "achieved_gflops_per_cpu_second": flops / cpuSeconds / 1e9,
+                "fraction_of_gemm_peak_per_cpu_second": flops / cpuSeconds / peak.perCPUSecond,
+            ] as [String: Any],
+        ]
+        if prompts > 0 {
+            report["grpo_step"] = try Self.grpoStep(engine: engine, trainer: trainer, prompts: prompts, samples: samples,
+                                                    promptTokens: promptLength, responseTokens: responseLength, bench: bench)
+        }
+        let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Best sgemm rate of this run on square 2048 products through the same GEMM entry training uses: FLOP per
+    /// wall second, and FLOP per CPU second of this process (the figure that stays meaningful when other processes
+    /// share the cores).
+    static func gemmPeak() -> (wall: Double, perCPUSecond: Double) {
+        let n = 2048
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+        var bestWall = Double.infinity, bestCPU = Double.infinity
+        for _ in 0..<4 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let cpuStart = cpuSeconds()
+            GEMM.multiply(transposeA: false, transposeB: true, m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer,
+                          ldb: n, beta: 0, c: c.pointer, ldc: n)
+            bestWall = min(bestWall, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            bestCPU = min(bestCPU, cpuSeconds() - cpuStart)
+        }
+        let flops = 2 * Double(n * n * n)
+        return (flops / bestWall, flops / bestCPU)
+    }
+
+    /// User + system CPU seconds of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    /// Model FLOPs of one training step: 3 x the forward's matrix products (forward once, backward twice), with
+    /// causal attention counted over its lower triangle and the vocabulary head over the trained rows only.
+    static func trainingFLOPs(_ c: ModelConfiguration, sequenceLength t: Int, sequences: Int, headRows: Int) -> Double {
+        let q = c.headCount * c.headDimension, kv = c.keyValueHeadCount * c.headDimension
+        let linear = Double(c.layerCount) * Double(c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize)
+        let tokens = Double(t * sequences)
+        let attention = Double(c.layerCount * c.headCount) * 2 * 2 * Double(c.headDimension) * Double(t) * Double(t + 1) / 2
+        let forward = 2 * linear * tokens + attention * Double(sequences)
+            + 2 * Double(c.vocabularySize * c.hiddenSize) * Double(headRows)
+        return 3 * forward
+    }
+
+    /// One GRPO step of prompts x samples: sampling with the engine (temperature 1), the update, and pushing the
+    /// new weights back into the engine. Sandbox and grading belong to the rollout and are not part of this run.
+    static func grpoStep(engine: LlamaModel, trainer: GRPOTrainer, prompts: Int, samples: Int, promptTokens: Int,
+                         responseTokens: Int, bench: EngineBenchmark) throws -> [String: Any] {
+        // The throughput steps changed the policy: give the engine the current weights so that the log-probability
+        // mismatch below measures numerics, not policy lag.
+        try trainer.policy.copyWeights(into: engine)
+        var random = SeededGenerator(seed: 2024)
+        let vocabulary = engine.configuration.vocabularySize
+        let generationStart = DispatchTime.now().uptimeNanoseconds
+        var trajectories: [TrainingSequence] = []
+        for p in 0..<prompts {
+            let prompt = bench.tokens(promptTokens, seed: UInt64(5000 + p))
+            let root = try engine.makeSequence()
+            let promptLogits = try engine.forward([ForwardStep(sequence: root, tokens: prompt)])
+            let forks = try (0..<samples).map { _ in try engine.forkSequence(root) }
+            engine.releaseSequence(root)
+            var tokens = Array(repeating: prompt, count: samples)
+            var logProbabilities = Array(repeating: [Float](repeating: 0, count: promptTokens), count: samples)
+            var rows = (0..<samples).map { _ in Array(promptLogits.row(promptLogits.rowRanges[0].lowerBound)) }
+            for _ in 0..<responseTokens {
+                var steps: [ForwardStep] = []
+                for s in 0..<samples {
+                    let (token, logProbability) = sample(rows[s], vocabulary: vocabulary, random: &random)
+                    tokens[s].append(token)
+                    logProbabilities[s].append(logProbability)
+                    steps.append(ForwardStep(sequence: forks[s], tokens: [token]))
+                }
+                let logits = try engine.forward(steps)
+                rows = logits.rowRanges.map { Array(logits.row($0.lowerBound)) }
+            }
+            forks.forEach(engine.releaseSequence)
+            for s in 0..<samples {
+                let reward: Double = random.nextUnitFloat() < 0.5 ? 1 : -1
+                trajectories.append(TrainingSequence(
+                    tokens: tokens[s], promptLength: promptTokens,
+                    lossMask: (0..<tokens[s].count).map { UInt8($0 >= promptTokens ? 1 : 0) },
+                    oldLogProbabilities: logProbabilities[s], reward: reward, group: p,
+                    outcome: ResponseOutcome(answered: true, correct: reward > 0)))
+            }
+        }
+        let generationSeconds = Double(DispatchTime.now().uptimeNanoseconds - generationStart) / 1e9
+        let metrics = try trainer.step(trajectories, timings: RolloutTimings(generationSeconds: generationSeconds))
+        let pushStart = DispatchTime.now().uptimeNanoseconds
+        try trainer.policy.copyWeights(into: engine)
+        let pushSeconds = Double(DispatchTime.now().uptimeNanoseconds - pushStart) / 1e9
+        return [
+            "prompts": prompts, "samples_per_prompt": samples, "prompt_tokens": promptTokens,
+            "response_tokens": responseTokens,
+            "generation_seconds": generationSeconds,
+            "generated_tokens_per_second": Double(prompts * samples * responseTokens) / generationSeconds,
+            "sandbox_seconds": NSNull(), "grading_seconds": NSNull(),
+            "update_seconds": metrics.updateSeconds,
+            "update_tokens_per_second": metrics.tokensPerSecond,
+            "weight_push_seconds": pushSeconds,
+            "log_probability_mismatch_mean": metrics.logProbabilityMismatchMean,
+            "log_probability_mismatch_max": metrics.logProbabilityMismatchMax,
+            "total_seconds": generationSeconds + metrics.updateSeconds + pushSeconds,
+        ]
+    }
+
+    /// A token from softmax(logits) and its log-probability.
+    static func sample(_ logits: [Float], vocabulary: Int, random: inout SeededGenerator) -> (Int32, Float) {
+        let maximum = logits.max()!
+        var sum = 0.0
+        for v in logits { sum += exp(Double(v - maximum)) }
+        let logNormalizer = Double(maximum) + log(sum)
+        let u = random.nextUnitFloat()
+        var cumulative = 0.0
+        for v in 0..<vocabulary {
+            cumulative += exp(Double(logits[v]) - logNormalizer)
+            if u < cumulative { return (Int32(v), Float(Double(logits[v]) - logNormalizer)) }
+        }
+        return (Int32(vocabulary - 1), Float(Double(logits[vocabulary - 1]) - logNormalizer))
+    }
+}

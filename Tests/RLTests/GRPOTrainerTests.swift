@@ -1,0 +1,210 @@
+import Foundation
+import Models
+import Tensors
+import XCTest
+@testable import RL
+
+final class GRPOTrainerTests: XCTestCase {
+    /// Four sequences in two groups, with a tool observation (mask 0) inside the second one.
+    private func batch(_ model: TrainableTransformer, logRatioOffsets: [Float]) throws -> [TrainingSequence] {
+        let tokens: [[Int32]] = [[1, 2, 3, 4, 5, 6], [1, 2, 7, 9, 10, 8, 3, 4], [2, 5, 5, 6, 1], [2, 5, 0, 3, 9, 4, 4]]
+        let masks: [[UInt8]] = [[0, 0, 1, 1, 1, 1], [0, 0, 1, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]]
+        let rewards: [Double] = [1, -1, -1, 1]
+        var sequences: [TrainingSequence] = []
+        var k = 0
+        for s in tokens.indices {
+            let positions = masks[s].indices.filter { masks[s][$0] != 0 }
+            let statistics = try model.tokenStatistics(try model.forward(PackedSequences([tokens[s]])),
+                                                       rows: positions.map { $0 - 1 }, temperature: 0.9)
+            var old = [Float](repeating: 0, count: tokens[s].count)
+            for (i, t) in positions.enumerated() {
+                old[t] = statistics.logProbabilities[i] - logRatioOffsets[k % logRatioOffsets.count]
+                k += 1
+            }
+            sequences.append(TrainingSequence(tokens: tokens[s], promptLength: 2, lossMask: masks[s],
+                                              oldLogProbabilities: old, reward: rewards[s], group: s / 2,
+                                              outcome: ResponseOutcome(answered: true, correct: rewards[s] > 0)))
+        }
+        return sequences
+    }
+
+    private func configuration(_ aggregation: LossAggregation, kl: Double = 0.1, entropy: Double = 0.05,
+                               microBatchTokens: Int = 9) -> TrainerConfiguration {
+        TrainerConfiguration(loss: GRPOLossConfiguration(klCoefficient: kl, entropyCoefficient: entropy,
+                                                         aggregation: aggregation, drGRPOLengthBudget: 10,
+                                                         temperature: 0.9),
+                             microBatchTokens: microBatchTokens, headChunkRows: 3)
+    }
+
+    /// The full step loss (clipping on both sides, KL to a different reference, entropy, several micro-batches,
+    /// chunked head) against finite differences, for each aggregation mode.
+    func testStepLossGradientMatchesFiniteDifferences() throws {
+        for aggregation in [LossAggregation.tokenMean, .sequenceMeanTokenMean, .drGRPO] {
+            let model = try TinyModels.model(TinyModels.configuration())
+            let reference = try TinyModels.model(TinyModels.configuration(), seed: 7)
+            let sequences = try batch(model, logRatioOffsets: [0, 0.3, -0.3, 0.05, -0.5])
+            let trainer = try GRPOTrainer(policy: model, configuration: configuration(aggregation), reference: reference)
+            let accumulated = try trainer.accumulateGradients(sequences)
+            XCTAssertGreaterThan(accumulated.clipped, 0, "some tokens must be clipped for this test to mean something")
+            XCTAssertLessThan(accumulated.clipped, accumulated.tokens)
+            let analytic = model.gradients.copy()
+            GradientCheck.assertMatches("GRPO step \(aggregation)", parameter: model.parameters, analytic: analytic,
+                                        indices: TinyModels.parameterSample(model.layout), step: 2e-3,
+                                        tolerance: 2e-2) { try! trainer.accumulateGradients(sequences).loss }
+        }
+    }
+
+    /// On-policy (old = current log-probs), no KL or entropy: ρ = 1, so the loss is −Σ_s w_s·n_s·A_s.
+    func testOnPolicyLossValueForEachAggregation() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let sequences = try batch(model, logRatioOffsets: [0])
+        let counts = sequences.map { $0.trainedPositions.count }  // [4, 4, 3, 5]
+        let a = 1 / ((2.0).squareRoot() + 1e-6)  // groups {1, −1} and {−1, 1}: std √2
+        let advantages = [a, -a, -a, a]
+        let expectations: [(LossAggregation, Double)] = [
+            (.tokenMean, -zip(counts, advantages).reduce(0) { $0 + Double($1.0) * $1.1 } / 16),
+            (.sequenceMeanTokenMean, -advantages.reduce(0, +) / 4),
+            (.drGRPO, -zip(counts, advantages).reduce(0) { $0 + Double($1.0) * $1.1 } / (4 * 10)),
+        ]
+        for (aggregation, expected) in expectations {
+            let trainer = try GRPOTrainer(policy: model, configuration: configuration(aggregation, kl: 0, entropy: 0,
+                                                                                      microBatchTokens: 100))
+            let accumulated = try trainer.accumulateGradients(sequences)
+            XCTAssertEqual(accumulated.loss, expected, accuracy: 1e-6, "\(aggregation)")
+            XCTAssertEqual(accumulated.clipped, 0)
+            XCTAssertEqual(accumulated.mismatch, 0, accuracy: 1e-6)
+        }
+        XCTAssertNotEqual(expectations[0].1, expectations[2].1)
+    }
+
+    /// Tool observation tokens are not trained on: their old log-probs do not matter, and observation tokens at the
+    /// end of a response (influencing no trained token) get exactly zero gradient on their embedding rows.
+    func testToolOutputTokensReceiveExactlyZeroGradient() throws {
+        let model = try TinyModels.model(TinyModels.configuration(vocabulary: 13, tied: false))
+        let trainer = try GRPOTrainer(policy: model, configuration: configuration(.tokenMean))
+        // Prompt [1, 2]; sampled 3 4; tool output 9 10 (mask 0); sampled 5 6; final tool output 11 12 (mask 0).
+        let tokens: [Int32] = [1, 2, 3, 4, 9, 10, 5, 6, 11, 12]
+        let mask: [UInt8] = [0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
+        func sequences(toolOldLogProbability: Float, toolMask: UInt8 = 0) -> [TrainingSequence] {
+            let old: [Float] = [0, 0, -2, -2, toolOldLogProbability, toolOldLogProbability, -2, -2,
+                                toolOldLogProbability, toolOldLogProbability]
+            let m = mask.enumerated().map { $0.offset >= 2 && $0.element == 0 ? toolMask : $0.element }
+            return [1.0, -1.0].enumerated().map { i, r in
+                TrainingSequence(tokens: tokens, promptLength: 2, lossMask: m, oldLogProbabilities: old, reward: r,
+                                 group: 0, outcome: ResponseOutcome(answered: true, correct: r > 0))
+            }.map { s in var s = s; if s.reward < 0 { s.tokens[3] = 7 }; return s }
+        }
+        _ = try trainer.accumulateGradients(sequences(toolOldLogProbability: -1))
+        let gradients = model.gradients.copy()
+        let embedding = model.layout.embedding, hidden = model.configuration.hiddenSize
+        for token in [11, 12] {
+            XCTAssertTrue((0..<hidden).allSatisfy { gradients[embedding + token * hidden + $0] == 0 },
+                          "embedding row of trailing tool token \(token)")
+        }
+        XCTAssertTrue((0..<hidden).contains { gradients[embedding + 9 * hidden + $0] != 0 },
+                      "a tool token in the middle is context for later sampled tokens")
+        _ = try trainer.accumulateGradients(sequences(toolOldLogProbability: -7))
+        XCTAssertEqual(model.gradients.array(), gradients.array(), "tool tokens' old log-probs must not matter")
+        _ = try trainer.accumulateGradients(sequences(toolOldLogProbability: -1, toolMask: 1))
+        XCTAssertNotEqual(model.gradients.array(), gradients.array(), "with mask 1 they would be trained on")
+    }
+
+    func testBadTrainingInputsAndCancellationChangeNothing() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration(microBatchTokens: 3))
+        let good = TrainingSequence(tokens: [1, 2, 3], promptLength: 2, lossMask: [0, 0, 1],
+                                    oldLogProbabilities: [0, 0, -1], reward: 1, group: 0,
+                                    outcome: ResponseOutcome(answered: true, correct: true))
+        XCTAssertThrowsError(try trainer.step([])) { XCTAssertEqual($0 as? TrainingInputError, .emptyBatch) }
+        var s = good; s.lossMask = [0, 1, 1]
+        XCTAssertThrowsError(try trainer.step([s])) {
+            XCTAssertEqual($0 as? TrainingInputError, .promptTokenInLoss(sequence: 0, position: 1))
+        }
+        s = good; s.oldLogProbabilities = [0, 0]
+        XCTAssertThrowsError(try trainer.step([s]))
+        s = good; s.oldLogProbabilities = [0, 0, .nan]
+        XCTAssertThrowsError(try trainer.step([s]))
+        s = good; s.promptLength = 0
+        XCTAssertThrowsError(try trainer.step([s]))
+        s = good; s.lossMask = [0, 0, 0]
+        XCTAssertThrowsError(try trainer.step([s])) { XCTAssertEqual($0 as? TrainingInputError, .noTrainedTokens) }
+        s = good; s.tokens = [1, 2, 99]
+        XCTAssertThrowsError(try trainer.step([s])) { XCTAssertTrue($0 is TrainingModelError) }
+        let before = model.parameters.array()
+        var polls = 0
+        XCTAssertThrowsError(try trainer.step([good, good, good], isCancelled: { polls += 1; return polls > 1 })) {
+            XCTAssertEqual($0 as? TrainingInputError, .cancelled)
+        }
+        XCTAssertEqual(polls, 2, "polled before each micro-batch until cancelled")
+        XCTAssertEqual(model.parameters.array(), before)
+        XCTAssertEqual(trainer.step, 0, "failed steps change nothing")
+    }
+
+    /// The proof that it learns: a random tiny model's mean reward rises clearly within a few dozen GRPO steps.
+    func testMeanRewardRisesOnToyTask() throws {
+        let (metrics, _) = try ToyTask.train(seed: 3, steps: 30, configuration: ToyTask.trainerConfiguration)
+        let early = metrics.prefix(2).map(\.rewardMean).reduce(0, +) / 2
+        let late = metrics.suffix(5).map(\.rewardMean).reduce(0, +) / 5
+        XCTAssertLessThan(early, -0.4, "the task must start hard (1 in 8 by chance)")
+        XCTAssertGreaterThan(late, 0.6, "mean reward \(early) → \(late)")
+        XCTAssertGreaterThan(metrics.last!.accuracy, 0.5)
+        // Rollout log-probs come from the same forward: the mismatch is rounding only.
+        XCTAssertLessThan(metrics[0].logProbabilityMismatchMax, 1e-4)
+        XCTAssertEqual(metrics[0].clipFraction, 0)
+        XCTAssertGreaterThan(metrics[0].gradientNorm, 0)
+    }
+
+    func testSameSeedAndConfigurationReproduceRolloutsAndUpdates() throws {
+        let first = try ToyTask.train(seed: 11, steps: 3, configuration: ToyTask.trainerConfiguration)
+        let second = try ToyTask.train(seed: 11, steps: 3, configuration: ToyTask.trainerConfiguration)
+        XCTAssertEqual(first.metrics.map(\.rewardMean), second.metrics.map(\.rewardMean))
+        XCTAssertEqual(first.metrics.map(\.loss), second.metrics.map(\.loss))
+        XCTAssertEqual(first.model.parameters.array(), second.model.parameters.array())
+        let other = try ToyTask.train(seed: 12, steps: 1, configuration: ToyTask.trainerConfiguration)
+        XCTAssertNotEqual(other.model.parameters.array(), first.model.parameters.array())
+    }
+
+    func testStepMetricsSummariseTheRolloutOutcomes() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration(loss: .init(klCoefficient: 0.1, temperature: 0.9)))
+        let outcomes = [
+            ResponseOutcome(answered: true, correct: true, hasCode: true, codeFailed: false, toolCalls: 2),
+            ResponseOutcome(answered: true, correct: false, hasCode: true, codeFailed: true, toolCalls: 1),
+            ResponseOutcome(answered: false, correct: false, hasCode: false, toolCalls: 0, truncated: true),
+            ResponseOutcome(answered: true, correct: true, hasCode: false, toolCalls: 0),
+        ]
+        let rewards: [Double] = [1, -1, -1, 1]
+        let sequences = try batch(model, logRatioOffsets: [0]).enumerated().map { i, s -> TrainingSequence in
+            var s = s
+            s.outcome = outcomes[i]
+            s.reward = rewards[i]
+            return s
+        }
+        let timings = RolloutTimings(generationSeconds: 3, sandboxSeconds: 2, gradingSeconds: 1)
+        let m = try trainer.step(sequences, timings: timings)
+        XCTAssertEqual(m.step, 1)
+        XCTAssertEqual(m.rewardMean, 0)
+        XCTAssertEqual(m.rewardStandardDeviation, 1)
+        XCTAssertEqual(m.accuracy, 0.5)
+        XCTAssertEqual(m.codeShare, 0.5)
+        XCTAssertEqual(m.codeExecutedShare, 0.5)
+        XCTAssertEqual(m.answeredShare, 0.75)
+        XCTAssertEqual(m.meanToolCalls, 0.75)
+        XCTAssertEqual(m.truncationRate, 0.25)
+        XCTAssertEqual(m.meanResponseLength, Double(4 + 6 + 3 + 5) / 4)
+        XCTAssertEqual(m.trainedTokens, 16)
+        XCTAssertEqual(m.kl ?? -1, 0, accuracy: 1e-9, "the reference is the policy before the step")
+        XCTAssertGreaterThan(m.entropy, 0)
+        XCTAssertEqual(m.clipFraction, 0)
+        XCTAssertEqual(m.meanRatio, 1, accuracy: 1e-5)
+        XCTAssertEqual(m.generationSeconds, 3)
+        XCTAssertEqual(m.sandboxSeconds, 2)
+        XCTAssertEqual(m.gradingSeconds, 1)
+        XCTAssertGreaterThan(m.updateSeconds, 0)
+        XCTAssertGreaterThan(m.tokensPerSecond, 0)
+        XCTAssertEqual(m.learningRate, 1e-6)
+        XCTAssertGreaterThan(m.gradientNorm, 0)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(m)) as? [String: Any]
+        XCTAssertEqual(json?["clipFraction"] as? Double, 0)
+    }
+}
