@@ -18,23 +18,41 @@ struct TrainStepParams: WireParams {
     var max_grad_norm: Double?
     var weight_decay: Double?
     var progress_token: RequestID?
-    var template: PromptTemplate?
-    var max_tool_calls: Int?
-    var max_tokens: Int?
-    var temperature: Double?
-    var top_p: Double?
-    var top_k: Int?
-    var seed: UInt64?
+    /// Sampling and tool settings; `seed` seeds this step's rollouts (the loop's own stream when absent) and is
+    /// taken out of the sampling settings, which the loop fills per step.
+    var options: GenerationOptions
+    var seed: UInt64? { options.seed }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case problems, rollout_ids, group_size, learning_rate, eps_low, eps_high, kl_coef, entropy_coef, advantage,
-             aggregation, micro_batch, max_grad_norm, weight_decay, progress_token, template, max_tool_calls,
-             max_tokens, temperature, top_p, top_k, seed
+             aggregation, micro_batch, max_grad_norm, weight_decay, progress_token
+    }
+    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        problems = try c.decodeIfPresent([ProblemWire].self, forKey: .problems)
+        rollout_ids = try c.decodeIfPresent([String].self, forKey: .rollout_ids)
+        group_size = try c.decodeIfPresent(Int.self, forKey: .group_size)
+        learning_rate = try c.decodeIfPresent(Double.self, forKey: .learning_rate)
+        eps_low = try c.decodeIfPresent(Double.self, forKey: .eps_low)
+        eps_high = try c.decodeIfPresent(Double.self, forKey: .eps_high)
+        kl_coef = try c.decodeIfPresent(Double.self, forKey: .kl_coef)
+        entropy_coef = try c.decodeIfPresent(Double.self, forKey: .entropy_coef)
+        advantage = try c.decodeIfPresent(String.self, forKey: .advantage)
+        aggregation = try c.decodeIfPresent(String.self, forKey: .aggregation)
+        micro_batch = try c.decodeIfPresent(Int.self, forKey: .micro_batch)
+        max_grad_norm = try c.decodeIfPresent(Double.self, forKey: .max_grad_norm)
+        weight_decay = try c.decodeIfPresent(Double.self, forKey: .weight_decay)
+        progress_token = try c.decodeIfPresent(RequestID.self, forKey: .progress_token)
+        var options = try GenerationOptions(from: decoder)
+        self.options = options
+        options.seed = nil
+        rolloutOptions = options
     }
 
-    var options: GenerationOptions {
-        GenerationOptions(template: template, max_tool_calls: max_tool_calls, max_tokens: max_tokens,
-                          temperature: temperature, top_p: top_p, top_k: top_k, seed: nil)
-    }
+    /// `options` without the seed (see `seed`).
+    let rolloutOptions: GenerationOptions
 
     /// TORL's defaults with the fields given here.
     func hyperParameters() throws -> TrainingHyperParameters {
@@ -74,6 +92,7 @@ struct TrainStepResult: Encodable {
 struct CheckpointParams: WireParams {
     var path: String
     enum CodingKeys: String, CodingKey, CaseIterable { case path }
+    static let acceptedFields = CodingKeys.names
 }
 
 struct CheckpointResult: Encodable {
@@ -125,7 +144,7 @@ extension Daemon {
     func registerTraining(on router: Router) {
         router.register(strict: "train_step") { [self] (params: TrainStepParams, context) -> TrainStepResult in
             let hyperParameters = try params.hyperParameters()
-            var settings = try params.options.settings(over: rolloutDefaults())
+            var settings = try params.rolloutOptions.settings(over: rolloutDefaults())
             if let group = params.group_size {
                 guard group >= 2 else {
                     throw RPCError.invalidParams(field: "group_size", reason: "must be >= 2 (advantages compare responses of one prompt)")
