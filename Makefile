@@ -16,9 +16,9 @@ build: setup
 	$(SWIFT) build $(RELEASE)
 
 # The main job on the default model: a worked, tool-integrated solution streamed from a daemon started over stdio.
+# The published plain-text prompt (--template torl) is the one that makes this 135M model write code that runs.
 demo: build
-	$(TORL) solve --model $(TORL_MODEL) --max-tokens 256 \
-	  "What is 123 * 457? Write Python to compute it, then give the answer in \\boxed{}."
+	$(TORL) solve --model $(TORL_MODEL) --template torl --max-tokens 160 "Use Python to compute 123 * 457."
 
 # Tests run in release: the oracle and training tests do real numeric work on the real model.
 # Then the clients, each against a real daemon started from the freshly built binary.
