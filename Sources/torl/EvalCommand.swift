@@ -100,7 +100,7 @@ struct EvalCommand: ParsableCommand {
         let progress = ProgressBar(total: problems.count * samples, enabled: isatty(STDERR_FILENO) == 1)
         let settings = settings
         let start = Date()
-        let outcome = ExecCommand.wait { () async -> Result<EvaluationSummary, Error> in
+        let outcome = try blockingAwait { () async -> Result<EvaluationSummary, Error> in
             defer { progress.finish() }
             do {
                 try await pool.waitUntilReady()

@@ -38,7 +38,7 @@ struct ExecCommand: ParsableCommand {
         if let problem = limits.problem() { throw ValidationError(problem) }
         let pool = try SandboxPool(configuration: SandboxConfiguration(poolSize: 1, defaultLimits: limits))
         let showStatus = showStatus
-        let (result, status) = Self.wait { () async -> (ExecutionResult, SandboxMetrics) in
+        let (result, status) = try blockingAwait { () async -> (ExecutionResult, SandboxMetrics) in
             let result = await pool.execute(code)
             let status = await pool.status()
             await pool.shutdown()
@@ -67,24 +67,5 @@ struct ExecCommand: ParsableCommand {
             data = FileHandle.standardInput.readDataToEndOfFile()
         }
         return String(decoding: data, as: UTF8.self)
-    }
-}
-
-/// Holds the value an async task hands back to a waiting synchronous caller.
-final class SandboxCommandResultBox<Value>: @unchecked Sendable {
-    var value: Value?
-}
-
-extension ExecCommand {
-    /// Runs async work from a synchronous command and waits for it (the root command is synchronous).
-    static func wait<Value>(for work: @escaping @Sendable () async -> Value) -> Value {
-        let box = SandboxCommandResultBox<Value>()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            box.value = await work()
-            done.signal()
-        }
-        done.wait()
-        return box.value!
     }
 }

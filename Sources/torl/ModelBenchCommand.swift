@@ -63,7 +63,7 @@ struct ModelBenchCommand: ParsableCommand {
         }
         let report: [String: Any] = [
             "model": path,
-            "cpu": EngineBenchmark.cpuModel(),
+            "cpu": BenchFigures.cpuModel(),
             "nproc": ProcessInfo.processInfo.activeProcessorCount,
             "compute_pool_workers": ComputePool.workerCount,
             "blas_threads": BLASEnvironment.blasThreadCount,
@@ -82,12 +82,6 @@ struct EngineBenchmark {
     let model: LlamaModel
 
     static var usesAVX512: Bool { KernelInfo.usesAVX512 }
-
-    static func cpuModel() -> String {
-        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let line = text.split(separator: "\n").first { $0.hasPrefix("model name") }
-        return line.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
-    }
 
     func tokens(_ count: Int, seed: UInt64) -> [Int32] {
         var state = seed &* 6364136223846793005 &+ 1442695040888963407

@@ -40,24 +40,6 @@ struct RPCBenchCommand: ParsableCommand {
     }
 }
 
-/// Runs async work from a synchronous command (the root command is synchronous so `serve` can own the main
-/// thread).
-func blockingAwait<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
-    let outcome = Locked<Result<T, Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        do {
-            let value = try await body()
-            outcome.withLock { $0 = .success(value) }
-        } catch {
-            outcome.withLock { $0 = .failure(error) }
-        }
-        done.signal()
-    }
-    done.wait()
-    return try outcome.current!.get()
-}
-
 struct RPCBench {
     struct Settings: Sendable {
         var samples: Int
@@ -120,7 +102,7 @@ struct RPCBench {
 
         func isExpected(_ outcome: Result<JSONValue, Error>) -> Bool {
             switch (self, outcome) {
-            case (.status, .success(let value)): return value["server"]?["pid"] != nil
+            case (.status, .success(let value)): return value["uptime_s"]?.doubleValue != nil && value["sandbox"] != nil
             case (.unknownMethod, .failure(let error)): return (error as? RPCError)?.code == RPCError.methodNotFoundCode
             case (.invalidParams, .failure(let error)): return (error as? RPCError)?.code == RPCError.invalidParamsCode
             case (.repeatedInitialize, .failure(let error)):
@@ -177,7 +159,7 @@ struct RPCBench {
     }
 
     private func residentBytes(_ client: RPCClient) async throws -> Int? {
-        try await client.request("status")["memory"]?["residentBytes"]?.intValue.map(Int.init)
+        try await client.request("status")["memory"]?["rss_bytes"]?.intValue.map(Int.init)
     }
 
     private func statusLatency(_ client: RPCClient) async throws -> Latency {
@@ -189,10 +171,8 @@ struct RPCBench {
             microseconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000)
         }
         microseconds.sort()
-        func percentile(_ p: Double) -> Double {
-            microseconds[min(microseconds.count - 1, Int((p * Double(microseconds.count)).rounded(.up)) - 1)]
-        }
-        return Latency(samples: microseconds.count, p50Microseconds: percentile(0.5), p99Microseconds: percentile(0.99),
+        return Latency(samples: microseconds.count, p50Microseconds: BenchFigures.percentile(microseconds, 0.5),
+                       p99Microseconds: BenchFigures.percentile(microseconds, 0.99),
                        meanMicroseconds: microseconds.reduce(0, +) / Double(microseconds.count),
                        maxMicroseconds: microseconds.last ?? 0)
     }

@@ -28,7 +28,7 @@ struct SandboxBenchCommand: ParsableCommand {
         let configuration = SandboxConfiguration(poolSize: poolSize, queueCapacity: saturatedRuns)
         let pool = try SandboxPool(configuration: configuration)
         let (runs, saturatedRuns) = (runs, saturatedRuns)
-        let report = try ExecCommand.wait { () async -> Result<BenchReport, Error> in
+        let report = try blockingAwait { () async -> Result<BenchReport, Error> in
             do {
                 let startedAt = Date()
                 try await pool.waitUntilReady()
@@ -126,17 +126,10 @@ struct LatencyFigures: Encodable {
     init(samples: [Double]) {
         let sorted = samples.sorted()
         runs = sorted.count
-        p50Ms = Self.percentile(sorted, 0.50)
-        p99Ms = Self.percentile(sorted, 0.99)
+        p50Ms = BenchFigures.percentile(sorted, 0.50)
+        p99Ms = BenchFigures.percentile(sorted, 0.99)
         meanMs = sorted.reduce(0, +) / Double(sorted.count)
         minMs = sorted.first ?? 0
-    }
-
-    /// Nearest-rank percentile of sorted samples.
-    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        let rank = Int((fraction * Double(sorted.count)).rounded(.up))
-        return sorted[min(sorted.count - 1, max(0, rank - 1))]
     }
 
     enum CodingKeys: String, CodingKey {
@@ -171,10 +164,7 @@ struct BenchMachine: Encodable {
     let loadAverage1m: Double?
 
     static func current() -> BenchMachine {
-        let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        let model = cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }
-            .flatMap { $0.split(separator: ":", maxSplits: 1).last }
-            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        let model = BenchFigures.cpuModel()
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
             .split(separator: " ").first.flatMap { Double($0) }
         return BenchMachine(cores: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, loadAverage1m: load)

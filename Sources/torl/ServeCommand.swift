@@ -88,21 +88,3 @@ struct ServeCommand: ParsableCommand {
 enum TorlVersion {
     static let current = "0.1.0"
 }
-
-/// Runs async work to completion from synchronous command code (start-up and shutdown of the daemon).
-func blockingAwait<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
-    let box = Locked<Result<T, Error>?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task.detached {
-        let outcome: Result<T, Error>
-        do { outcome = .success(try await work()) } catch { outcome = .failure(error) }
-        box.withLock { $0 = outcome }
-        done.signal()
-    }
-    done.wait()
-    return try box.withLock { $0! }.get()
-}
-
-func blockingAwait(_ work: @escaping @Sendable () async -> Void) {
-    try? blockingAwait { () async throws -> Void in await work() }
-}

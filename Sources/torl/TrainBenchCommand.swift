@@ -80,7 +80,7 @@ struct TrainBenchCommand: ParsableCommand {
                                        headRows: trainedRows)
         var report: [String: Any] = [
             "model": path,
-            "cpu": EngineBenchmark.cpuModel(),
+            "cpu": BenchFigures.cpuModel(),
             "nproc": ProcessInfo.processInfo.activeProcessorCount,
             "blas_threads": BLASEnvironment.blasThreadCount,
             "openblas_coretype": BLASEnvironment.coreTypeInEffect ?? "unset",

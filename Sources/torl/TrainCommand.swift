@@ -140,7 +140,7 @@ struct TrainCommand: ParsableCommand {
     // command (it prints the help instead), so the async work runs to completion here.
     func run() throws {
         let command = self
-        try ExecCommand.wait { () async -> Result<Void, Error> in
+        try blockingAwait { () async -> Result<Void, Error> in
             do { return .success(try await command.trainToCompletion()) } catch { return .failure(error) }
         }.get()
     }

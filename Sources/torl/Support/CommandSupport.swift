@@ -1,0 +1,41 @@
+import Dispatch
+import Foundation
+import JSONRPC
+
+/// Runs async work to completion from synchronous command code. Every torl command is synchronous (ArgumentParser's
+/// top-level async entry did not dispatch async subcommands here) and `serve` owns the main thread; the work runs
+/// detached so it never waits on the blocked caller's context.
+func blockingAwait<T>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = Locked<Result<T, Error>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Task.detached {
+        let outcome: Result<T, Error>
+        do { outcome = .success(try await work()) } catch { outcome = .failure(error) }
+        box.withLock { $0 = outcome }
+        done.signal()
+    }
+    done.wait()
+    return try box.withLock { $0! }.get()
+}
+
+func blockingAwait(_ work: @escaping @Sendable () async -> Void) {
+    try? blockingAwait { () async throws -> Void in await work() }
+}
+
+/// Figures shared by the bench commands.
+enum BenchFigures {
+    /// Nearest-rank percentile of ascending samples (0 when there are none).
+    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+        return sorted[min(sorted.count - 1, max(0, rank - 1))]
+    }
+
+    /// The CPU's model name from /proc/cpuinfo, for the machine part of a report.
+    static func cpuModel() -> String {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").first { $0.hasPrefix("model name") }
+            .flatMap { $0.split(separator: ":", maxSplits: 1).last }
+            .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    }
+}
