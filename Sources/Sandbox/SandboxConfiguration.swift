@@ -38,7 +38,7 @@ public struct SandboxConfiguration: Sendable {
                 privateTmpBytes: Int = 256 << 20,
                 killGraceSeconds: Double = 0.2, startupTimeoutSeconds: Double = 60,
                 hangTimeoutSeconds: Double = 5) {
-        self.pythonPath = pythonPath
+        self.pythonPath = Self.absoluteIfRelative(pythonPath)
         self.poolSize = poolSize
         self.queueCapacity = queueCapacity
         self.defaultLimits = defaultLimits
@@ -59,6 +59,13 @@ public struct SandboxConfiguration: Sendable {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return "python3"
+    }
+
+    /// A relative path with a slash (`.venv/bin/python`) means the current directory's, but the workers start in
+    /// their own directory: anchor it now. A bare name (`python3`) stays a PATH lookup.
+    static func absoluteIfRelative(_ path: String) -> String {
+        guard path.contains("/"), !path.hasPrefix("/") else { return path }
+        return URL(fileURLWithPath: path).standardizedFileURL.path
     }
 
     func validate() throws {

@@ -63,6 +63,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Weight precision for inference: f32 or bf16.")
     var weights: WeightPrecision = .f32
 
+    @OptionGroup var prompt: PromptOptions
     @Flag(help: "Print the summary metrics as one JSON object.")
     var json = false
 
@@ -80,6 +81,7 @@ struct EvalCommand: ParsableCommand {
         settings.maxToolCalls = maxToolCalls
         settings.maxResponseTokens = maxTokens
         settings.maxPromptTokens = maxPromptTokens
+        prompt.apply(to: &settings)
         settings.sampling = SamplingParameters(temperature: temperature ?? (samples == 1 ? 0 : 1), topK: topK,
                                                topP: topP, seed: seed)
         return settings

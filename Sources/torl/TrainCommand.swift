@@ -20,10 +20,7 @@ struct TrainCommand: ParsableCommand {
 
     @Flag(help: "Train on generated arithmetic problems instead of a dataset.")
     var synthetic = false
-    @Option(help: "Difficulty of the synthetic problems.")
-    var difficulty = 3
-    @Option(help: "Number of synthetic problems.")
-    var count = 256
+    @OptionGroup var generator: SyntheticOptions
 
     @Option(help: "Updates to run (in total, counting the steps of a resumed checkpoint).")
     var steps = 10
@@ -87,6 +84,7 @@ struct TrainCommand: ParsableCommand {
     var metrics: String?
     @Option(help: "Write the trained model as a Hugging Face folder here at the end.")
     var export: String?
+    @OptionGroup var prompt: PromptOptions
     @Option(help: "Sandbox workers.")
     var poolSize = 2
 
@@ -132,6 +130,7 @@ struct TrainCommand: ParsableCommand {
         settings.template = template
         settings.maxToolCalls = maxToolCalls
         settings.maxResponseTokens = maxTokens
+        prompt.apply(to: &settings)
         settings.sampling = SamplingParameters(temperature: temperature, topK: 0, topP: 1, seed: seed)
         return settings
     }
@@ -218,9 +217,7 @@ struct TrainCommand: ParsableCommand {
 
     private func trainingProblems() throws -> [Problem] {
         if let dataset { return try ProblemSet.load(path: dataset) }
-        guard count >= 1, difficulty >= 1 else { throw ValidationError("--count and --difficulty must be >= 1") }
-        var generator = SeededGenerator(seed: seed)
-        return SyntheticArithmetic(difficulty: difficulty).problems(count: count, using: &generator)
+        return try generator.problems(seed: seed)
     }
 
     private func log(_ line: String) {

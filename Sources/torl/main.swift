@@ -16,6 +16,6 @@ struct Torl: ParsableCommand {
         commandName: "torl",
         abstract: "Tool-integrated reinforcement learning: inference engine, Python sandbox, grader and trainer in one daemon.",
         subcommands: [ServeCommand.self, SolveCommand.self, StatusCommand.self, GenerateCommand.self, TokenizeCommand.self, ExecCommand.self,
-                      GradeCommand.self, EvalCommand.self, TrainCommand.self, BenchCommand.self])
+                      GradeCommand.self, EvalCommand.self, TrainCommand.self, SyntheticCommand.self, BenchCommand.self])
 }
 Torl.main()

@@ -105,7 +105,8 @@ private struct RolloutBatch {
         self.observer = observer
         prompts = engine.prompts
         assembler = TrajectoryAssembler(tokenizer: engine.tokenizer,
-                                        scorer: ResponseScorer(grader: engine.grader, rewards: settings.rewards))
+                                        scorer: ResponseScorer(grader: settings.acceptsUnboxedAnswers ? engine.grader.withEvaluationFallbacks : engine.grader,
+                                                               rewards: settings.rewards))
         decoder = BatchDecoder(model: engine.model, tokenizer: engine.tokenizer,
                                configuration: engine.decoderConfiguration)
     }
@@ -113,7 +114,8 @@ private struct RolloutBatch {
     mutating func start(_ problems: [Problem]) throws {
         let groupSize = settings.groupSize
         for (group, problem) in problems.enumerated() {
-            let prompt = try prompts.tokens(for: problem.problem, template: settings.template)
+            let prompt = try prompts.tokens(for: problem.problem, template: settings.template,
+                                            instruction: settings.instruction)
             if prompt.count > settings.maxPromptTokens {
                 for sample in 0..<groupSize {
                     let key = TrajectoryKey(group: group, sample: sample)

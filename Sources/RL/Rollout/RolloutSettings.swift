@@ -7,6 +7,12 @@ public struct RolloutSettings: Sendable, Codable, Equatable {
     /// G trajectories per problem.
     public var groupSize: Int = 1
     public var template: PromptTemplate = .torl
+    /// Replaces the published instruction in either template (nil: the published one). Small models without
+    /// tool-integrated pre-training rarely write code unless asked plainly.
+    public var instruction: String?
+    /// Also read answers written as "the answer is X" / "answer: X" when no \boxed{} is present (the
+    /// evaluation fallbacks of docs/GRADER.md). Off by default: the published reward needs a box.
+    public var acceptsUnboxedAnswers = false
     public var trigger: ToolTrigger = .blockClose
     /// C: tool calls per trajectory; later code is not run. 0 disables the tool.
     public var maxToolCalls: Int = 1
@@ -34,6 +40,7 @@ public struct RolloutSettings: Sendable, Codable, Equatable {
         try require(maxResponseTokens >= 1, "max response tokens must be >= 1, got \(maxResponseTokens)")
         try require(maxPromptTokens >= 1, "max prompt tokens must be >= 1, got \(maxPromptTokens)")
         try require(!stopStrings.contains(where: \.isEmpty), "stop strings must not be empty")
+        try require(instruction.map { !$0.isEmpty } ?? true, "instruction must not be empty")
         try require(rewards.correct.isFinite && rewards.incorrect.isFinite
                     && rewards.executionFailurePenalty.isFinite, "reward values must be finite")
         if let problem = executionLimits?.problem() { throw RolloutError.invalidSettings(problem) }
@@ -41,7 +48,8 @@ public struct RolloutSettings: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case template, trigger, sampling, rewards, observation
+        case template, trigger, sampling, rewards, observation, instruction
+        case acceptsUnboxedAnswers = "accept_unboxed_answers"
         case groupSize = "group_size"
         case maxToolCalls = "max_tool_calls"
         case maxResponseTokens = "max_response_tokens"

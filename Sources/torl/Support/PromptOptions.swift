@@ -1,0 +1,15 @@
+import ArgumentParser
+import RL
+
+/// Prompt and answer-reading options shared by `torl eval` and `torl train`.
+struct PromptOptions: ParsableArguments {
+    @Option(help: "Instruction placed before the problem in either template (default: the published one).")
+    var instruction: String?
+    @Flag(help: "Also accept answers written as \"the answer is X\" when no \\boxed{} is present (default: box only, as published).")
+    var acceptUnboxedAnswers = false
+
+    func apply(to settings: inout RolloutSettings) {
+        settings.instruction = instruction
+        settings.acceptsUnboxedAnswers = acceptUnboxedAnswers
+    }
+}
