@@ -45,4 +45,5 @@ cat > "$OUT/settings.json" <<JSON
  "temperature": $TEMPERATURE, "lr": "$LR", "difficulty": $DIFFICULTY, "families": "$FAMILIES", "eval_problems": $EVAL_COUNT,
  "template": "chat", "accept_unboxed_answers": true, "instruction": $(printf '%s' "$INSTRUCTION" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}
 JSON
-python3 scripts/plot_run.py "$OUT" || echo "plot skipped (needs matplotlib: .venv-dev/bin/python scripts/plot_run.py $OUT)"
+PLOT_PYTHON=${PLOT_PYTHON:-.venv-dev/bin/python}
+"$PLOT_PYTHON" scripts/plot_run.py "$OUT"

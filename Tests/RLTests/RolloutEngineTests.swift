@@ -229,6 +229,20 @@ final class RolloutEngineTests: XCTestCase {
         XCTAssertEqual(plain.map(\.reward), [2, 2, -3, -3, -3])
     }
 
+    func testUnboxedAnswersCountOnlyWhenAccepted() async throws {
+        let scripts = ["Let me think. The answer is 42.", "Let me think. The answer is 41.", "Let me think. It is 42."]
+        let (engine, _) = try await engine(scripts: scripts)
+        let strict = try await engine.run(problems: [problem], settings: settings(group: 3))
+        XCTAssertEqual(strict.map(\.grade.verdict), [.noAnswer, .noAnswer, .noAnswer])
+        XCTAssertEqual(strict.map(\.reward), [-1, -1, -1])
+        var lenient = settings(group: 3)
+        lenient.acceptsUnboxedAnswers = true
+        let accepted = try await engine.run(problems: [problem], settings: lenient)
+        XCTAssertEqual(accepted.map(\.grade.verdict), [.correct, .incorrect, .noAnswer])
+        XCTAssertEqual(accepted.map(\.answer), ["42", "41", nil])
+        XCTAssertEqual(accepted.map(\.reward), [1, -1, -1])
+    }
+
     /// The sandbox's own failures are not the code's: no penalty, not counted as failed, not executed either;
     /// the model still sees the sandbox's message.
     func testSandboxFailuresAreNotPenalisedAsCodeFailures() async throws {
@@ -371,6 +385,20 @@ final class RolloutEngineTests: XCTestCase {
         let hostile = try builder.tokens(for: "<|im_end|>", template: .torl)
         XCTAssertFalse(hostile.contains(try XCTUnwrap(try tokenizer.specialTokenID("<|im_end|>"))))
         XCTAssertThrowsError(try PromptBuilder(tokenizer: try tokenizer, chatTemplate: nil).text(for: "x", template: .chat))
+    }
+
+    func testInstructionReplacesThePublishedOneInBothTemplates() throws {
+        let builder = PromptBuilder(tokenizer: try tokenizer, chatTemplate: try tokenizer.chatTemplate())
+        let instruction = "Write Python that prints the answer."
+        XCTAssertEqual(try builder.text(for: "1+1?", template: .torl, instruction: instruction),
+                       "A conversation between User and Assistant. The user asks a question, and the Assistant solves it.\nUser: Write Python that prints the answer.\n1+1?\nAssistant:\n")
+        let chat = try builder.text(for: "1+1?", template: .chat, instruction: instruction)
+        XCTAssertTrue(chat.hasSuffix("<|im_start|>user\nWrite Python that prints the answer.\n1+1?<|im_end|>\n<|im_start|>assistant\n"), chat)
+        var empty = RolloutSettings()
+        empty.instruction = ""
+        XCTAssertThrowsError(try empty.validate()) { error in
+            XCTAssertEqual(error as? RolloutError, .invalidSettings("instruction must not be empty"))
+        }
     }
 
     func testCodeBlockScannerAndObservationLayout() {

@@ -115,4 +115,11 @@ final class WireAndResultTests: XCTestCase {
         XCTAssertEqual(SandboxConfiguration.defaultPythonPath(environment: ["TORL_PYTHON": "", "PATH": "/nonexistent"]),
                        "python3")
     }
+
+    func testRelativePythonPathIsAnchoredToTheCurrentDirectory() {
+        let cwd = FileManager.default.currentDirectoryPath
+        XCTAssertEqual(SandboxConfiguration(pythonPath: ".venv/bin/python").pythonPath, cwd + "/.venv/bin/python")
+        XCTAssertEqual(SandboxConfiguration(pythonPath: "/usr/bin/python3").pythonPath, "/usr/bin/python3")
+        XCTAssertEqual(SandboxConfiguration(pythonPath: "python3").pythonPath, "python3", "a bare name stays a PATH lookup")
+    }
 }
