@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-runs/recorded}
 TORL=${TORL:-.build/release/torl}
 MODEL=${TORL_MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
-STEPS=${STEPS:-20}
+STEPS=${STEPS:-16}
 BATCH=${BATCH:-4}
 GROUP=${GROUP:-8}
 MAX_TOKENS=${MAX_TOKENS:-160}
@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 
 "$TORL" synthetic --count "$EVAL_COUNT" --difficulty "$DIFFICULTY" --families "$FAMILIES" --seed 1000 \
     --id-prefix heldout --output "$OUT/heldout.jsonl"
-common=(--template chat --instruction "$INSTRUCTION" --accept-unboxed-answers --max-tokens "$MAX_TOKENS")
+common=(--template chat --instruction "$INSTRUCTION" --accept-unboxed-answers --require-evaluated-answers --max-tokens "$MAX_TOKENS")
 
 evaluate() { # model, C, name
     "$TORL" eval --model "$1" --dataset "$OUT/heldout.jsonl" --max-tool-calls "$2" "${common[@]}" \
@@ -43,7 +43,7 @@ done
 cat > "$OUT/settings.json" <<JSON
 {"model": "$(basename "$MODEL")", "steps": $STEPS, "batch": $BATCH, "group_size": $GROUP, "max_tokens": $MAX_TOKENS,
  "temperature": $TEMPERATURE, "lr": "$LR", "difficulty": $DIFFICULTY, "families": "$FAMILIES", "eval_problems": $EVAL_COUNT,
- "template": "chat", "accept_unboxed_answers": true, "instruction": $(printf '%s' "$INSTRUCTION" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}
+ "template": "chat", "accept_unboxed_answers": true, "require_evaluated_answers": true, "instruction": $(printf '%s' "$INSTRUCTION" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}
 JSON
 PLOT_PYTHON=${PLOT_PYTHON:-.venv-dev/bin/python}
 "$PLOT_PYTHON" scripts/plot_run.py "$OUT"

@@ -19,6 +19,9 @@ struct GradeCommand: ParsableCommand {
     @Option(help: "Relative tolerance for floating-point comparisons.")
     var relativeTolerance = GraderOptions().relativeTolerance
 
+    @Flag(help: "When the reference is a number, count only a number as written, not arithmetic equal to it (15*695 for 10425).")
+    var requireEvaluatedNumbers = false
+
     private struct Pair: Decodable {
         let response: String
         let reference: String
@@ -27,6 +30,7 @@ struct GradeCommand: ParsableCommand {
     func run() throws {
         var options = fallbackPhrases ? GraderOptions.evaluation : GraderOptions()
         options.relativeTolerance = relativeTolerance
+        options.requiresEvaluatedNumbers = requireEvaluatedNumbers
         let grader = MathGrader(options: options)
         let decoder = JSONDecoder()
         let encoder = JSONEncoder()

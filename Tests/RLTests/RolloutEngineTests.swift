@@ -229,18 +229,25 @@ final class RolloutEngineTests: XCTestCase {
         XCTAssertEqual(plain.map(\.reward), [2, 2, -3, -3, -3])
     }
 
-    func testUnboxedAnswersCountOnlyWhenAccepted() async throws {
-        let scripts = ["Let me think. The answer is 42.", "Let me think. The answer is 41.", "Let me think. It is 42."]
+    func testUnboxedAnswersCountOnlyWhenAcceptedAndRestatedArithmeticOnlyWhenAllowed() async throws {
+        let scripts = ["Let me think. The answer is 42.", "Let me think. The answer is 41.", "Let me think. It is 42.",
+                       "Let me think. The answer is 6 \\times 7."]
         let (engine, _) = try await engine(scripts: scripts)
-        let strict = try await engine.run(problems: [problem], settings: settings(group: 3))
-        XCTAssertEqual(strict.map(\.grade.verdict), [.noAnswer, .noAnswer, .noAnswer])
-        XCTAssertEqual(strict.map(\.reward), [-1, -1, -1])
-        var lenient = settings(group: 3)
+        let strict = try await engine.run(problems: [problem], settings: settings(group: 4))
+        XCTAssertEqual(strict.map(\.grade.verdict), [.noAnswer, .noAnswer, .noAnswer, .noAnswer])
+        XCTAssertEqual(strict.map(\.reward), [-1, -1, -1, -1])
+        var lenient = settings(group: 4)
         lenient.acceptsUnboxedAnswers = true
         let accepted = try await engine.run(problems: [problem], settings: lenient)
-        XCTAssertEqual(accepted.map(\.grade.verdict), [.correct, .incorrect, .noAnswer])
-        XCTAssertEqual(accepted.map(\.answer), ["42", "41", nil])
-        XCTAssertEqual(accepted.map(\.reward), [1, -1, -1])
+        XCTAssertEqual(accepted.map(\.grade.verdict), [.correct, .incorrect, .noAnswer, .correct])
+        XCTAssertEqual(accepted.map(\.answer), ["42", "41", nil, "6 \\times 7"])
+        XCTAssertEqual(accepted.map(\.reward), [1, -1, -1, 1])
+        var evaluated = lenient
+        evaluated.requiresEvaluatedAnswers = true
+        let computed = try await engine.run(problems: [problem], settings: evaluated)
+        XCTAssertEqual(computed.map(\.grade.verdict), [.correct, .incorrect, .noAnswer, .incorrect])
+        XCTAssertEqual(computed.map(\.grade.rule), [.identical, .exactRational, .noAnswer, .unevaluated])
+        XCTAssertEqual(computed.map(\.reward), [1, -1, -1, -1])
     }
 
     /// The sandbox's own failures are not the code's: no penalty, not counted as failed, not executed either;

@@ -41,6 +41,9 @@ public enum GradeRule: String, Codable, Sendable, Equatable, CaseIterable {
     case stringFallback = "string_fallback"
     /// The answers have different shapes (a tuple against a number, sizes that differ, ...).
     case shapeMismatch = "shape_mismatch"
+    /// With `requiresEvaluatedNumbers`: the reference is a number and the answer is still arithmetic on numbers
+    /// (`15 \times 695` for `10425`), equal in value but not evaluated, so not a final answer.
+    case unevaluated
     /// Neither exact nor numeric comparison could decide (e.g. functions undefined at every sample point).
     case undecidable
 }
@@ -104,13 +107,17 @@ public struct GraderOptions: Sendable, Equatable {
     public var absoluteTolerance: Double
     /// Sample points for expressions with free variables (at least 3 are used whatever this says).
     public var randomPoints: Int
+    /// When the reference is a number, accept only a number as written, not arithmetic that evaluates to it
+    /// (`15 \times 695` for `10425`): for "compute" tasks, where restating the question must not score.
+    public var requiresEvaluatedNumbers: Bool
 
     public init(fallbackPhrases: [String] = [], relativeTolerance: Double = 1e-8,
-                absoluteTolerance: Double = 1e-12, randomPoints: Int = 6) {
+                absoluteTolerance: Double = 1e-12, randomPoints: Int = 6, requiresEvaluatedNumbers: Bool = false) {
         self.fallbackPhrases = fallbackPhrases
         self.relativeTolerance = relativeTolerance
         self.absoluteTolerance = absoluteTolerance
         self.randomPoints = randomPoints
+        self.requiresEvaluatedNumbers = requiresEvaluatedNumbers
     }
 
     /// For evaluating models that do not box their answers.

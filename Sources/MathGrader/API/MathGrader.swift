@@ -17,13 +17,6 @@ public struct MathGrader: Sendable {
         comparator = AnswerComparator(options: options)
     }
 
-    /// The same grader that also reads the evaluation fallback phrases ("answer is X") when no box is present.
-    public var withEvaluationFallbacks: MathGrader {
-        var options = options
-        options.fallbackPhrases = GraderOptions.evaluation.fallbackPhrases
-        return MathGrader(options: options)
-    }
-
     /// The final answer of `response` as written (the last box's content), or nil when there is none.
     public func extractAnswer(from response: String) -> String? {
         extractor.extract(from: response)

@@ -29,12 +29,14 @@ struct ParsedAnswer: Sendable {
 /// Compares answers by shape: collections, tuples and intervals, matrices, equations, inequalities, then scalars.
 struct AnswerComparator: Sendable {
     let scalars: ScalarComparator
+    let requiresEvaluatedNumbers: Bool
 
     /// Sets larger than this are compared as text: pairwise matching is quadratic.
     static let maximumCollectionSize = 64
 
     init(options: GraderOptions) {
         scalars = ScalarComparator(options: options)
+        requiresEvaluatedNumbers = options.requiresEvaluatedNumbers
     }
 
     func compare(answer: ParsedAnswer, reference: ParsedAnswer) -> Equivalence {
@@ -45,6 +47,9 @@ struct AnswerComparator: Sendable {
         if answerNode.isText || referenceNode.isText {
             return Equivalence(isEquivalent: TextKey.make(answer.raw) == TextKey.make(reference.raw),
                                rule: .text, fellBack: false)
+        }
+        if requiresEvaluatedNumbers && referenceNode.isNumberLiteral && !answerNode.isNumberLiteral && answerNode.isArithmeticOnNumbers {
+            return Equivalence(isEquivalent: false, rule: .unevaluated, fellBack: false)
         }
         let direct = compare(answerNode, referenceNode)
         if direct.equal { return Equivalence(isEquivalent: true, rule: direct.rule, fellBack: false) }
@@ -171,6 +176,45 @@ extension RelationOperator {
         case .greater: return .less
         case .greaterOrEqual: return .lessOrEqual
         case .equal, .notEqual, .member: return self
+        }
+    }
+}
+
+extension MathNode {
+    /// A number as one writes a value: `42`, `-3`, `0.25`, `\frac{1}{2}`, `1.5 \times 10^{4}`, `10^{6}`.
+    var isNumberLiteral: Bool {
+        switch self {
+        case .number: return true
+        case .negation(let inner): return inner.isNumberLiteral
+        case let .quotient(.number, .number): return true
+        case let .power(.number(base), exponent): return base == Rational(integer: 10) && exponent.isIntegerLiteral
+        case let .product(factors):
+            // Scientific notation: a number times a power of ten.
+            guard factors.count == 2, case .number = factors[0], case let .power(.number(base), exponent) = factors[1]
+            else { return false }
+            return base == Rational(integer: 10) && exponent.isIntegerLiteral
+        default: return false
+        }
+    }
+
+    private var isIntegerLiteral: Bool {
+        switch self {
+        case .number(let value): return value.isInteger
+        case .negation(let inner): return inner.isIntegerLiteral
+        default: return false
+        }
+    }
+
+    /// Built from numbers by arithmetic only (no variables, constants, functions or relations).
+    var isArithmeticOnNumbers: Bool {
+        switch self {
+        case .number: return true
+        case .negation(let inner), .factorial(let inner): return inner.isArithmeticOnNumbers
+        case .sum(let terms), .product(let terms): return terms.allSatisfy(\.isArithmeticOnNumbers)
+        case let .quotient(a, b), let .power(a, b), let .binomial(a, b):
+            return a.isArithmeticOnNumbers && b.isArithmeticOnNumbers
+        case let .root(index, radicand): return index.isArithmeticOnNumbers && radicand.isArithmeticOnNumbers
+        default: return false
         }
     }
 }

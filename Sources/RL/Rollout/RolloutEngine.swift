@@ -105,7 +105,7 @@ private struct RolloutBatch {
         self.observer = observer
         prompts = engine.prompts
         assembler = TrajectoryAssembler(tokenizer: engine.tokenizer,
-                                        scorer: ResponseScorer(grader: settings.acceptsUnboxedAnswers ? engine.grader.withEvaluationFallbacks : engine.grader,
+                                        scorer: ResponseScorer(grader: settings.grader(over: engine.grader),
                                                                rewards: settings.rewards))
         decoder = BatchDecoder(model: engine.model, tokenizer: engine.tokenizer,
                                configuration: engine.decoderConfiguration)

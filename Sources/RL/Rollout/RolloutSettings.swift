@@ -1,3 +1,4 @@
+import MathGrader
 import Generation
 import Sandbox
 
@@ -13,6 +14,10 @@ public struct RolloutSettings: Sendable, Codable, Equatable {
     /// Also read answers written as "the answer is X" / "answer: X" when no \boxed{} is present (the
     /// evaluation fallbacks of docs/GRADER.md). Off by default: the published reward needs a box.
     public var acceptsUnboxedAnswers = false
+    /// When the reference is a number, count only a number as written, not arithmetic that evaluates to it
+    /// (`15 \times 695` for `10425`): for "compute" tasks such as the synthetic set, where restating the
+    /// question must not be rewarded.
+    public var requiresEvaluatedAnswers = false
     public var trigger: ToolTrigger = .blockClose
     /// C: tool calls per trajectory; later code is not run. 0 disables the tool.
     public var maxToolCalls: Int = 1
@@ -50,12 +55,23 @@ public struct RolloutSettings: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case template, trigger, sampling, rewards, observation, instruction
         case acceptsUnboxedAnswers = "accept_unboxed_answers"
+        case requiresEvaluatedAnswers = "require_evaluated_answers"
         case groupSize = "group_size"
         case maxToolCalls = "max_tool_calls"
         case maxResponseTokens = "max_response_tokens"
         case maxPromptTokens = "max_prompt_tokens"
         case stopStrings = "stop_strings"
         case executionLimits = "execution_limits"
+    }
+}
+
+extension RolloutSettings {
+    /// `base` with the answer-reading options these settings ask for.
+    func grader(over base: MathGrader) -> MathGrader {
+        var options = base.options
+        if acceptsUnboxedAnswers { options.fallbackPhrases = GraderOptions.evaluation.fallbackPhrases }
+        if requiresEvaluatedAnswers { options.requiresEvaluatedNumbers = true }
+        return options == base.options ? base : MathGrader(options: options)
     }
 }
 

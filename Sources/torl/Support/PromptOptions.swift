@@ -7,9 +7,12 @@ struct PromptOptions: ParsableArguments {
     var instruction: String?
     @Flag(help: "Also accept answers written as \"the answer is X\" when no \\boxed{} is present (default: box only, as published).")
     var acceptUnboxedAnswers = false
+    @Flag(help: "When the reference is a number, count only a number as written, not arithmetic equal to it (15*695 for 10425).")
+    var requireEvaluatedAnswers = false
 
     func apply(to settings: inout RolloutSettings) {
         settings.instruction = instruction
         settings.acceptsUnboxedAnswers = acceptUnboxedAnswers
+        settings.requiresEvaluatedAnswers = requireEvaluatedAnswers
     }
 }
