@@ -24,6 +24,9 @@ actor ModelScheduler {
     private var waiting: [(name: String, resume: CheckedContinuation<Void, Never>)] = []
     private var solves: [SolveTicket] = []
     private var solvePumpQueued = false
+    private var solveBatches = 0
+    private var solvesDecoded = 0
+    private var largestSolveBatch = 0
 
     static let gatheringWindowNanoseconds: UInt64 = 20_000_000
 
@@ -31,9 +34,21 @@ actor ModelScheduler {
         self.compute = compute
     }
 
-    /// What runs now and how much waits, for `status`.
-    func snapshot() -> (running: String?, waiting: Int, solvesWaiting: Int) {
-        (running, waiting.count, solves.count)
+    /// What runs now, how much waits, and how solves were batched (`status.queue`).
+    struct Snapshot: Encodable {
+        @EncodesNull var model_job: String?
+        var model_jobs_waiting: Int
+        var solves_waiting: Int
+        /// Decoder batches of solve requests run so far, the solves they held, and the largest batch: solves
+        /// sent together should show as one batch.
+        var solve_batches: Int
+        var solves_decoded: Int
+        var largest_solve_batch: Int
+    }
+
+    func snapshot() -> Snapshot {
+        Snapshot(model_job: running, model_jobs_waiting: waiting.count, solves_waiting: solves.count,
+                 solve_batches: solveBatches, solves_decoded: solvesDecoded, largest_solve_batch: largestSolveBatch)
     }
 
     /// Runs `work` alone on the model, on the compute thread's executor.
@@ -82,6 +97,9 @@ actor ModelScheduler {
 
     private func runSolveBatch(_ batch: [SolveTicket], settings: RolloutSettings,
                                engine: @escaping @Sendable () throws -> RolloutEngine) async {
+        solveBatches += 1
+        solvesDecoded += batch.count
+        largestSolveBatch = max(largestSolveBatch, batch.count)
         let observers = batch.map(\.observer)
         let task = Task(executorPreference: compute) { () async throws -> [Trajectory] in
             try await engine().run(problems: batch.map(\.problem), settings: settings) { event in
