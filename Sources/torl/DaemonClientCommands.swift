@@ -40,7 +40,7 @@ struct DaemonConnectionOptions: ParsableArguments {
             if let model = model ?? environment["TORL_MODEL"] { arguments += ["--model", Self.absolute(model)] }
             if let weights = requirements.weights { arguments += ["--weights", weights.rawValue] }
             if let poolSize = requirements.poolSize { arguments += ["--pool-size", String(poolSize)] }
-            endpoint = .spawn(executable: "/proc/self/exe", arguments: arguments, stderrPath: nil)
+            endpoint = .spawn(executable: try ownExecutablePath(), arguments: arguments, stderrPath: nil)
         }
         let client = try await RPCClient.connect(to: endpoint)
         do {

@@ -90,18 +90,20 @@ struct EvalCommand: ParsableCommand {
         let requirements = DaemonConnectionOptions.Requirements(weights: weights, poolSize: poolSize)
         let params = try parameters()
         let progress = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
-        let start = Date()
-        let result = try blockingAwait { () async throws -> JSONValue in
+        // The evaluation's own time, as before the daemon: not the start of a private daemon or its model load.
+        let (result, seconds) = try blockingAwait { () async throws -> (JSONValue, Double) in
             defer { progress.finish() }
             return try await connection.withClient(requirements) { client in
-                try await client.request("evaluate", params: params, onProgress: { progress.update($0) })
+                let start = Date()
+                progress.start()
+                let result = try await client.request("evaluate", params: params, onProgress: { progress.update($0) })
+                return (result, Date().timeIntervalSince(start))
             }
         }
         guard case .object(let wire)? = result["metrics"] else {
             throw ValidationError("the daemon's evaluate result has no metrics object")
         }
         var metrics = wire.mapValues { $0.doubleValue }
-        let seconds = Date().timeIntervalSince(start)
         metrics["elapsed_seconds"] = seconds
         metrics["sampled_tokens_per_second"] = ((metrics["sampled_tokens"] ?? nil) ?? 0) / max(seconds, 1e-9)
         if connection.json {
@@ -142,12 +144,15 @@ extension ToolTrigger: ExpressibleByArgument {}
 /// of the graded ones, rate.
 private final class ProgressBar: @unchecked Sendable {
     let enabled: Bool
-    private let start = Date()
+    private var started = Date()
     private var lastDraw = Date.distantPast
 
     init(enabled: Bool) {
         self.enabled = enabled
     }
+
+    /// The rate counts from here: the request, not the daemon's start.
+    func start() { started = Date() }
 
     /// Called on the client's loop thread, one report at a time.
     func update(_ report: JSONValue) {
@@ -161,7 +166,7 @@ private final class ProgressBar: @unchecked Sendable {
         let correct = report["metrics"]?["correct"]?.doubleValue ?? 0
         let graded = report["metrics"]?["graded"]?.doubleValue ?? 0
         let accuracy = graded == 0 ? "-" : String(format: "%.3f", correct / graded)
-        let rate = Double(finished) / max(Date().timeIntervalSince(start), 1e-9)
+        let rate = Double(finished) / max(Date().timeIntervalSince(started), 1e-9)
         let line = "\r[\(bar)] \(finished)/\(total) responses  acc \(accuracy)  \(String(format: "%.2f", rate))/s "
         FileHandle.standardError.write(Data(line.utf8))
     }

@@ -310,7 +310,7 @@ final class BenchDaemon: @unchecked Sendable {
         let unix = Endpoint.unix(path: directory.appendingPathComponent("daemon.sock").path)
         let tcp = Endpoint.tcp(host: "127.0.0.1", port: try freeLoopbackPort())
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ownExecutable())
+        process.executableURL = URL(fileURLWithPath: try ownExecutablePath())
         process.arguments = ["serve", "--listen", unix.description, "--listen", tcp.description,
                              "--log-file", directory.appendingPathComponent("serve.log").path, "--log-level", "warning"]
             + (modelPath.map { ["--model", $0, "--weights", weights.rawValue] } ?? [])
@@ -362,14 +362,6 @@ final class BenchDaemon: @unchecked Sendable {
     func terminate() {
         if process.isRunning { process.terminate() }
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    private static func ownExecutable() throws -> String {
-        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw RPCClientError.connectFailed("cannot find this executable to start the daemon (\(path))")
-        }
-        return path
     }
 
     /// Asks the kernel for a free port; the daemon binds it a moment later (a race only with other binders).
