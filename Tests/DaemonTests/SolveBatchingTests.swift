@@ -45,6 +45,48 @@ final class SolveBatchingTests: XCTestCase {
     }
 }
 
+extension SolveBatchingTests {
+    /// `$/cancelRequest` of one solve of a shared batch answers it -32800 at once, while the batch goes on and the
+    /// other solve gets its full answer.
+    func testCancellingOneSolveOfABatchAnswersItAtOnceAndSparesTheOther() async throws {
+        let fixture = try await DaemonFixture.get()
+        let cancelling = try await fixture.client()
+        let staying = try await fixture.client()
+        // Problems the default model answers at length (both run to the token budget greedily).
+        func params(_ problem: String) -> JSONValue {
+            ["problem": .string(problem), "template": "torl", "temperature": 0, "max_tokens": 96, "max_tool_calls": 0]
+        }
+        let firstDelta = Locked(false)
+        let otherDone = Locked(false)
+        let cancelled = Task {
+            try await cancelling.request("solve", params: params("Compute 2^10 - 1."), onProgress: { _ in
+                firstDelta.withLock { $0 = true }
+            })
+        }
+        let other = Task { () throws -> JSONValue in
+            let result = try await staying.request("solve", params: params("What is the sum of the first 20 positive integers?"))
+            otherDone.withLock { $0 = true }
+            return result
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while !firstDelta.withLock({ $0 }), Date() < deadline { try await Task.sleep(nanoseconds: 5_000_000) }
+        XCTAssertTrue(firstDelta.withLock { $0 }, "no text arrived within 120 s")
+        cancelled.cancel()
+        do {
+            _ = try await cancelled.value
+            XCTFail("the cancelled solve got a result")
+        } catch let error as RPCError {
+            XCTAssertEqual(error.code, RPCError.requestCancelledCode)
+        }
+        XCTAssertFalse(otherDone.withLock { $0 }, "the cancelled solve was only answered when the batch ended")
+        let result = try await other.value
+        XCTAssertEqual(result["completion_tokens"]?.intValue, 96)
+        XCTAssertEqual(result["finish_reason"]?.stringValue, "max_tokens")
+        try await cancelling.shutdownAndExit()
+        try await staying.shutdownAndExit()
+    }
+}
+
 extension Sequence {
     func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var results: [T] = []
