@@ -48,6 +48,25 @@ final class CLIClientTests: XCTestCase {
         XCTAssertTrue(table.stdout.contains("\n  problems                     1\n"), table.stdout)
     }
 
+    /// Without --connect the command starts its own daemon over stdio (here at bf16 with one sandbox worker).
+    func testEvalWithAPrivateDaemon() async throws {
+        let fixture = try await DaemonFixture.get()
+        let directory = try fixture.scratch("eval-private")
+        _ = try writeDataset(directory)
+        var environment = ProcessInfo.processInfo.environment
+        environment["TORL_CONNECT"] = nil
+        let run = try await TorlProcess.run(
+            ["eval", "--weights", "bf16", "--pool-size", "1", "--dataset", "problems.jsonl", "--limit", "1",
+             "--samples", "2", "--max-tokens", "6", "--max-tool-calls", "0", "--json"], in: directory,
+            environment: environment)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let summary = try JSONValue.parsing(run.stdout)
+        XCTAssertEqual(summary["problems"]?.intValue, 1)
+        XCTAssertEqual(summary["samples"]?.intValue, 2)
+        XCTAssertEqual(summary["trajectories"]?.intValue, 2)
+        XCTAssertNotNil(summary["pass@2"]?.doubleValue)
+    }
+
     func testEvalConnectRefusesAPoolSizeForASharedDaemon() async throws {
         let fixture = try await DaemonFixture.get()
         let run = try await TorlProcess.run(["eval", "--connect", fixture.socket.description, "--pool-size", "3",
