@@ -70,6 +70,8 @@ public final class Daemon: @unchecked Sendable {
 
     @discardableResult
     func loadModel(path: String, weights: WeightPrecision) async throws -> ModelInfo {
+        // Reported absolute, so a client in another directory can tell whether this is the model it wants.
+        let path = URL(fileURLWithPath: path).standardizedFileURL.path
         let loaded = try await compute.run { try LoadedModel.load(path: path, precision: weights) }
         return models.install(loaded, precision: weights)
     }

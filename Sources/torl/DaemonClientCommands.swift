@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSONRPC
+import Tensors
 
 /// How a client command reaches a daemon: `--connect ADDR`, else a private daemon over stdio.
 struct DaemonConnectionOptions: ParsableArguments {
@@ -10,25 +11,79 @@ struct DaemonConnectionOptions: ParsableArguments {
     @Option(help: "Token for a non-loopback TCP daemon (default: $TORL_TOKEN).")
     var token: String?
 
-    @Option(help: "Model for a daemon started over stdio (default: $TORL_MODEL).")
+    @Option(help: "Model (.gguf file or Hugging Face folder) for a daemon started over stdio (default: $TORL_MODEL); with --connect, loaded into that daemon (model/load) when it holds another one.")
     var model: String?
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
-    func open() async throws -> RPCClient {
+    /// What a command asks of the daemon beyond the connection. A private daemon is started with it; a daemon
+    /// reached with --connect is shared, so its sandbox pool is its own and its model is only replaced when the
+    /// user named another model or precision.
+    struct Requirements {
+        var weights: WeightPrecision?
+        var poolSize: Int?
+    }
+
+    /// Connects (or starts a daemon), initializes, and makes sure the model the command needs is loaded.
+    func open(_ requirements: Requirements = Requirements()) async throws -> RPCClient {
         let environment = ProcessInfo.processInfo.environment
         let endpoint: ClientEndpoint
-        if let address = connect ?? environment["TORL_CONNECT"] {
+        let address = connect ?? environment["TORL_CONNECT"]
+        if let address {
+            if requirements.poolSize != nil {
+                throw ValidationError("--pool-size only applies to a daemon this command starts; the daemon at \(address) keeps its own pool (torl serve --pool-size)")
+            }
             endpoint = .socket(try Endpoint(parsing: address))
         } else {
             var arguments = ["serve", "--stdio", "--log-level", "warning"]
-            if let model = model ?? environment["TORL_MODEL"] { arguments += ["--model", model] }
-            endpoint = .spawn(executable: "/proc/self/exe", arguments: arguments, stderrPath: nil)
+            if let model = model ?? environment["TORL_MODEL"] { arguments += ["--model", Self.absolute(model)] }
+            if let weights = requirements.weights { arguments += ["--weights", weights.rawValue] }
+            if let poolSize = requirements.poolSize { arguments += ["--pool-size", String(poolSize)] }
+            endpoint = .spawn(executable: try ownExecutablePath(), arguments: arguments, stderrPath: nil)
         }
         let client = try await RPCClient.connect(to: endpoint)
-        _ = try await client.initialize(token: token ?? environment["TORL_TOKEN"], clientName: "torl-cli")
+        do {
+            let info = try await client.initialize(token: token ?? environment["TORL_TOKEN"], clientName: "torl-cli")
+            if address != nil { try await loadRequestedModel(client, loaded: info["model"], weights: requirements.weights) }
+        } catch {
+            await client.close()
+            throw error
+        }
         return client
+    }
+
+    /// Runs `work` on an opened client, then says goodbye (a private daemon exits with it).
+    func withClient<T>(_ requirements: Requirements = Requirements(),
+                       _ work: (RPCClient) async throws -> T) async throws -> T {
+        let client = try await open(requirements)
+        let result: T
+        do {
+            result = try await work(client)
+        } catch {
+            await client.close()
+            throw error
+        }
+        try? await client.shutdownAndExit()
+        await client.close()
+        return result
+    }
+
+    /// `model/load` on a shared daemon when --model or a precision was asked for and differs from what it holds.
+    private func loadRequestedModel(_ client: RPCClient, loaded: JSONValue?, weights: WeightPrecision?) async throws {
+        let loadedPath = loaded?["path"]?.stringValue
+        let loadedWeights = loaded?["weights"]?.stringValue
+        let wantedPath = model.map(Self.absolute) ?? loadedPath
+        guard let wantedPath else { return }
+        let wantedWeights = weights?.rawValue ?? loadedWeights ?? WeightPrecision.f32.rawValue
+        guard wantedPath != loadedPath || wantedWeights != loadedWeights else { return }
+        FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights)) into the daemon\n".utf8))
+        _ = try await client.request("model/load", params: ["path": .string(wantedPath), "weights": .string(wantedWeights)])
+    }
+
+    /// Paths sent to a daemon are absolute: its working directory is not the caller's.
+    static func absolute(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.path
     }
 }
 
@@ -85,20 +140,12 @@ struct SolveCommand: ParsableCommand {
     }
 
     private static func solve(_ params: JSONValue, connection: DaemonConnectionOptions, streaming: Bool) async throws -> JSONValue {
-        let client = try await connection.open()
-        let result: JSONValue
-        do {
-            result = try await client.request("solve", params: params, onProgress: { value in
+        try await connection.withClient { client in
+            try await client.request("solve", params: params, onProgress: { value in
                 guard streaming, value["kind"]?.stringValue == "text", let delta = value["delta"]?.stringValue else { return }
                 FileHandle.standardOutput.write(Data(delta.utf8))
             })
-        } catch {
-            await client.close()
-            throw error
         }
-        try? await client.shutdownAndExit()
-        await client.close()
-        return result
     }
 }
 
@@ -110,13 +157,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let connection = connection
-        let status = try blockingAwait { () async throws -> JSONValue in
-            let client = try await connection.open()
-            let status = try await client.request("status")
-            try? await client.shutdownAndExit()
-            await client.close()
-            return status
-        }
+        let status = try blockingAwait { try await connection.withClient { try await $0.request("status") } }
         if connection.json {
             print(String(decoding: try JSONCoding.encode(status), as: UTF8.self))
             return

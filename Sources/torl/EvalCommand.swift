@@ -1,19 +1,18 @@
 import ArgumentParser
 import Foundation
-import Generation
+import JSONRPC
 import RL
-import Sandbox
 import Tensors
 
-/// `torl eval`: a JSONL benchmark through tool-integrated rollouts; accuracy, avg@k, pass@k, maj@k and code
-/// behaviour, per-problem records to a JSONL file.
+/// `torl eval`: a JSONL benchmark through tool-integrated rollouts on a daemon (`evaluate`); accuracy, avg@k,
+/// pass@k, maj@k and code behaviour, per-problem records to a JSONL file.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate the model on a JSONL benchmark (problem, answer) with the Python tool; prints the figures.")
+        abstract: "Evaluate the model on a JSONL benchmark (problem, answer) with the Python tool; prints the figures.",
+        discussion: "Runs on a daemon: --connect ADDR (or $TORL_CONNECT), else one started over stdio for this run.")
 
-    @Option(help: "A .gguf file (default: $TORL_MODEL).")
-    var model: String?
+    @OptionGroup var connection: DaemonConnectionOptions
 
     @Option(help: "JSONL file with `problem` and `answer` per line.")
     var dataset = "data/math500.jsonl"
@@ -57,75 +56,57 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Sequences decoded at once.")
     var batch = 64
 
-    @Option(help: "Sandbox workers (default: the number of cores, at least 2).")
-    var poolSize: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Sandbox workers of a daemon started for this run (default: the number of cores, at least 2).")
+    var poolSize: Int?
 
-    @Option(help: "Weight precision for inference: f32 or bf16.")
-    var weights: WeightPrecision = .f32
+    @Option(help: "Weight precision for inference: f32 or bf16 (default: f32 for a daemon started for this run; the connected daemon's otherwise).")
+    var weights: WeightPrecision?
 
     @OptionGroup var prompt: PromptOptions
-    @Flag(help: "Print the summary metrics as one JSON object.")
-    var json = false
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1") }
+        guard samples >= 1 else { throw ValidationError("--samples must be >= 1") }
         guard batch >= 1 else { throw ValidationError("--batch must be >= 1") }
-        try settings.validate()
+        guard maxTokens >= 1, maxPromptTokens >= 1 else { throw ValidationError("--max-tokens and --max-prompt-tokens must be >= 1") }
+        guard maxToolCalls >= 0 else { throw ValidationError("--max-tool-calls must be >= 0") }
+        if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be >= 1") }
     }
 
-    private var settings: RolloutSettings {
-        var settings = RolloutSettings()
-        settings.groupSize = samples
-        settings.template = template
-        settings.trigger = trigger
-        settings.maxToolCalls = maxToolCalls
-        settings.maxResponseTokens = maxTokens
-        settings.maxPromptTokens = maxPromptTokens
-        prompt.apply(to: &settings)
-        settings.sampling = SamplingParameters(temperature: temperature ?? (samples == 1 ? 0 : 1), topK: topK,
-                                               topP: topP, seed: seed)
-        return settings
+    /// The `evaluate` params (docs/METHODS.md); paths are absolute because the daemon's directory is not ours.
+    func parameters() throws -> JSONValue {
+        try GenerationFields(
+                template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
+                temperature: Double(temperature ?? (samples == 1 ? 0 : 1)), top_p: Double(topP), top_k: topK, seed: seed,
+                instruction: prompt.instruction, accept_unboxed_answers: prompt.acceptUnboxedAnswers,
+                trigger: trigger.rawValue, max_prompt_tokens: maxPromptTokens)
+            .params(with: EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: limit,
+                                          samples: samples, output: output.map(DaemonConnectionOptions.absolute),
+                                          batch: batch))
     }
 
     func run() throws {
-        guard let modelPath = model ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
-            throw ValidationError("no model: pass --model or set TORL_MODEL")
-        }
-        let problems = try ProblemSet.load(path: dataset, limit: limit)
-        let loaded = try LoadedModel.load(path: modelPath, precision: weights)
-        let chatTemplate = try? loaded.chatTemplate()
-        let pool = try SandboxPool(configuration: SandboxConfiguration(poolSize: poolSize))
-        let engine = RolloutEngine(model: loaded.model, tokenizer: loaded.tokenizer, chatTemplate: chatTemplate,
-                                   executor: pool,
-                                   decoderConfiguration: BatchDecoder.Configuration(maximumStreams: batch))
-        let records = try output.map(RecordFile.init(path:))
-        let progress = ProgressBar(total: problems.count * samples, enabled: isatty(STDERR_FILENO) == 1)
-        let settings = settings
-        let start = Date()
-        let outcome = try blockingAwait { () async -> Result<EvaluationSummary, Error> in
+        let connection = connection
+        let requirements = DaemonConnectionOptions.Requirements(weights: weights, poolSize: poolSize)
+        let params = try parameters()
+        let progress = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
+        // The evaluation's own time, as before the daemon: not the start of a private daemon or its model load.
+        let (result, seconds) = try blockingAwait { () async throws -> (JSONValue, Double) in
             defer { progress.finish() }
-            do {
-                try await pool.waitUntilReady()
-                let summary = try await Evaluator(engine: engine).run(
-                    problems: problems, settings: settings,
-                    onRecord: { record in
-                        progress.record(correct: record.correct, of: record.responses.count)
-                        try records?.append(record)
-                    },
-                    onProgress: { finished, _ in progress.update(finished: finished) })
-                await pool.shutdown()
-                return .success(summary)
-            } catch {
-                await pool.shutdown()
-                return .failure(error)
+            return try await connection.withClient(requirements) { client in
+                let start = Date()
+                progress.start()
+                let result = try await client.request("evaluate", params: params, onProgress: { progress.update($0) })
+                return (result, Date().timeIntervalSince(start))
             }
         }
-        try records?.close()
-        var metrics = try outcome.get().metrics
-        let seconds = Date().timeIntervalSince(start)
+        guard case .object(let wire)? = result["metrics"] else {
+            throw ValidationError("the daemon's evaluate result has no metrics object")
+        }
+        var metrics = wire.mapValues { $0.doubleValue }
         metrics["elapsed_seconds"] = seconds
         metrics["sampled_tokens_per_second"] = ((metrics["sampled_tokens"] ?? nil) ?? 0) / max(seconds, 1e-9)
-        if json {
+        if connection.json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(metrics), as: UTF8.self))
@@ -145,62 +126,47 @@ struct EvalCommand: ParsableCommand {
     }
 }
 
+/// The fields of `evaluate` beside the shared `GenerationFields`, as the commands send them (absent optionals are
+/// left out).
+struct EvaluateRequest: Encodable {
+    var dataset: String
+    var limit: Int?
+    var samples: Int
+    var output: String?
+    /// Sequences decoded at once; nil: the daemon's default.
+    var batch: Int?
+}
+
 extension PromptTemplate: ExpressibleByArgument {}
 extension ToolTrigger: ExpressibleByArgument {}
 
-/// Per-problem records, one JSON object per line, written as problems finish.
-private final class RecordFile: @unchecked Sendable {
-    let path: String
-    private let handle: FileHandle
-    private let encoder = JSONEncoder()
-
-    init(path: String) throws {
-        self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: path) else {
-            throw ValidationError("cannot create the output file \(path)")
-        }
-        self.handle = handle
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    }
-
-    func append(_ record: EvaluationRecord) throws {
-        try handle.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
-    }
-
-    func close() throws { try handle.close() }
-}
-
-/// A one-line progress bar on stderr: responses done, problems graded, running accuracy, rate.
+/// A one-line progress bar on stderr from `evaluate`'s `$/progress` reports: responses done, running accuracy
+/// of the graded ones, rate.
 private final class ProgressBar: @unchecked Sendable {
-    let total: Int
     let enabled: Bool
-    private let start = Date()
-    private var finished = 0
-    private var correct = 0
-    private var graded = 0
+    private var started = Date()
     private var lastDraw = Date.distantPast
 
-    init(total: Int, enabled: Bool) {
-        self.total = total
+    init(enabled: Bool) {
         self.enabled = enabled
     }
 
-    func record(correct: Int, of responses: Int) {
-        self.correct += correct
-        graded += responses
-    }
+    /// The rate counts from here: the request, not the daemon's start.
+    func start() { started = Date() }
 
-    func update(finished: Int) {
-        self.finished = finished
+    /// Called on the client's loop thread, one report at a time.
+    func update(_ report: JSONValue) {
+        guard enabled, let finished = report["done"]?.intValue, let total = report["total"]?.intValue else { return }
         // Redraw at most 10 times a second, and always at the end.
-        guard enabled, finished == total || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
+        guard finished == total || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
         lastDraw = Date()
         let width = 30
-        let filled = total == 0 ? width : width * finished / total
+        let filled = total == 0 ? width : width * Int(finished) / Int(total)
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let accuracy = graded == 0 ? "-" : String(format: "%.3f", Double(correct) / Double(graded))
-        let rate = Double(finished) / max(Date().timeIntervalSince(start), 1e-9)
+        let correct = report["metrics"]?["correct"]?.doubleValue ?? 0
+        let graded = report["metrics"]?["graded"]?.doubleValue ?? 0
+        let accuracy = graded == 0 ? "-" : String(format: "%.3f", correct / graded)
+        let rate = Double(finished) / max(Date().timeIntervalSince(started), 1e-9)
         let line = "\r[\(bar)] \(finished)/\(total) responses  acc \(accuracy)  \(String(format: "%.2f", rate))/s "
         FileHandle.standardError.write(Data(line.utf8))
     }

@@ -1,13 +1,30 @@
 import ArgumentParser
 import Foundation
 import JSONRPC
+import Tensors
 
-/// `torl bench rpc`: starts a `torl serve` child, measures `status` round trips over TCP and the Unix socket, then
-/// soaks it with mixed requests from several clients at once and counts every request without its expected answer.
+/// `torl bench rpc`: starts a `torl serve` child, measures `status` round trips over TCP and the Unix socket, times
+/// N `solve` requests sent at once against the same N one after another (shared batching), then soaks it with mixed
+/// requests from several clients at once and counts every request without its expected answer.
 struct RPCBenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpc",
-        abstract: "Round-trip latency of status and a mixed-request soak against a daemon it starts; prints JSON.")
+        abstract: "Round-trip latency of status, concurrent against sequential solves, and a mixed-request soak against a daemon it starts; prints JSON.")
+
+    @Option(help: "Model the daemon loads for the solve figure (default: $TORL_MODEL).")
+    var model: String?
+
+    @Option(help: "Weight precision of the daemon's model: f32 or bf16.")
+    var weights: WeightPrecision = .f32
+
+    @Option(help: "Solve requests timed concurrently and sequentially (0: skip the solve figure).")
+    var solves: Int = 8
+
+    @Option(name: .customLong("solve-max-tokens"), help: "Response budget of each timed solve (greedy, so every run decodes the same tokens).")
+    var solveMaxTokens: Int = 64
+
+    @Option(name: .customLong("solve-tool-calls"), help: "Tool calls per timed solve (0 isolates the decoder's batching from the sandbox).")
+    var solveToolCalls: Int = 0
 
     @Option(help: "Sequential status requests timed per transport.")
     var samples: Int = 2000
@@ -28,11 +45,20 @@ struct RPCBenchCommand: ParsableCommand {
         guard samples > 0, requests > 0, clients > 0, depth > 0, timeout > 0 else {
             throw ValidationError("--samples, --requests, --clients, --depth and --timeout must be positive")
         }
+        guard solves >= 0, solveMaxTokens >= 1, solveToolCalls >= 0 else {
+            throw ValidationError("--solves and --solve-tool-calls must be >= 0, --solve-max-tokens >= 1")
+        }
     }
 
     func run() throws {
+        let modelPath = model ?? ProcessInfo.processInfo.environment["TORL_MODEL"]
+        if solves > 0 && modelPath == nil {
+            throw ValidationError("the solve figure needs a model: pass --model or set TORL_MODEL (or --solves 0)")
+        }
         let settings = RPCBench.Settings(samples: samples, requests: requests, clients: clients, depth: depth,
-                                         timeout: timeout)
+                                         timeout: timeout, modelPath: solves > 0 ? modelPath : nil, weights: weights,
+                                         solves: SolveBench.Settings(count: solves, maxTokens: solveMaxTokens,
+                                                                     toolCalls: solveToolCalls, weights: weights.rawValue))
         let report = try blockingAwait { try await RPCBench(settings: settings).run() }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -47,6 +73,9 @@ struct RPCBench {
         var clients: Int
         var depth: Int
         var timeout: Double
+        var modelPath: String?
+        var weights: WeightPrecision
+        var solves: SolveBench.Settings
     }
 
     struct Latency: Codable, Sendable {
@@ -79,6 +108,7 @@ struct RPCBench {
 
     struct Report: Codable, Sendable {
         var statusRoundTrip: [String: Latency]
+        var solveConcurrency: SolveBench.Report?
         var soak: Soak
         var daemonMemory: Memory
         var daemonExitStatus: Int32
@@ -127,7 +157,7 @@ struct RPCBench {
     let settings: Settings
 
     func run() async throws -> Report {
-        let daemon = try BenchDaemon.start()
+        let daemon = try BenchDaemon.start(modelPath: settings.modelPath, weights: settings.weights)
         do {
             let report = try await measure(daemon)
             return report
@@ -153,9 +183,12 @@ struct RPCBench {
 
         let soak = try await soak(daemon)
         memory.residentBytesAfterSoak = try await residentBytes(unixClient)
+        // After the memory figures: decoding allocates KV caches, which is growth the soak must not be blamed for.
+        let solves = settings.solves.count > 0
+            ? try await SolveBench(settings: settings.solves).run { try await daemon.connectedClient(.unix) } : nil
         for client in [unixClient, tcpClient] { try await client.shutdownAndExit() }
         let exitStatus = daemon.stop()
-        return Report(statusRoundTrip: latencies, soak: soak, daemonMemory: memory, daemonExitStatus: exitStatus)
+        return Report(statusRoundTrip: latencies, solveConcurrency: solves, soak: soak, daemonMemory: memory, daemonExitStatus: exitStatus)
     }
 
     private func residentBytes(_ client: RPCClient) async throws -> Int? {
@@ -271,15 +304,18 @@ final class BenchDaemon: @unchecked Sendable {
     let tcp: Endpoint
     let unix: Endpoint
 
-    static func start() throws -> BenchDaemon {
+    static func start(modelPath: String?, weights: WeightPrecision) throws -> BenchDaemon {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("torl-bench-rpc-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let unix = Endpoint.unix(path: directory.appendingPathComponent("daemon.sock").path)
         let tcp = Endpoint.tcp(host: "127.0.0.1", port: try freeLoopbackPort())
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ownExecutable())
+        process.executableURL = URL(fileURLWithPath: try ownExecutablePath())
         process.arguments = ["serve", "--listen", unix.description, "--listen", tcp.description,
                              "--log-file", directory.appendingPathComponent("serve.log").path, "--log-level", "warning"]
+            + (modelPath.map { ["--model", $0, "--weights", weights.rawValue] } ?? [])
+        // Without the solve figure the daemon starts without a model (the transport figures do not need one).
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "TORL_MODEL" }
         try process.run()
         return BenchDaemon(process: process, directory: directory, tcp: tcp, unix: unix)
     }
@@ -291,9 +327,9 @@ final class BenchDaemon: @unchecked Sendable {
         self.unix = unix
     }
 
-    /// Connects and initializes, retrying while the daemon is still starting.
+    /// Connects and initializes, retrying while the daemon is still starting (loading a model takes a while).
     func connectedClient(_ transport: Transport) async throws -> RPCClient {
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(120)
         while true {
             do {
                 let client = try await RPCClient.connect(to: .socket(transport == .tcp ? tcp : unix))
@@ -326,14 +362,6 @@ final class BenchDaemon: @unchecked Sendable {
     func terminate() {
         if process.isRunning { process.terminate() }
         try? FileManager.default.removeItem(at: directory)
-    }
-
-    private static func ownExecutable() throws -> String {
-        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw RPCClientError.connectFailed("cannot find this executable to start the daemon (\(path))")
-        }
-        return path
     }
 
     /// Asks the kernel for a free port; the daemon binds it a moment later (a race only with other binders).

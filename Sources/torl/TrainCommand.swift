@@ -1,19 +1,22 @@
 import ArgumentParser
 import Foundation
-import Generation
+import JSONRPC
 import RL
-import Sandbox
 import Tensors
 
-/// `torl train`: GRPO with tool-integrated rollouts on a JSONL dataset or synthetic arithmetic, with periodic
-/// evaluation, checkpoints, a metrics JSONL file and a Hugging Face export at the end.
+/// `torl train`: GRPO with tool-integrated rollouts on a JSONL dataset or synthetic arithmetic, driven step by step
+/// on a daemon (`train_step`), with periodic evaluation (`evaluate`), checkpoints (`checkpoint/save`), a metrics
+/// JSONL file and a Hugging Face export at the end (`model/export`).
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the model with GRPO on tool-integrated rollouts; progress on stderr, one metrics line per step to --metrics.")
+        abstract: "Train the model with GRPO on tool-integrated rollouts; progress on stderr, one metrics line per step to --metrics.",
+        discussion: """
+        Runs on a daemon: --connect ADDR (or $TORL_CONNECT), else one started over stdio for this run. The trainer \
+        lives in the daemon: a connected daemon that trained before continues from its step.
+        """)
 
-    @Option(help: "A .gguf file or Hugging Face folder (default: $TORL_MODEL).")
-    var model: String?
+    @OptionGroup var connection: DaemonConnectionOptions
 
     @Option(help: "JSONL training set (`problem`, `answer` per line).")
     var dataset: String?
@@ -64,7 +67,7 @@ struct TrainCommand: ParsableCommand {
     var template: PromptTemplate = .torl
     @Option(help: "Sampling temperature of the rollouts (> 0).")
     var temperature: Float = 1
-    @Option(help: "Seed of problem order and rollouts.")
+    @Option(help: "Seed of problem order and rollouts (each step samples with a seed derived from it and the step).")
     var seed: UInt64 = 0
 
     @Option(help: "Evaluate greedily every N steps (0: never).")
@@ -85,8 +88,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Write the trained model as a Hugging Face folder here at the end.")
     var export: String?
     @OptionGroup var prompt: PromptOptions
-    @Option(help: "Sandbox workers.")
-    var poolSize = 2
+    @Option(help: "Sandbox workers of a daemon started for this run (default: the number of cores, at least 2).")
+    var poolSize: Int?
 
     func validate() throws {
         guard (dataset != nil) != synthetic else { throw ValidationError("give exactly one of --dataset or --synthetic") }
@@ -96,123 +99,124 @@ struct TrainCommand: ParsableCommand {
         guard temperature > 0 else { throw ValidationError("--temperature must be > 0: training needs sampled rollouts") }
         guard evalEvery >= 0, checkpointEvery >= 0 else { throw ValidationError("--eval-every and --checkpoint-every must be >= 0") }
         if evalEvery > 0 && evalDataset == nil { throw ValidationError("--eval-every needs --eval-dataset") }
-        try settings.validate()
-        try hyperParameters().validate()
-    }
-
-    func hyperParameters() throws -> TrainingHyperParameters {
-        var result = TrainingHyperParameters()
-        result.learningRate = lr
-        result.warmupSteps = warmupSteps
-        result.cosineTotalSteps = cosine ? steps : nil
-        result.minimumLearningRateRatio = minLrRatio
-        result.clipLow = epsLow
-        result.clipHigh = epsHigh
-        result.klCoefficient = kl
-        result.entropyCoefficient = entropy
-        guard let aggregationMode = LossAggregation.wireNames[aggregation] else {
+        if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit must be >= 1") }
+        guard maxTokens >= 1, maxToolCalls >= 0 else { throw ValidationError("--max-tokens must be >= 1, --max-tool-calls >= 0") }
+        guard LossAggregation.wireNames[aggregation] != nil else {
             throw ValidationError("--aggregation must be one of \(LossAggregation.wireNames.keys.sorted())")
         }
-        guard let estimator = AdvantageEstimator.wireNames[advantage] else {
+        guard AdvantageEstimator.wireNames[advantage] != nil else {
             throw ValidationError("--advantage must be one of \(AdvantageEstimator.wireNames.keys.sorted())")
         }
-        result.aggregation = aggregationMode
-        result.advantage = estimator
-        result.maxGradientNorm = maxGradNorm
-        result.weightDecay = weightDecay
-        result.microBatchTokens = microBatch
-        return result
+        if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be >= 1") }
     }
 
-    var settings: RolloutSettings {
-        var settings = RolloutSettings()
-        settings.groupSize = groupSize
-        settings.template = template
-        settings.maxToolCalls = maxToolCalls
-        settings.maxResponseTokens = maxTokens
-        prompt.apply(to: &settings)
-        settings.sampling = SamplingParameters(temperature: temperature, topK: 0, topP: 1, seed: seed)
-        return settings
+    /// One step's `train_step` params: the problems chosen for it and every hyper-parameter of the command line
+    /// (the daemon validates them and names the field of a bad one).
+    func stepParameters(problems: [Problem], step: Int) throws -> JSONValue {
+        try generation(temperature: Double(temperature), seed: Self.rolloutSeed(seed, step: step)).params(with: TrainStepRequest(
+            problems: problems.map { ProblemRequest(id: $0.id, problem: $0.problem, answer: $0.answer) },
+            group_size: groupSize, learning_rate: lr, warmup_steps: warmupSteps,
+            cosine_total_steps: cosine ? steps : nil, min_lr_ratio: minLrRatio, eps_low: epsLow, eps_high: epsHigh,
+            kl_coef: kl, entropy_coef: entropy, advantage: advantage, aggregation: aggregation,
+            micro_batch: microBatch, max_grad_norm: maxGradNorm, weight_decay: weightDecay))
+    }
+
+    /// The prompt, budget and tool settings of the command line, sampled at `temperature` with `seed`.
+    private func generation(temperature: Double, seed: UInt64) -> GenerationFields {
+        GenerationFields(template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
+                          temperature: temperature, seed: seed, instruction: prompt.instruction,
+                          accept_unboxed_answers: prompt.acceptUnboxedAnswers)
+    }
+
+    /// The sampling seed of step `step` (0-based): a fixed function of --seed and the step, so a resumed run
+    /// samples what the uninterrupted one would have. 63 bits, so it stays an exact JSON integer.
+    static func rolloutSeed(_ seed: UInt64, step: Int) -> UInt64 {
+        var generator = SeededGenerator(seed: seed)
+        var value: UInt64 = 0
+        for _ in 0 ... step { value = generator.next() }
+        return value >> 1
+    }
+
+    /// The problems of step `step`: one fixed shuffle by --seed, `batch` at a time, wrapping around.
+    static func problems(for step: Int, from problems: [Problem], order: [Int], batch: Int) -> [Problem] {
+        (0 ..< batch).map { problems[order[(step * batch + $0) % order.count]] }
     }
 
     // Synchronous entry: an AsyncParsableCommand subcommand's async run is not dispatched by this build's root
     // command (it prints the help instead), so the async work runs to completion here.
     func run() throws {
         let command = self
-        try blockingAwait { () async -> Result<Void, Error> in
-            do { return .success(try await command.trainToCompletion()) } catch { return .failure(error) }
-        }.get()
+        let summary = try blockingAwait { try await command.trainToCompletion() }
+        if connection.json { print(String(decoding: try JSONCoding.encode(summary), as: UTF8.self)) }
     }
 
-    private func trainToCompletion() async throws {
-        guard let modelPath = model ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
-            throw ValidationError("no model: pass --model or set TORL_MODEL")
-        }
+    private func trainToCompletion() async throws -> TrainSummary {
         let problems = try trainingProblems()
-        let evalProblems = try evalDataset.map { try ProblemSet.load(path: $0, limit: evalLimit) }
-        let hyperParameters = try hyperParameters()
-        let loaded = try LoadedModel.load(path: modelPath, precision: .f32)
-        let pool = try SandboxPool(configuration: SandboxConfiguration(poolSize: poolSize))
-        do {
-            try await pool.waitUntilReady()
-            let loop = try TrainingLoop(
-                model: loaded.model, tokenizer: loaded.tokenizer, chatTemplate: try? loaded.chatTemplate(),
-                executor: pool, configuration: hyperParameters.trainerConfiguration(
-                    samplingTemperature: Double(temperature), responseBudget: maxTokens),
-                seed: seed)
-            if let resume {
-                let step = try loop.restore(from: resume)
-                log("resumed from \(resume) at step \(step)")
-            }
-            try await train(loop, problems: problems, evalProblems: evalProblems, hyperParameters: hyperParameters)
-            if let export {
-                let files = try loop.export(to: export, tokenizerOf: modelPath)
-                log("exported \(files.joined(separator: ", ")) to \(export)")
-            }
-            await pool.shutdown()
-        } catch {
-            await pool.shutdown()
-            throw error
-        }
-    }
-
-    private func train(_ loop: TrainingLoop, problems: [Problem], evalProblems: [Problem]?,
-                       hyperParameters: TrainingHyperParameters) async throws {
-        let metricsFile = try metrics.map(MetricsFile.init(path:))
-        // One fixed shuffle; step s takes the next `batch` problems of it, so a resumed run sees what it would have.
         var orderGenerator = SeededGenerator(seed: seed)
         let order = Array(problems.indices).shuffled(using: &orderGenerator)
-        let settings = settings
-        while loop.step < steps {
-            let first = loop.step * batch
-            let chosen = (0..<batch).map { problems[order[(first + $0) % order.count]] }
-            let result = try await loop.step(problems: chosen, settings: settings, hyperParameters: hyperParameters)
-            let m = result.metrics
-            log(String(format: "step %ld/%ld  reward %.3f  acc %.3f  code %.2f  loss %+.4f  |g| %.3f  len %.0f  gen %.1fs sandbox %.1fs grade %.2fs update %.1fs",
-                       m.step, steps, m.rewardMean, m.accuracy, m.codeShare, m.loss, m.gradientNorm,
-                       m.meanResponseLength, m.generationSeconds, m.sandboxSeconds, m.gradingSeconds, m.updateSeconds))
-            try metricsFile?.append(m)
-            if checkpointEvery > 0 && m.step % checkpointEvery == 0 {
-                try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
-                let path = (checkpointDir as NSString).appendingPathComponent("step-\(m.step).safetensors")
-                try loop.save(to: path)
-                log("checkpoint \(path)")
+        let metricsFile = try metrics.map(MetricsFile.init(path:))
+        defer { try? metricsFile?.close() }
+        return try await connection.withClient(.init(poolSize: poolSize)) { client in
+            var summary = TrainSummary()
+            var step: Int
+            if let resume {
+                let restored = try await client.request("checkpoint/restore", params: ["path": .string(DaemonConnectionOptions.absolute(resume))])
+                step = Int(restored["step"]?.intValue ?? 0)
+                log("resumed from \(resume) at step \(step)")
+            } else {
+                step = Int(try await client.request("status")["training"]?["step"]?.intValue ?? 0)
+                if step > 0 { log("the daemon's trainer is at step \(step): continuing from there") }
             }
-            if let evalProblems, evalEvery > 0 && m.step % evalEvery == 0 {
-                try await evaluate(loop, problems: evalProblems, step: m.step)
+            while step < steps {
+                let chosen = Self.problems(for: step, from: problems, order: order, batch: batch)
+                let result = try await client.request("train_step", params: try stepParameters(problems: chosen, step: step))
+                guard let reached = result["step"]?.intValue, case .object(let stepMetrics)? = result["metrics"] else {
+                    throw ValidationError("the daemon's train_step result has no step or metrics")
+                }
+                step = Int(reached)
+                log(Self.stepLine(stepMetrics, step: step, of: steps))
+                try metricsFile?.append(stepMetrics)
+                summary.step = step
+                summary.metrics = stepMetrics
+                if checkpointEvery > 0 && step % checkpointEvery == 0 {
+                    let directory = DaemonConnectionOptions.absolute(checkpointDir)
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                    let path = (directory as NSString).appendingPathComponent("step-\(step).safetensors")
+                    _ = try await client.request("checkpoint/save", params: ["path": .string(path)])
+                    summary.checkpoints.append(path)
+                    log("checkpoint \(path)")
+                }
+                if let evalDataset, evalEvery > 0 && step % evalEvery == 0 {
+                    summary.evaluations.append(try await evaluate(client, dataset: evalDataset, step: step))
+                }
             }
+            if let export {
+                let path = DaemonConnectionOptions.absolute(export)
+                let exported = try await client.request("model/export", params: ["path": .string(path)])
+                let files = exported["files"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                summary.export = path
+                log("exported \(files.joined(separator: ", ")) to \(export)")
+            }
+            return summary
         }
-        try metricsFile?.close()
     }
 
-    /// Greedy, one sample per problem: the published evaluation.
-    private func evaluate(_ loop: TrainingLoop, problems: [Problem], step: Int) async throws {
-        var evalSettings = settings
-        evalSettings.groupSize = 1
-        evalSettings.sampling = SamplingParameters(temperature: 0, topK: 0, topP: 1, seed: 0)
-        let summary = try await Evaluator(engine: loop.engine).run(problems: problems, settings: evalSettings)
-        let accuracy = (summary.metrics["accuracy"] ?? nil).map { String(format: "%.4f", $0) } ?? "-"
-        log("eval at step \(step): accuracy \(accuracy) on \(summary.problems) problems")
+    /// Greedy, one sample per problem: the published evaluation, with the training prompt and budget.
+    private func evaluate(_ client: RPCClient, dataset: String, step: Int) async throws -> TrainSummary.Evaluation {
+        let request = EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: evalLimit, samples: 1)
+        let result = try await client.request("evaluate", params: try generation(temperature: 0, seed: 0).params(with: request))
+        let accuracy = result["metrics"]?["accuracy"]?.doubleValue
+        let problems = Int(result["problems"]?.intValue ?? 0)
+        log("eval at step \(step): accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "-") on \(problems) problems")
+        return TrainSummary.Evaluation(step: step, problems: problems, accuracy: accuracy)
+    }
+
+    static func stepLine(_ m: [String: JSONValue], step: Int, of steps: Int) -> String {
+        func value(_ key: String) -> Double { m[key]?.doubleValue ?? .nan }
+        return String(format: "step %ld/%ld  reward %.3f  acc %.3f  code %.2f  loss %+.4f  |g| %.3f  len %.0f  gen %.1fs sandbox %.1fs grade %.2fs update %.1fs",
+                      step, steps, value("reward_mean"), value("accuracy"), value("code_share"), value("loss"),
+                      value("gradient_norm"), value("mean_response_length"), value("generation_seconds"),
+                      value("sandbox_seconds"), value("grading_seconds"), value("update_seconds"))
     }
 
     private func trainingProblems() throws -> [Problem] {
@@ -225,9 +229,51 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// Step metrics as JSON lines, appended (a resumed run continues the same file).
+/// The fields of `train_step` beside the shared `GenerationFields`, as this client sends them.
+struct TrainStepRequest: Encodable {
+    var problems: [ProblemRequest]
+    var group_size: Int
+    var learning_rate: Double
+    var warmup_steps: Int
+    var cosine_total_steps: Int?
+    var min_lr_ratio: Double
+    var eps_low: Double
+    var eps_high: Double
+    var kl_coef: Double
+    var entropy_coef: Double
+    var advantage: String
+    var aggregation: String
+    var micro_batch: Int
+    var max_grad_norm: Double
+    var weight_decay: Double
+}
+
+struct ProblemRequest: Encodable {
+    var id: String
+    var problem: String
+    var answer: String
+}
+
+/// What `torl train --json` prints at the end.
+struct TrainSummary: Encodable {
+    struct Evaluation: Encodable {
+        var step: Int
+        var problems: Int
+        var accuracy: Double?
+    }
+    var step = 0
+    /// The last step's metrics, as the daemon reported them.
+    var metrics: [String: JSONValue] = [:]
+    var evaluations: [Evaluation] = []
+    var checkpoints: [String] = []
+    var export: String?
+}
+
+/// Step metrics as JSON lines (sorted keys, the daemon's numbers as sent), appended: a resumed run continues
+/// the same file.
 private final class MetricsFile {
     private let handle: FileHandle
+    private let encoder = JSONEncoder()
 
     init(path: String) throws {
         if !FileManager.default.fileExists(atPath: path) {
@@ -240,8 +286,12 @@ private final class MetricsFile {
         }
         handle.seekToEndOfFile()
         self.handle = handle
+        encoder.outputFormatting = [.sortedKeys]
     }
 
-    func append(_ metrics: StepMetrics) throws { try handle.write(contentsOf: try metrics.jsonLine()) }
+    func append(_ metrics: [String: JSONValue]) throws {
+        try handle.write(contentsOf: try encoder.encode(metrics) + Data("\n".utf8))
+    }
+
     func close() throws { try handle.close() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Generation
 import JSONRPC
 import RL
 
@@ -8,9 +9,11 @@ struct EvaluateParams: WireParams {
     var limit: Int?
     var samples: Int?
     var output: String?
+    /// Sequences decoded at once (the decoder's stream limit).
+    var batch: Int?
     var progress_token: RequestID?
     var options: GenerationOptions
-    enum CodingKeys: String, CodingKey, CaseIterable { case dataset, problems, limit, samples, output, progress_token }
+    enum CodingKeys: String, CodingKey, CaseIterable { case dataset, problems, limit, samples, output, batch, progress_token }
     static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
     init(from decoder: Decoder) throws {
@@ -20,6 +23,7 @@ struct EvaluateParams: WireParams {
         limit = try container.decodeIfPresent(Int.self, forKey: .limit)
         samples = try container.decodeIfPresent(Int.self, forKey: .samples)
         output = try container.decodeIfPresent(String.self, forKey: .output)
+        batch = try container.decodeIfPresent(Int.self, forKey: .batch)
         progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
         options = try GenerationOptions(from: decoder)
     }
@@ -53,15 +57,28 @@ extension Daemon {
             var settings = try params.options.settings(over: defaults)
             settings.groupSize = samples
             try settings.validate()
-            let runSettings = settings, runProblems = problems
+            var decoder = BatchDecoder.Configuration()
+            if let batch = params.batch {
+                guard batch >= 1 else { throw RPCError.invalidParams(field: "batch", reason: "must be >= 1") }
+                decoder.maximumStreams = batch
+            }
+            let runSettings = settings, runProblems = problems, decoderConfiguration = decoder
             let writer = try params.output.map { try RecordWriter(path: $0) }
             let token = params.progress_token
             let summary = try await scheduler.exclusive("evaluate") { [self] in
-                try await Evaluator(engine: try makeEngine()).run(
+                // Graded responses so far, so a client can show a running accuracy next to the count.
+                var correct = 0, graded = 0
+                return try await Evaluator(engine: try makeEngine(decoderConfiguration: decoderConfiguration)).run(
                     problems: runProblems, settings: runSettings,
-                    onRecord: { record in try writer?.write(record) },
+                    onRecord: { record in
+                        correct += record.correct
+                        graded += record.responses.count
+                        try writer?.write(record)
+                    },
                     onProgress: { done, total in
-                        try? context.progress(ReportProgress(message: "responses", done: done, total: total), token: token)
+                        let report = ReportProgress(message: "responses", done: done, total: total,
+                                                    metrics: ["correct": Double(correct), "graded": Double(graded)])
+                        try? context.progress(report, token: token)
                     })
             }
             try writer?.close()

@@ -31,7 +31,12 @@ struct InitializeResult: Encodable {
 
 struct StatusResult: Encodable {
     struct Memory: Encodable { var rss_bytes: Int }
-    struct Queue: Encodable { var sandbox_waiting: Int; var sandbox_busy_workers: Int }
+    struct Queue: Encodable {
+        var sandbox_waiting: Int
+        var sandbox_busy_workers: Int
+        /// The model's scheduler: running job, waiting work, solve batching.
+        var model: ModelScheduler.Snapshot
+    }
     struct Training: Encodable { var step: Int; var running: Bool }
     @EncodesNull var model: ModelInfo?
     var sandbox: SandboxMetrics
@@ -63,7 +68,8 @@ extension Daemon {
             return StatusResult(
                 model: models.info,
                 sandbox: metrics,
-                queue: .init(sandbox_waiting: metrics.queueDepth, sandbox_busy_workers: metrics.workersBusy),
+                queue: .init(sandbox_waiting: metrics.queueDepth, sandbox_busy_workers: metrics.workersBusy,
+                             model: await scheduler.snapshot()),
                 training: training.state.withLock { StatusResult.Training(step: $0.step, running: $0.running) },
                 memory: .init(rss_bytes: Self.residentBytes() ?? 0),
                 uptime_s: Date().timeIntervalSince(started))

@@ -5,7 +5,12 @@ extension Daemon {
     func registerModel(on router: Router) {
         router.register(strict: "model/load") { [self] (params: ModelLoadParams, context) -> ModelInfo in
             try context.checkCancellation()
-            return try await loadModel(path: params.path, weights: params.weights ?? configuration.weights)
+            // Exclusive: a rollout, evaluation or training step keeps the model it started with.
+            return try await scheduler.exclusive("model/load") { [self] in
+                let info = try await loadModel(path: params.path, weights: params.weights ?? configuration.weights)
+                training.reset()
+                return info
+            }
         }
     }
 }

@@ -41,6 +41,7 @@ struct ReportProgress: Encodable {
     var message: String
     var done: Int
     var total: Int
+    var metrics: [String: Double]?
 }
 
 /// Recent rollouts by id, so that `train_step` can learn from trajectories a script inspected first.

@@ -6,10 +6,11 @@ import RL
 
 extension Daemon {
     /// A rollout engine over the current model and the daemon's sandbox pool.
-    func makeEngine() throws -> RolloutEngine {
+    func makeEngine(decoderConfiguration: BatchDecoder.Configuration = BatchDecoder.Configuration()) throws -> RolloutEngine {
         let current = try models.require()
         return RolloutEngine(model: current.loaded.model, tokenizer: current.loaded.tokenizer,
-                             chatTemplate: try? current.loaded.chatTemplate(), executor: sandbox)
+                             chatTemplate: try? current.loaded.chatTemplate(), executor: sandbox,
+                             decoderConfiguration: decoderConfiguration)
     }
 
     /// Defaults of an interactive solve: greedy, one tool call, the chat template when the model has one.

@@ -8,6 +8,9 @@ struct TrainStepParams: WireParams {
     var rollout_ids: [String]?
     var group_size: Int?
     var learning_rate: Double?
+    var warmup_steps: Int?
+    var cosine_total_steps: Int?
+    var min_lr_ratio: Double?
     var eps_low: Double?
     var eps_high: Double?
     var kl_coef: Double?
@@ -24,8 +27,8 @@ struct TrainStepParams: WireParams {
     var seed: UInt64? { options.seed }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case problems, rollout_ids, group_size, learning_rate, eps_low, eps_high, kl_coef, entropy_coef, advantage,
-             aggregation, micro_batch, max_grad_norm, weight_decay, progress_token
+        case problems, rollout_ids, group_size, learning_rate, warmup_steps, cosine_total_steps, min_lr_ratio, eps_low,
+             eps_high, kl_coef, entropy_coef, advantage, aggregation, micro_batch, max_grad_norm, weight_decay, progress_token
     }
     static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
@@ -35,6 +38,9 @@ struct TrainStepParams: WireParams {
         rollout_ids = try c.decodeIfPresent([String].self, forKey: .rollout_ids)
         group_size = try c.decodeIfPresent(Int.self, forKey: .group_size)
         learning_rate = try c.decodeIfPresent(Double.self, forKey: .learning_rate)
+        warmup_steps = try c.decodeIfPresent(Int.self, forKey: .warmup_steps)
+        cosine_total_steps = try c.decodeIfPresent(Int.self, forKey: .cosine_total_steps)
+        min_lr_ratio = try c.decodeIfPresent(Double.self, forKey: .min_lr_ratio)
         eps_low = try c.decodeIfPresent(Double.self, forKey: .eps_low)
         eps_high = try c.decodeIfPresent(Double.self, forKey: .eps_high)
         kl_coef = try c.decodeIfPresent(Double.self, forKey: .kl_coef)
@@ -58,6 +64,9 @@ struct TrainStepParams: WireParams {
     func hyperParameters() throws -> TrainingHyperParameters {
         var result = TrainingHyperParameters()
         if let learning_rate { result.learningRate = learning_rate }
+        if let warmup_steps { result.warmupSteps = warmup_steps }
+        result.cosineTotalSteps = cosine_total_steps
+        if let min_lr_ratio { result.minimumLearningRateRatio = min_lr_ratio }
         if let eps_low { result.clipLow = eps_low }
         if let eps_high { result.clipHigh = eps_high }
         if let kl_coef { result.klCoefficient = kl_coef }
@@ -112,6 +121,12 @@ final class TrainingSlot: @unchecked Sendable {
     struct State { var step = 0; var running = false }
     let state = Locked(State())
     private var loop: TrainingLoop?
+
+    /// Forgets the trainer (another model was loaded): the next training method starts a new one at step 0.
+    func reset() {
+        loop = nil
+        state.withLock { $0 = State() }
+    }
 
     /// The loop of the current model, made on first use.
     func loop(for current: ModelSlot.Current, make: () throws -> TrainingLoop) throws -> TrainingLoop {

@@ -12,10 +12,10 @@ import RL
 /// `status` and `sandbox/execute` never wait.
 actor ModelScheduler {
     struct SolveTicket {
+        let id: Int
         let problem: Problem
         let settings: RolloutSettings
         let observer: @Sendable (RolloutEvent) -> Void
-        let continuation: CheckedContinuation<Trajectory, Error>
         let cancellation: CancellationFlag
     }
 
@@ -23,7 +23,14 @@ actor ModelScheduler {
     private var running: String?
     private var waiting: [(name: String, resume: CheckedContinuation<Void, Never>)] = []
     private var solves: [SolveTicket] = []
+    /// The awaiting requester of each unanswered ticket, waiting or decoding. A ticket is answered once: by its
+    /// batch's result, or at once when its request is cancelled.
+    private var requesters: [Int: CheckedContinuation<Trajectory, Error>] = [:]
+    private var nextTicket = 0
     private var solvePumpQueued = false
+    private var solveBatches = 0
+    private var solvesDecoded = 0
+    private var largestSolveBatch = 0
 
     static let gatheringWindowNanoseconds: UInt64 = 20_000_000
 
@@ -31,9 +38,21 @@ actor ModelScheduler {
         self.compute = compute
     }
 
-    /// What runs now and how much waits, for `status`.
-    func snapshot() -> (running: String?, waiting: Int, solvesWaiting: Int) {
-        (running, waiting.count, solves.count)
+    /// What runs now, how much waits, and how solves were batched (`status.queue`).
+    struct Snapshot: Encodable {
+        @EncodesNull var model_job: String?
+        var model_jobs_waiting: Int
+        var solves_waiting: Int
+        /// Decoder batches of solve requests run so far, the solves they held, and the largest batch: solves
+        /// sent together should show as one batch.
+        var solve_batches: Int
+        var solves_decoded: Int
+        var largest_solve_batch: Int
+    }
+
+    func snapshot() -> Snapshot {
+        Snapshot(model_job: running, model_jobs_waiting: waiting.count, solves_waiting: solves.count,
+                 solve_batches: solveBatches, solves_decoded: solvesDecoded, largest_solve_batch: largestSolveBatch)
     }
 
     /// Runs `work` alone on the model, on the compute thread's executor.
@@ -49,14 +68,29 @@ actor ModelScheduler {
     func solve(_ problem: Problem, settings: RolloutSettings, cancellation: CancellationFlag,
                engine: @escaping @Sendable () throws -> RolloutEngine,
                observer: @escaping @Sendable (RolloutEvent) -> Void) async throws -> Trajectory {
-        try await withCheckedThrowingContinuation { continuation in
-            solves.append(SolveTicket(problem: problem, settings: settings, observer: observer,
-                                      continuation: continuation, cancellation: cancellation))
-            if !solvePumpQueued {
-                solvePumpQueued = true
-                Task { await self.pumpSolves(engine: engine) }
+        nextTicket += 1
+        let id = nextTicket
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                requesters[id] = continuation
+                solves.append(SolveTicket(id: id, problem: problem, settings: settings, observer: observer,
+                                          cancellation: cancellation))
+                if !solvePumpQueued {
+                    solvePumpQueued = true
+                    Task { await self.pumpSolves(engine: engine) }
+                }
             }
+        } onCancel: {
+            // Answer a cancelled solve now, not when the batch it rides in ends. (Its sequence still decodes until
+            // the batch ends unless every requester of the batch is gone: the rollout engine cannot stop one
+            // sequence of a batch yet.)
+            Task { await self.answer(id, with: .failure(CancellationError())) }
         }
+    }
+
+    private func answer(_ id: Int, with result: Result<Trajectory, Error>) {
+        requesters.removeValue(forKey: id)?.resume(with: result)
+        solves.removeAll { $0.id == id }
     }
 
     private func pumpSolves(engine: @escaping @Sendable () throws -> RolloutEngine) async {
@@ -71,7 +105,7 @@ actor ModelScheduler {
         let batch = solves.filter { $0.settings == settings && !$0.cancellation.isCancelled }
         let cancelled = solves.filter { $0.cancellation.isCancelled }
         solves.removeAll { $0.settings == settings || $0.cancellation.isCancelled }
-        for ticket in cancelled { ticket.continuation.resume(throwing: CancellationError()) }
+        for ticket in cancelled { answer(ticket.id, with: .failure(CancellationError())) }
         if !solves.isEmpty && !solvePumpQueued {
             solvePumpQueued = true
             Task { await self.pumpSolves(engine: engine) }
@@ -82,6 +116,9 @@ actor ModelScheduler {
 
     private func runSolveBatch(_ batch: [SolveTicket], settings: RolloutSettings,
                                engine: @escaping @Sendable () throws -> RolloutEngine) async {
+        solveBatches += 1
+        solvesDecoded += batch.count
+        largestSolveBatch = max(largestSolveBatch, batch.count)
         let observers = batch.map(\.observer)
         let task = Task(executorPreference: compute) { () async throws -> [Trajectory] in
             try await engine().run(problems: batch.map(\.problem), settings: settings) { event in
@@ -99,11 +136,10 @@ actor ModelScheduler {
         do {
             let trajectories = try await task.value
             for (ticket, trajectory) in zip(batch, trajectories) {
-                if ticket.cancellation.isCancelled { ticket.continuation.resume(throwing: CancellationError()) }
-                else { ticket.continuation.resume(returning: trajectory) }
+                answer(ticket.id, with: ticket.cancellation.isCancelled ? .failure(CancellationError()) : .success(trajectory))
             }
         } catch {
-            for ticket in batch { ticket.continuation.resume(throwing: error) }
+            for ticket in batch { answer(ticket.id, with: .failure(error)) }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Generation
 import JSONRPC
 import MathGrader
@@ -15,9 +16,14 @@ struct GenerationOptions: Decodable, Sendable {
     var top_p: Double?
     var top_k: Int?
     var seed: UInt64?
+    var instruction: String?
+    var accept_unboxed_answers: Bool?
+    var trigger: ToolTrigger?
+    var max_prompt_tokens: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed
+        case template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed, instruction,
+             accept_unboxed_answers, trigger, max_prompt_tokens
     }
 
     /// Rollout settings with these options over `defaults`; invalid values are -32602 naming the field.
@@ -47,6 +53,18 @@ struct GenerationOptions: Decodable, Sendable {
             settings.sampling.topK = top_k
         }
         if let seed { settings.sampling.seed = seed }
+        if let instruction {
+            guard !instruction.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw RPCError.invalidParams(field: "instruction", reason: "must not be empty (omit it for the published instruction)")
+            }
+            settings.instruction = instruction
+        }
+        if let accept_unboxed_answers { settings.acceptsUnboxedAnswers = accept_unboxed_answers }
+        if let trigger { settings.trigger = trigger }
+        if let max_prompt_tokens {
+            guard max_prompt_tokens >= 1 else { throw RPCError.invalidParams(field: "max_prompt_tokens", reason: "must be >= 1") }
+            settings.maxPromptTokens = max_prompt_tokens
+        }
         return settings
     }
 }

@@ -39,3 +39,13 @@ enum BenchFigures {
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
     }
 }
+
+/// This executable's path, to start a daemon from it. The resolved path rather than /proc/self/exe, so that `ps`
+/// and `pgrep` show the daemon under the same name as the command that started it.
+func ownExecutablePath() throws -> String {
+    let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw RPCClientError.connectFailed("cannot find this executable to start the daemon (\(path))")
+    }
+    return path
+}

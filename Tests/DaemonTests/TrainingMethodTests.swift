@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+@testable import Daemon
+import JSONRPC
+
+/// train_step's learning-rate schedule fields, model/load and the trainer, evaluate's progress, on the real daemon.
+final class TrainingMethodTests: XCTestCase {
+    private let problem: JSONValue = [["id": "add", "problem": "What is 2 + 3?", "answer": "5"]]
+
+    /// Warmup is linear from the first update: update number s (0-based) of a warmup over W steps uses
+    /// lr * (s + 1) / W. The step's `learning_rate` metric is the rate the update used.
+    func testWarmupStepsShapeTheLearningRateOfTheUpdate() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        let before = Int(try await client.request("status")["training"]?["step"]?.intValue ?? -1)
+        XCTAssertGreaterThanOrEqual(before, 0)
+        let warmup = before + 4
+        let result = try await client.request("train_step", params: [
+            "problems": problem, "group_size": 2, "max_tokens": 4, "max_tool_calls": 0, "seed": 7,
+            "learning_rate": 1e-4, "warmup_steps": .int(Int64(warmup)), "cosine_total_steps": .int(Int64(warmup + 10)),
+            "min_lr_ratio": 0.1,
+        ])
+        XCTAssertEqual(result["step"]?.intValue, Int64(before + 1))
+        let rate = try XCTUnwrap(result["metrics"]?["learning_rate"]?.doubleValue)
+        XCTAssertEqual(rate, 1e-4 * Double(before + 1) / Double(warmup), accuracy: 1e-12)
+        let status = try await client.request("status")
+        XCTAssertEqual(status["training"]?["step"]?.intValue, Int64(before + 1))
+        XCTAssertEqual(status["training"]?["running"], .bool(false))
+    }
+
+    /// Another model (here: the same file at the other precision) gets a new trainer, reported at step 0, and
+    /// the next train_step is that trainer's first.
+    func testModelLoadStartsANewTrainer() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        _ = try await client.request("train_step", params: [
+            "problems": problem, "group_size": 2, "max_tokens": 2, "max_tool_calls": 0, "seed": 1,
+        ])
+        let trained = try await client.request("status")["training"]?["step"]?.intValue ?? 0
+        XCTAssertGreaterThan(trained, 0)
+        let path = try DaemonFixture.modelPath()
+        let current = try await client.request("status")["model"]?["weights"]?.stringValue
+        let other = current == "bf16" ? "f32" : "bf16"
+        let info = try await client.request("model/load", params: ["path": .string(path), "weights": .string(other)])
+        XCTAssertEqual(info["weights"]?.stringValue, other)
+        XCTAssertEqual(info["path"]?.stringValue, URL(fileURLWithPath: path).standardizedFileURL.path)
+        let afterLoad = try await client.request("status")
+        XCTAssertEqual(afterLoad["training"]?["step"]?.intValue, 0)
+        let first = try await client.request("train_step", params: [
+            "problems": problem, "group_size": 2, "max_tokens": 2, "max_tool_calls": 0, "seed": 1,
+        ])
+        XCTAssertEqual(first["step"]?.intValue, 1)
+        // Back to f32, the precision the other tests assume nothing about but users start with.
+        _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32"])
+    }
+
+    /// evaluate's reports count responses and carry the graded and correct counts so far (the CLI's running
+    /// accuracy); the last report agrees with the result.
+    func testEvaluateProgressCarriesRunningAccuracy() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        let reports = Locked<[JSONValue]>([])
+        let problems: JSONValue = [
+            ["id": "a", "problem": "What is 2 + 3?", "answer": "5"],
+            ["id": "b", "problem": "What is 6 * 7?", "answer": "42"],
+            ["id": "c", "problem": "What is 10 - 4?", "answer": "6"],
+        ]
+        let result = try await client.request("evaluate", params: [
+            "problems": problems, "samples": 2, "temperature": 1, "max_tokens": 6, "max_tool_calls": 0, "batch": 2,
+        ], onProgress: { value in reports.withLock { $0.append(value) } })
+        let seen = reports.withLock { $0 }
+        XCTAssertEqual(seen.count, 6, "one report per response")
+        XCTAssertEqual(seen.map { $0["done"]?.intValue }, (1 ... 6).map { Int64($0) })
+        XCTAssertTrue(seen.allSatisfy { $0["kind"] == "report" && $0["total"]?.intValue == 6 })
+        let graded = seen.compactMap { $0["metrics"]?["graded"]?.doubleValue }
+        XCTAssertEqual(graded.count, 6)
+        XCTAssertEqual(graded, graded.sorted(), "graded counts only grow")
+        XCTAssertEqual(graded.last, 6)
+        let correct = try XCTUnwrap(seen.last?["metrics"]?["correct"]?.doubleValue)
+        let pass1 = try XCTUnwrap(result["metrics"]?["avg@2"]?.doubleValue)
+        // avg@2 is the mean share of correct samples per problem: with 2 samples each, correct / 6.
+        XCTAssertEqual(correct / 6, pass1, accuracy: 1e-9)
+        XCTAssertEqual(result["problems"]?.intValue, 3)
+    }
+}
