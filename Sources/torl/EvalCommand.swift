@@ -79,6 +79,7 @@ struct EvalCommand: ParsableCommand {
                 template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
                 temperature: Double(temperature ?? (samples == 1 ? 0 : 1)), top_p: Double(topP), top_k: topK, seed: seed,
                 instruction: prompt.instruction, accept_unboxed_answers: prompt.acceptUnboxedAnswers,
+                require_evaluated_answers: prompt.requireEvaluatedAnswers,
                 trigger: trigger.rawValue, max_prompt_tokens: maxPromptTokens)
             .params(with: EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: limit,
                                           samples: samples, output: output.map(DaemonConnectionOptions.absolute),

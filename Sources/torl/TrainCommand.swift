@@ -125,7 +125,8 @@ struct TrainCommand: ParsableCommand {
     private func generation(temperature: Double, seed: UInt64) -> GenerationFields {
         GenerationFields(template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
                           temperature: temperature, seed: seed, instruction: prompt.instruction,
-                          accept_unboxed_answers: prompt.acceptUnboxedAnswers)
+                          accept_unboxed_answers: prompt.acceptUnboxedAnswers,
+                          require_evaluated_answers: prompt.requireEvaluatedAnswers)
     }
 
     /// The sampling seed of step `step` (0-based): a fixed function of --seed and the step, so a resumed run

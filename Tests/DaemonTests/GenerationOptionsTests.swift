@@ -8,7 +8,7 @@ import RL
 final class GenerationOptionsTests: XCTestCase {
     func testSharedFieldsReachTheRolloutSettingsOfEveryMethod() throws {
         let shared: [String: JSONValue] = [
-            "instruction": "Reply with the number only.", "accept_unboxed_answers": true, "trigger": "output_marker",
+            "instruction": "Reply with the number only.", "accept_unboxed_answers": true, "require_evaluated_answers": true, "trigger": "output_marker",
             "max_prompt_tokens": 77, "template": "chat", "max_tokens": 12, "temperature": 0.5, "top_p": 0.9,
             "top_k": 5, "max_tool_calls": 2,
         ]
@@ -23,6 +23,7 @@ final class GenerationOptionsTests: XCTestCase {
             let settings = try option.settings(over: RolloutSettings())
             XCTAssertEqual(settings.instruction, "Reply with the number only.")
             XCTAssertTrue(settings.acceptsUnboxedAnswers)
+            XCTAssertTrue(settings.requiresEvaluatedAnswers)
             XCTAssertEqual(settings.trigger, .outputMarker)
             XCTAssertEqual(settings.maxPromptTokens, 77)
             XCTAssertEqual(settings.template, .chat)
@@ -35,6 +36,7 @@ final class GenerationOptionsTests: XCTestCase {
         let plain = try ParamsDecoding.decode(SolveParams.self, from: ["problem": "1+1"]).options.settings(over: RolloutSettings())
         XCTAssertNil(plain.instruction)
         XCTAssertFalse(plain.acceptsUnboxedAnswers)
+        XCTAssertFalse(plain.requiresEvaluatedAnswers)
         XCTAssertEqual(plain.trigger, .blockClose)
         XCTAssertEqual(plain.maxPromptTokens, RolloutSettings().maxPromptTokens)
     }

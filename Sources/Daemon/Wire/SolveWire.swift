@@ -18,12 +18,13 @@ struct GenerationOptions: Decodable, Sendable {
     var seed: UInt64?
     var instruction: String?
     var accept_unboxed_answers: Bool?
+    var require_evaluated_answers: Bool?
     var trigger: ToolTrigger?
     var max_prompt_tokens: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed, instruction,
-             accept_unboxed_answers, trigger, max_prompt_tokens
+             accept_unboxed_answers, require_evaluated_answers, trigger, max_prompt_tokens
     }
 
     /// Rollout settings with these options over `defaults`; invalid values are -32602 naming the field.
@@ -60,6 +61,7 @@ struct GenerationOptions: Decodable, Sendable {
             settings.instruction = instruction
         }
         if let accept_unboxed_answers { settings.acceptsUnboxedAnswers = accept_unboxed_answers }
+        if let require_evaluated_answers { settings.requiresEvaluatedAnswers = require_evaluated_answers }
         if let trigger { settings.trigger = trigger }
         if let max_prompt_tokens {
             guard max_prompt_tokens >= 1 else { throw RPCError.invalidParams(field: "max_prompt_tokens", reason: "must be >= 1") }

@@ -12,6 +12,7 @@ struct GenerationFields: Encodable {
     var seed: UInt64
     var instruction: String?
     var accept_unboxed_answers: Bool
+    var require_evaluated_answers: Bool
     /// nil: the daemon's default (closing a python block).
     var trigger: String?
     /// nil: the daemon's default (400).

@@ -1,5 +1,4 @@
 import ArgumentParser
-import RL
 
 /// Prompt and answer-reading options shared by `torl eval` and `torl train`.
 struct PromptOptions: ParsableArguments {
@@ -9,10 +8,4 @@ struct PromptOptions: ParsableArguments {
     var acceptUnboxedAnswers = false
     @Flag(help: "When the reference is a number, count only a number as written, not arithmetic equal to it (15*695 for 10425).")
     var requireEvaluatedAnswers = false
-
-    func apply(to settings: inout RolloutSettings) {
-        settings.instruction = instruction
-        settings.acceptsUnboxedAnswers = acceptUnboxedAnswers
-        settings.requiresEvaluatedAnswers = requireEvaluatedAnswers
-    }
 }
