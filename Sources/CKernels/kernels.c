@@ -206,71 +206,95 @@ TORL_AVX512 static inline __m512 load_f16(const uint16_t *p, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
 }
 
-// One query head against L cached rows: scores (independent per key, so the out-of-order core overlaps them),
-// softmax with exp_avx512, and the weighted sum of values accumulated in registers 64 dimensions at a time over
-// two keys per step (two independent FMA chains per register). KVTYPE/LOADKV: the cache element type.
-#define DEFINE_ATTENTION_HEAD(NAME, KVTYPE, LOADKV)                                                           \
-TORL_AVX512 static inline float NAME##_score(const float *q, const KVTYPE *k, long D) {                       \
-    /* Two partial sums halve the dependent FMA chain. */                                                     \
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();                                                \
-    long d = 0;                                                                                               \
-    for (; d + 32 <= D; d += 32) {                                                                            \
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), LOADKV(k + d, (__mmask16)0xFFFF), a0);                   \
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), LOADKV(k + d + 16, (__mmask16)0xFFFF), a1);         \
-    }                                                                                                         \
-    for (; d < D; d += 16) {                                                                                  \
-        __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);                   \
-        a0 = _mm512_fmadd_ps(load_f32(q + d, m), LOADKV(k + d, m), a0);                                       \
-    }                                                                                                         \
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));                                                       \
-}                                                                                                             \
+// scores: [L] ← exp(scores - max); returns 1 / Σ of them.
+TORL_AVX512 static inline float softmax_unnormalized_avx512(float *scores, long L) {
+    __m512 maxima = _mm512_set1_ps(-INFINITY);
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        maxima = _mm512_mask_max_ps(maxima, m, maxima, _mm512_maskz_loadu_ps(m, scores + j));
+    }
+    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(maxima));
+    __m512 sum = _mm512_setzero_ps();
+    for (long j = 0; j < L; j += 16) {
+        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
+        __m512 e = _mm512_maskz_mov_ps(m, exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift)));
+        _mm512_mask_storeu_ps(scores + j, m, e);
+        sum = _mm512_add_ps(sum, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+// G query heads that share one key/value head (grouped-query attention) against L cached rows: each cached row is
+// loaded (and widened, for f16) once for all G heads. Scores are independent per key (the out-of-order core
+// overlaps them); the weighted sum of values is accumulated in registers 64 dimensions at a time, over KU keys per
+// step so that there are at least 8 independent FMA chains. q, out: [G, D]; scores: scratch [G, L].
+// KVTYPE/LOADKV: the cache element type.
+#define DEFINE_ATTENTION_GROUP(NAME, KVTYPE, LOADKV, G, KU)                                                   \
 TORL_AVX512 static void NAME(const float *q, const KVTYPE *keys, const KVTYPE *values, long L, long D,        \
                              long stride, float scale, float *out, float *scores) {                           \
-    for (long j = 0; j < L; j++) scores[j] = NAME##_score(q, keys + j * stride, D) * scale;                   \
-    __m512 maxima = _mm512_set1_ps(-INFINITY);                                                                \
-    for (long j = 0; j < L; j += 16) {                                                                        \
-        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);                   \
-        maxima = _mm512_mask_max_ps(maxima, m, maxima, _mm512_maskz_loadu_ps(m, scores + j));                 \
+    for (long j = 0; j < L; j++) {                                                                            \
+        const KVTYPE *k = keys + j * stride;                                                                  \
+        __m512 s[G];                                                                                          \
+        for (int g = 0; g < G; g++) s[g] = _mm512_setzero_ps();                                               \
+        for (long d = 0; d < D; d += 16) {                                                                    \
+            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);               \
+            __m512 kv = LOADKV(k + d, m);                                                                     \
+            for (int g = 0; g < G; g++) s[g] = _mm512_fmadd_ps(load_f32(q + g * D + d, m), kv, s[g]);         \
+        }                                                                                                     \
+        for (int g = 0; g < G; g++) scores[g * L + j] = _mm512_reduce_add_ps(s[g]) * scale;                   \
     }                                                                                                         \
-    __m512 shift = _mm512_set1_ps(_mm512_reduce_max_ps(maxima));                                              \
-    __m512 sum = _mm512_setzero_ps();                                                                         \
-    for (long j = 0; j < L; j += 16) {                                                                        \
-        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);                   \
-        __m512 e = _mm512_maskz_mov_ps(m, exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift)));         \
-        _mm512_mask_storeu_ps(scores + j, m, e);                                                              \
-        sum = _mm512_add_ps(sum, e);                                                                          \
-    }                                                                                                         \
-    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));                                        \
+    __m512 inverse[G];                                                                                        \
+    for (int g = 0; g < G; g++) inverse[g] = _mm512_set1_ps(softmax_unnormalized_avx512(scores + g * L, L));  \
     for (long d0 = 0; d0 < D; d0 += 64) {                                                                     \
-        __m512 a[4], b[4];                                                                                    \
+        __m512 a[KU][G][4];                                                                                   \
         __mmask16 m[4];                                                                                       \
         for (int c = 0; c < 4; c++) {                                                                         \
             long d = d0 + 16 * c;                                                                             \
             m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);         \
-            a[c] = _mm512_setzero_ps();                                                                       \
-            b[c] = _mm512_setzero_ps();                                                                       \
+            for (int u = 0; u < KU; u++) for (int g = 0; g < G; g++) a[u][g][c] = _mm512_setzero_ps();        \
         }                                                                                                     \
         long j = 0;                                                                                           \
-        for (; j + 2 <= L; j += 2) {                                                                          \
-            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);                        \
-            const KVTYPE *v0 = values + j * stride + d0, *v1 = v0 + stride;                                   \
-            for (int c = 0; c < 4; c++) {                                                                     \
-                a[c] = _mm512_fmadd_ps(p0, LOADKV(v0 + 16 * c, m[c]), a[c]);                                  \
-                b[c] = _mm512_fmadd_ps(p1, LOADKV(v1 + 16 * c, m[c]), b[c]);                                  \
+        for (; j + KU <= L; j += KU)                                                                          \
+            for (int u = 0; u < KU; u++) {                                                                    \
+                const KVTYPE *v = values + (j + u) * stride + d0;                                             \
+                __m512 vv[4];                                                                                 \
+                for (int c = 0; c < 4; c++) vv[c] = LOADKV(v + 16 * c, m[c]);                                 \
+                for (int g = 0; g < G; g++) {                                                                 \
+                    __m512 p = _mm512_set1_ps(scores[g * L + j + u]);                                         \
+                    for (int c = 0; c < 4; c++) a[u][g][c] = _mm512_fmadd_ps(p, vv[c], a[u][g][c]);           \
+                }                                                                                             \
+            }                                                                                                 \
+        for (; j < L; j++) {                                                                                  \
+            const KVTYPE *v = values + j * stride + d0;                                                       \
+            for (int g = 0; g < G; g++) {                                                                     \
+                __m512 p = _mm512_set1_ps(scores[g * L + j]);                                                 \
+                for (int c = 0; c < 4; c++) a[0][g][c] = _mm512_fmadd_ps(p, LOADKV(v + 16 * c, m[c]), a[0][g][c]); \
             }                                                                                                 \
         }                                                                                                     \
-        if (j < L) {                                                                                          \
-            __m512 p0 = _mm512_set1_ps(scores[j]);                                                            \
-            const KVTYPE *v0 = values + j * stride + d0;                                                      \
-            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, LOADKV(v0 + 16 * c, m[c]), a[c]);          \
-        }                                                                                                     \
-        for (int c = 0; c < 4; c++)                                                                           \
-            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(_mm512_add_ps(a[c], b[c]), inverse)); \
+        for (int g = 0; g < G; g++)                                                                           \
+            for (int c = 0; c < 4; c++) {                                                                     \
+                __m512 total = a[0][g][c];                                                                    \
+                for (int u = 1; u < KU; u++) total = _mm512_add_ps(total, a[u][g][c]);                        \
+                _mm512_mask_storeu_ps(out + g * D + d0 + 16 * c, m[c], _mm512_mul_ps(total, inverse[g]));     \
+            }                                                                                                 \
     }                                                                                                         \
 }
 
-DEFINE_ATTENTION_HEAD(attention_head_f32_avx512, float, load_f32)
-DEFINE_ATTENTION_HEAD(attention_head_f16_avx512, uint16_t, load_f16)
+DEFINE_ATTENTION_GROUP(attention_1_f32_avx512, float, load_f32, 1, 2)
+DEFINE_ATTENTION_GROUP(attention_2_f32_avx512, float, load_f32, 2, 1)
+DEFINE_ATTENTION_GROUP(attention_3_f32_avx512, float, load_f32, 3, 1)
+DEFINE_ATTENTION_GROUP(attention_4_f32_avx512, float, load_f32, 4, 1)
+DEFINE_ATTENTION_GROUP(attention_1_f16_avx512, uint16_t, load_f16, 1, 2)
+DEFINE_ATTENTION_GROUP(attention_2_f16_avx512, uint16_t, load_f16, 2, 1)
+DEFINE_ATTENTION_GROUP(attention_3_f16_avx512, uint16_t, load_f16, 3, 1)
+DEFINE_ATTENTION_GROUP(attention_4_f16_avx512, uint16_t, load_f16, 4, 1)
+
+typedef void (*attention_group_f32)(const float *, const float *, const float *, long, long, long, float, float *, float *);
+typedef void (*attention_group_f16)(const float *, const uint16_t *, const uint16_t *, long, long, long, float, float *, float *);
+static const attention_group_f32 attention_groups_f32[TORL_ATTENTION_MAX_GROUP] = {
+    attention_1_f32_avx512, attention_2_f32_avx512, attention_3_f32_avx512, attention_4_f32_avx512};
+static const attention_group_f16 attention_groups_f16[TORL_ATTENTION_MAX_GROUP] = {
+    attention_1_f16_avx512, attention_2_f16_avx512, attention_3_f16_avx512, attention_4_f16_avx512};
 
 TORL_AVX512 static void f32_to_f16_avx512(const float *src, uint16_t *dst, long n) {
     for (long i = 0; i < n; i += 16) {
@@ -463,30 +487,39 @@ static inline float kv_element(const void *base, long index, int format) {
     return format == TORL_KV_F16 ? f16_bits_to_f32(((const uint16_t *)base)[index]) : ((const float *)base)[index];
 }
 
-void torl_attention_head(const float *q, const void *keys, const void *values, long L, long D, long stride,
-                         int kv_format, float scale, float *out, float *scores) {
+void torl_attention_heads(const float *q, long G, const void *keys, const void *values, long L, long D, long stride,
+                          int kv_format, float scale, float *out, float *scores) {
+    for (long g0 = 0; g0 < G; g0 += TORL_ATTENTION_MAX_GROUP) {
+        long heads = G - g0 < TORL_ATTENTION_MAX_GROUP ? G - g0 : TORL_ATTENTION_MAX_GROUP;
+        const float *qg = q + g0 * D;
+        float *og = out + g0 * D;
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) {
-        if (kv_format == TORL_KV_F16)
-            attention_head_f16_avx512(q, keys, values, L, D, stride, scale, out, scores);
-        else
-            attention_head_f32_avx512(q, keys, values, L, D, stride, scale, out, scores);
-        return;
-    }
+        if (torl_kernels_use_avx512()) {
+            if (kv_format == TORL_KV_F16)
+                attention_groups_f16[heads - 1](qg, keys, values, L, D, stride, scale, og, scores);
+            else
+                attention_groups_f32[heads - 1](qg, keys, values, L, D, stride, scale, og, scores);
+            continue;
+        }
 #endif
-    float maximum = -INFINITY;
-    for (long j = 0; j < L; j++) {
-        float s = 0;
-        for (long d = 0; d < D; d++) s += q[d] * kv_element(keys, j * stride + d, kv_format);
-        scores[j] = s * scale;
-        if (scores[j] > maximum) maximum = scores[j];
-    }
-    float sum = 0;
-    for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
-    for (long d = 0; d < D; d++) out[d] = 0;
-    for (long j = 0; j < L; j++) {
-        float p = scores[j] / sum;
-        for (long d = 0; d < D; d++) out[d] += p * kv_element(values, j * stride + d, kv_format);
+        for (long h = 0; h < heads; h++) {
+            const float *qh = qg + h * D;
+            float *oh = og + h * D;
+            float maximum = -INFINITY;
+            for (long j = 0; j < L; j++) {
+                float s = 0;
+                for (long d = 0; d < D; d++) s += qh[d] * kv_element(keys, j * stride + d, kv_format);
+                scores[j] = s * scale;
+                if (scores[j] > maximum) maximum = scores[j];
+            }
+            float sum = 0;
+            for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
+            for (long d = 0; d < D; d++) oh[d] = 0;
+            for (long j = 0; j < L; j++) {
+                float p = scores[j] / sum;
+                for (long d = 0; d < D; d++) oh[d] += p * kv_element(values, j * stride + d, kv_format);
+            }
+        }
     }
 }
 

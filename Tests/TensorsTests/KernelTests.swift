@@ -159,13 +159,16 @@ final class LayerKernelTests: XCTestCase {
         for avx512 in [true, false] {
             KernelInfo.enableAVX512(avx512)
             var rowWise = [Float](repeating: 0, count: n * Q)
-            var scores = [Float](repeating: 0, count: L)
+            var scores = [Float](repeating: 0, count: Attention.scoreScratchCount(length: L))
+            // Head ranges as the model's parallel tasks cut them: here after the first head, inside a group.
             for i in 0..<n {
-                rowWise.withUnsafeMutableBufferPointer { out in
-                    queries.withUnsafeBufferPointer { q in
-                        Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keyBytes,
-                                             values: valueBytes, format: format, length: start + i + 1, heads: H,
-                                             keyValueHeads: KVH, headDimension: D, scores: &scores, heads: 0..<H)
+                for heads in [0..<1, 1..<H] {
+                    rowWise.withUnsafeMutableBufferPointer { out in
+                        queries.withUnsafeBufferPointer { q in
+                            Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keyBytes,
+                                                 values: valueBytes, format: format, length: start + i + 1, heads: H,
+                                                 keyValueHeads: KVH, headDimension: D, scores: &scores, heads: heads)
+                        }
                     }
                 }
             }
@@ -185,11 +188,16 @@ final class LayerKernelTests: XCTestCase {
 
     func testAttentionRowAndBlockMatchNaiveWithGroupedHeads() {
         checkAttention(heads: 4, keyValueHeads: 2, headDimension: 8, length: 13, start: 6, format: .f32, seed: 7)
+        // Groups of 1, 3 and 6 query heads (6 = one pass of 4 heads, then one of 2); 6 and 1 with f16 below.
+        checkAttention(heads: 3, keyValueHeads: 3, headDimension: 64, length: 40, start: 30, format: .f32, seed: 40)
+        checkAttention(heads: 9, keyValueHeads: 3, headDimension: 64, length: 37, start: 33, format: .f32, seed: 41)
     }
 
     /// f16 keys and values; D = 40 leaves masked lanes in every pass.
     func testAttentionOverHalfPrecisionCache() {
         checkAttention(heads: 6, keyValueHeads: 2, headDimension: 40, length: 21, start: 9, format: .f16, seed: 17)
+        checkAttention(heads: 12, keyValueHeads: 2, headDimension: 64, length: 35, start: 31, format: .f16, seed: 18)
+        checkAttention(heads: 2, keyValueHeads: 2, headDimension: 72, length: 18, start: 10, format: .f16, seed: 19)
     }
 
     func testHalfConversionRoundsToNearestEvenInBothImplementations() {

@@ -38,10 +38,14 @@ void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 /// Formats of cached keys and values: f32, or IEEE half (f16) bit patterns.
 enum { TORL_KV_F32 = 0, TORL_KV_F16 = 1 };
 
-/// Causal attention of one query head: out: [D] = softmax(scale · keys · q) · values, with keys and values
-/// [L, D] at row stride `stride` (elements) in `kv_format` (TORL_KV_F32 or TORL_KV_F16); scores: scratch of L floats.
-void torl_attention_head(const float *q, const void *keys, const void *values, long L, long D, long stride,
-                         int kv_format, float scale, float *out, float *scores);
+/// Query heads handled by one pass over the cached rows; larger groups are taken this many heads at a time.
+#define TORL_ATTENTION_MAX_GROUP 4
+
+/// Causal attention of G query heads sharing one key/value head: out: [G, D], out[g] = softmax(scale · keys · q[g])
+/// · values, with q: [G, D], keys and values [L, D] at row stride `stride` (elements) in `kv_format` (TORL_KV_F32
+/// or TORL_KV_F16); scores: scratch of min(G, TORL_ATTENTION_MAX_GROUP) · L floats.
+void torl_attention_heads(const float *q, long G, const void *keys, const void *values, long L, long D, long stride,
+                          int kv_format, float scale, float *out, float *scores);
 
 /// dst[i] = f16(src[i]) rounded to nearest even (overflow to infinity, NaN stays NaN); and the exact widening back.
 void torl_f32_to_f16(const float *src, uint16_t *dst, long n);

@@ -206,7 +206,7 @@ extension LlamaModel {
         }
         let rows = rowSteps.flatMap { Array(steps[$0]) }
         ComputePool.parallelFor(rows.count * H, grain: 2) { items in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: c.contextLength)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: Attention.scoreScratchCount(length: c.contextLength))
             defer { scores.deallocate() }
             var item = items.lowerBound
             while item < items.upperBound {

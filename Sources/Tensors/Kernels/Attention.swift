@@ -30,8 +30,9 @@ public enum KeyValueFormat: Sendable {
 /// Causal grouped-query attention of new query rows against a key/value cache.
 public enum Attention {
     /// One query row of one sequence: out: [H * D] ← q: [H * D] attending to keys, values: [L, KVH * D] in `format`
-    /// (rows 0..<L of the sequence's cache, L including the query's own position). Query head h reads key/value
-    /// head h / (H / KVH). scores: scratch of at least L floats.
+    /// (rows 0..<L of the sequence's cache, L including the query's own position), for the query heads `headRange`.
+    /// Query head h reads key/value head h / (H / KVH); the heads of one key/value head go to the kernel together,
+    /// so each cached row is read once for them. scores: scratch of `scoreScratchCount(length:)` floats.
     public static func forwardRow(out: UnsafeMutablePointer<Float>, query q: UnsafePointer<Float>,
                                   keys: UnsafeRawPointer, values: UnsafeRawPointer, format: KeyValueFormat = .f32, length L: Int,
                                   heads H: Int, keyValueHeads KVH: Int, headDimension D: Int,
@@ -39,12 +40,19 @@ public enum Attention {
         let stride = KVH * D
         let group = H / KVH
         let scale = Float(1.0 / Double(D).squareRoot())
-        for h in headRange {
-            let kvOffset = (h / group) * D * format.bytesPerElement
-            torl_attention_head(q + h * D, keys + kvOffset, values + kvOffset, L, D, stride, format.kernelCode, scale,
-                                out + h * D, scores)
+        var h = headRange.lowerBound
+        while h < headRange.upperBound {
+            let kvHead = h / group
+            let end = min(headRange.upperBound, (kvHead + 1) * group)
+            let kvOffset = kvHead * D * format.bytesPerElement
+            torl_attention_heads(q + h * D, end - h, keys + kvOffset, values + kvOffset, L, D, stride, format.kernelCode,
+                                 scale, out + h * D, scores)
+            h = end
         }
     }
+
+    /// Floats of score scratch `forwardRow` needs for `length` cached rows.
+    public static func scoreScratchCount(length: Int) -> Int { Int(TORL_ATTENTION_MAX_GROUP) * max(length, 1) }
 
     /// Query rows processed per GEMM pair in `forwardBlock`; bounds the score scratch to this many rows.
     static let queryBlock = 128
