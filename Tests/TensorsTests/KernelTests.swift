@@ -306,6 +306,17 @@ final class RuntimeTests: XCTestCase {
         }
     }
 
+    func testStreamedMemoryAlignsLargeBlocksToHugePages() {
+        for (bytes, alignment) in [(1, 64), (1000, 64), ((1 << 20) - 1, 64), (1 << 20, 2 << 20), ((5 << 20) + 3, 2 << 20)] {
+            let block = StreamedMemory.allocate(byteCount: bytes)
+            defer { StreamedMemory.deallocate(block) }
+            XCTAssertEqual(Int(bitPattern: block) % alignment, 0, "\(bytes) bytes")
+            // Every byte asked for is usable.
+            block.initializeMemory(as: UInt8.self, repeating: 0xA5, count: bytes)
+            XCTAssertEqual(block.load(fromByteOffset: bytes - 1, as: UInt8.self), 0xA5)
+        }
+    }
+
     func testCoreTypeFromCPUFlags() {
         let avx512 = "processor : 0\nflags\t\t: fpu sse avx2 avx512f avx512bw avx512_bf16\n"
         XCTAssertEqual(BLASEnvironment.recommendedCoreType(cpuFlags: BLASEnvironment.cpuFlags(cpuinfo: avx512)), "SkylakeX")

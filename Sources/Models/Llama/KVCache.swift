@@ -18,10 +18,10 @@ final class SequenceCache {
         storage = Self.allocate(blocks: 2 * layerCount, rows: self.capacity, rowBytes: rowWidth * format.bytesPerElement)
     }
 
-    deinit { storage.deallocate() }
+    deinit { StreamedMemory.deallocate(storage) }
 
     private static func allocate(blocks: Int, rows: Int, rowBytes: Int) -> UnsafeMutableRawPointer {
-        .allocate(byteCount: max(blocks * rows * rowBytes, 1), alignment: 64)
+        StreamedMemory.allocate(byteCount: blocks * rows * rowBytes)
     }
 
     private var rowBytes: Int { rowWidth * format.bytesPerElement }
@@ -46,7 +46,7 @@ final class SequenceCache {
             (newStorage + block * newCapacity * rowBytes).copyMemory(from: storage + block * capacity * rowBytes,
                                                                      byteCount: length * rowBytes)
         }
-        storage.deallocate()
+        StreamedMemory.deallocate(storage)
         storage = newStorage
         capacity = newCapacity
     }
