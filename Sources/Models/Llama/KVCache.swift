@@ -18,10 +18,12 @@ final class SequenceCache {
         storage = Self.allocate(blocks: 2 * layerCount, rows: self.capacity, rowBytes: rowWidth * format.bytesPerElement)
     }
 
-    deinit { StreamedMemory.deallocate(storage) }
+    deinit { storage.deallocate() }
 
+    /// Ordinary pages, not `StreamedMemory`'s huge pages: a cache grows by reallocation, and every huge page it
+    /// touches is zeroed whole (measured: 3% of a batch-64 decode in `clear_page_erms`).
     private static func allocate(blocks: Int, rows: Int, rowBytes: Int) -> UnsafeMutableRawPointer {
-        StreamedMemory.allocate(byteCount: blocks * rows * rowBytes)
+        .allocate(byteCount: max(blocks * rows * rowBytes, 1), alignment: 64)
     }
 
     private var rowBytes: Int { rowWidth * format.bytesPerElement }
@@ -46,7 +48,7 @@ final class SequenceCache {
             (newStorage + block * newCapacity * rowBytes).copyMemory(from: storage + block * capacity * rowBytes,
                                                                      byteCount: length * rowBytes)
         }
-        StreamedMemory.deallocate(storage)
+        storage.deallocate()
         storage = newStorage
         capacity = newCapacity
     }

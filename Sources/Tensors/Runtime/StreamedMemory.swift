@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Memory for large arrays that the kernels stream from DRAM on every step (weights, key/value caches).
+/// Memory for large, long-lived arrays that the kernels stream from DRAM on every step (weight matrices).
 ///
 /// Blocks of at least `hugePageMinimum` bytes are aligned to 2 MiB, rounded up to whole 2 MiB pages and offered to
 /// the kernel as transparent huge pages (this machine's THP mode is `madvise`, so nothing gets them unasked).
