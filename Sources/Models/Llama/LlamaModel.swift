@@ -205,8 +205,11 @@ extension LlamaModel {
             }
         }
         let rows = rowSteps.flatMap { Array(steps[$0]) }
+        // Scratch for the longest row of this call, not the whole context: a context-sized block (128 KiB at 4 heads
+        // × 8192) reaches malloc's mmap threshold, and every task of every layer would map and fault it anew.
+        let longest = rows.map { positions[$0] + 1 }.max() ?? 1
         ComputePool.parallelFor(rows.count * H, grain: 2) { items in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: Attention.scoreScratchCount(length: c.contextLength))
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: Attention.scoreScratchCount(length: longest))
             defer { scores.deallocate() }
             var item = items.lowerBound
             while item < items.upperBound {
