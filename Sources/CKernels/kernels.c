@@ -200,29 +200,14 @@ TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float 
     }
 }
 
-// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
-// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
-TORL_AVX512 static inline float score_avx512(const float *q, const float *k, long D) {
-    // Two partial sums halve the dependent FMA chain.
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    long d = 0;
-    for (; d + 32 <= D; d += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(k + d), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + d + 16), _mm512_loadu_ps(k + d + 16), a1);
-    }
-    for (; d < D; d += 16) {
-        __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
-        a0 = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), a0);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+// Cached keys and values are f32, or f16 (half the bytes that decode attention streams from memory; F16C widens
+// 16 of them per instruction).
+TORL_AVX512 static inline __m512 load_f16(const uint16_t *p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
 }
 
-// One query head against L cached rows: scores (independent per key, so the out-of-order core overlaps them),
-// softmax with exp_avx512, and the weighted sum of values accumulated in registers 64 dimensions at a time over
-// two keys per step (two independent FMA chains per register).
-TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
-                                              long stride, float scale, float *out, float *scores) {
-    for (long j = 0; j < L; j++) scores[j] = score_avx512(q, keys + j * stride, D) * scale;
+// scores: [L] ← exp(scores - max); returns 1 / Σ of them.
+TORL_AVX512 static inline float softmax_unnormalized_avx512(float *scores, long L) {
     __m512 maxima = _mm512_set1_ps(-INFINITY);
     for (long j = 0; j < L; j += 16) {
         __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
@@ -236,33 +221,152 @@ TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys,
         _mm512_mask_storeu_ps(scores + j, m, e);
         sum = _mm512_add_ps(sum, e);
     }
-    __m512 inverse = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(sum));
-    for (long d0 = 0; d0 < D; d0 += 64) {
-        __m512 a[4], b[4];
-        __mmask16 m[4];
-        for (int c = 0; c < 4; c++) {
-            long d = d0 + 16 * c;
-            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
-            a[c] = _mm512_setzero_ps();
-            b[c] = _mm512_setzero_ps();
-        }
-        long j = 0;
-        for (; j + 2 <= L; j += 2) {
-            __m512 p0 = _mm512_set1_ps(scores[j]), p1 = _mm512_set1_ps(scores[j + 1]);
-            const float *v0 = values + j * stride + d0, *v1 = v0 + stride;
-            for (int c = 0; c < 4; c++) {
-                a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
-                b[c] = _mm512_fmadd_ps(p1, load_f32(v1 + 16 * c, m[c]), b[c]);
-            }
-        }
-        if (j < L) {
-            __m512 p0 = _mm512_set1_ps(scores[j]);
-            const float *v0 = values + j * stride + d0;
-            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_f32(v0 + 16 * c, m[c]), a[c]);
-        }
-        for (int c = 0; c < 4; c++)
-            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(_mm512_add_ps(a[c], b[c]), inverse));
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+// Cached rows are short (D elements) and a stride apart, so the hardware prefetcher ramps up late and the loops
+// stall on each row's load (perf: half of the attention samples on the first use of a key). The loops prefetch the
+// row this many keys ahead; prefetches never fault, so reading past the last row is harmless.
+#define KV_PREFETCH_ROWS 8
+TORL_AVX512 static inline void prefetch_row(const char *row, long bytes) {
+    for (long b = 0; b < bytes; b += 64) _mm_prefetch(row + b, _MM_HINT_T0);
+}
+
+// G query heads that share one key/value head (grouped-query attention) against L cached rows: each cached row is
+// loaded (and widened, for f16) once for all G heads. Scores are independent per key (the out-of-order core
+// overlaps them); the weighted sum of values is accumulated in registers 64 dimensions at a time, over KU keys per
+// step so that there are at least 8 independent FMA chains. q, out: [G, D]; scores: scratch [G, L].
+// KVTYPE/LOADKV: the cache element type.
+#define DEFINE_ATTENTION_GROUP(NAME, KVTYPE, LOADKV, G, KU)                                                   \
+TORL_AVX512 static void NAME(const float *q, const KVTYPE *keys, const KVTYPE *values, long L, long D,        \
+                             long stride, float scale, float *out, float *scores) {                           \
+    for (long j = 0; j < L; j++) {                                                                            \
+        const KVTYPE *k = keys + j * stride;                                                                  \
+        prefetch_row((const char *)(k + KV_PREFETCH_ROWS * stride), D * (long)sizeof(KVTYPE));                \
+        __m512 s[G];                                                                                          \
+        for (int g = 0; g < G; g++) s[g] = _mm512_setzero_ps();                                               \
+        for (long d = 0; d < D; d += 16) {                                                                    \
+            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);               \
+            __m512 kv = LOADKV(k + d, m);                                                                     \
+            for (int g = 0; g < G; g++) s[g] = _mm512_fmadd_ps(load_f32(q + g * D + d, m), kv, s[g]);         \
+        }                                                                                                     \
+        for (int g = 0; g < G; g++) scores[g * L + j] = _mm512_reduce_add_ps(s[g]) * scale;                   \
+    }                                                                                                         \
+    __m512 inverse[G];                                                                                        \
+    for (int g = 0; g < G; g++) inverse[g] = _mm512_set1_ps(softmax_unnormalized_avx512(scores + g * L, L));  \
+    for (long d0 = 0; d0 < D; d0 += 64) {                                                                     \
+        __m512 a[KU][G][4];                                                                                   \
+        __mmask16 m[4];                                                                                       \
+        for (int c = 0; c < 4; c++) {                                                                         \
+            long d = d0 + 16 * c;                                                                             \
+            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);         \
+            for (int u = 0; u < KU; u++) for (int g = 0; g < G; g++) a[u][g][c] = _mm512_setzero_ps();        \
+        }                                                                                                     \
+        long j = 0;                                                                                           \
+        for (; j + KU <= L; j += KU)                                                                          \
+            for (int u = 0; u < KU; u++) {                                                                    \
+                const KVTYPE *v = values + (j + u) * stride + d0;                                             \
+                prefetch_row((const char *)(v + KV_PREFETCH_ROWS * stride), 64 * (long)sizeof(KVTYPE));       \
+                __m512 vv[4];                                                                                 \
+                for (int c = 0; c < 4; c++) vv[c] = LOADKV(v + 16 * c, m[c]);                                 \
+                for (int g = 0; g < G; g++) {                                                                 \
+                    __m512 p = _mm512_set1_ps(scores[g * L + j + u]);                                         \
+                    for (int c = 0; c < 4; c++) a[u][g][c] = _mm512_fmadd_ps(p, vv[c], a[u][g][c]);           \
+                }                                                                                             \
+            }                                                                                                 \
+        for (; j < L; j++) {                                                                                  \
+            const KVTYPE *v = values + j * stride + d0;                                                       \
+            for (int g = 0; g < G; g++) {                                                                     \
+                __m512 p = _mm512_set1_ps(scores[g * L + j]);                                                 \
+                for (int c = 0; c < 4; c++) a[0][g][c] = _mm512_fmadd_ps(p, LOADKV(v + 16 * c, m[c]), a[0][g][c]); \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int g = 0; g < G; g++)                                                                           \
+            for (int c = 0; c < 4; c++) {                                                                     \
+                __m512 total = a[0][g][c];                                                                    \
+                for (int u = 1; u < KU; u++) total = _mm512_add_ps(total, a[u][g][c]);                        \
+                _mm512_mask_storeu_ps(out + g * D + d0 + 16 * c, m[c], _mm512_mul_ps(total, inverse[g]));     \
+            }                                                                                                 \
+    }                                                                                                         \
+}
+
+DEFINE_ATTENTION_GROUP(attention_1_f32_avx512, float, load_f32, 1, 2)
+DEFINE_ATTENTION_GROUP(attention_2_f32_avx512, float, load_f32, 2, 1)
+DEFINE_ATTENTION_GROUP(attention_3_f32_avx512, float, load_f32, 3, 1)
+DEFINE_ATTENTION_GROUP(attention_4_f32_avx512, float, load_f32, 4, 1)
+DEFINE_ATTENTION_GROUP(attention_1_f16_avx512, uint16_t, load_f16, 1, 2)
+DEFINE_ATTENTION_GROUP(attention_2_f16_avx512, uint16_t, load_f16, 2, 1)
+DEFINE_ATTENTION_GROUP(attention_3_f16_avx512, uint16_t, load_f16, 3, 1)
+DEFINE_ATTENTION_GROUP(attention_4_f16_avx512, uint16_t, load_f16, 4, 1)
+
+typedef void (*attention_group_f32)(const float *, const float *, const float *, long, long, long, float, float *, float *);
+typedef void (*attention_group_f16)(const float *, const uint16_t *, const uint16_t *, long, long, long, float, float *, float *);
+static const attention_group_f32 attention_groups_f32[TORL_ATTENTION_MAX_GROUP] = {
+    attention_1_f32_avx512, attention_2_f32_avx512, attention_3_f32_avx512, attention_4_f32_avx512};
+static const attention_group_f16 attention_groups_f16[TORL_ATTENTION_MAX_GROUP] = {
+    attention_1_f16_avx512, attention_2_f16_avx512, attention_3_f16_avx512, attention_4_f16_avx512};
+
+TORL_AVX512 static void f32_to_f16_avx512(const float *src, uint16_t *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_mask_storeu_epi16(dst + i, m, h);
     }
+}
+
+TORL_AVX512 static void f16_to_f32_avx512(const uint16_t *src, float *dst, long n) {
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, m, load_f16(src + i, m));
+    }
+}
+
+// RMSNorm of one row with the sum of squares in double precision (eight double lanes per half-vector), like the
+// portable version, so both paths agree to rounding of the final products.
+TORL_AVX512 static void rmsnorm_avx512(const float *x, const float *weight, float *out, long C, float epsilon) {
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    for (long c = 0; c < C; c += 16) {
+        __mmask16 m = (C - c >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c)) - 1);
+        __m512 v = load_f32(x + c, m);
+        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+        __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        s0 = _mm512_fmadd_pd(lo, lo, s0);
+        s1 = _mm512_fmadd_pd(hi, hi, s1);
+    }
+    double sumOfSquares = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+    __m512 scale = _mm512_set1_ps((float)(1.0 / sqrt(sumOfSquares / (double)C + (double)epsilon)));
+    for (long c = 0; c < C; c += 16) {
+        __mmask16 m = (C - c >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (C - c)) - 1);
+        _mm512_mask_storeu_ps(out + c, m, _mm512_mul_ps(_mm512_mul_ps(load_f32(x + c, m), scale), load_f32(weight + c, m)));
+    }
+}
+
+// Index of the largest value (the first on ties; NaN never wins): per-lane maxima and their indices, then the
+// best lane, preferring the lowest index among equal maxima.
+TORL_AVX512 static long argmax_avx512(const float *x, long n) {
+    __m512 best = _mm512_set1_ps(-INFINITY);
+    __m512i bestIndex = _mm512_set1_epi32(-1), index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        // Strictly greater keeps each lane's first maximum; the first value of a lane also replaces -inf.
+        __mmask16 better = _mm512_mask_cmp_ps_mask(m, v, best, _CMP_GT_OQ) |
+                           (_mm512_cmpeq_epi32_mask(bestIndex, _mm512_set1_epi32(-1)) & m & _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q));
+        best = _mm512_mask_mov_ps(best, better, v);
+        bestIndex = _mm512_mask_mov_epi32(bestIndex, better, index);
+        index = _mm512_add_epi32(index, step);
+    }
+    float values[16];
+    int32_t indices[16];
+    _mm512_storeu_ps(values, best);
+    _mm512_storeu_si512(indices, bestIndex);
+    long result = -1;
+    for (int lane = 0; lane < 16; lane++) {
+        if (indices[lane] < 0) continue;
+        if (result < 0 || values[lane] > x[result] || (values[lane] == x[result] && indices[lane] < result)) result = indices[lane];
+    }
+    return result;
 }
 
 TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
@@ -286,86 +390,6 @@ static int detect_avx512(void) {
 #else
 #define TORL_HAVE_AVX512_PATH 0
 static int detect_avx512(void) { return 0; }
-// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
-// for exp(r) (relative error about 1e-7), scaled by 2^n.
-TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
-    p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
-        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
-        _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
-    }
-}
-
-// One query head against L cached rows: scores in registers-friendly passes, softmax with exp_avx512, and the
-// weighted sum of values accumulated in registers 64 dimensions at a time (no store of out per key).
-TORL_AVX512 static void attention_head_avx512(const float *q, const float *keys, const float *values, long L, long D,
-                                              long stride, float scale, float *out, float *scores) {
-    float maximum = -INFINITY;
-    for (long j = 0; j < L; j++) {
-        const float *k = keys + j * stride;
-        __m512 acc = _mm512_setzero_ps();
-        for (long d = 0; d < D; d += 16) {
-            __mmask16 m = (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
-            acc = _mm512_fmadd_ps(load_f32(q + d, m), load_f32(k + d, m), acc);
-        }
-        float score = _mm512_reduce_add_ps(acc) * scale;
-        scores[j] = score;
-        if (score > maximum) maximum = score;
-    }
-    __m512 sum = _mm512_setzero_ps();
-    __m512 shift = _mm512_set1_ps(maximum);
-    for (long j = 0; j < L; j += 16) {
-        __mmask16 m = (L - j >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (L - j)) - 1);
-        __m512 e = exp_avx512(_mm512_sub_ps(load_f32(scores + j, m), shift));
-        e = _mm512_maskz_mov_ps(m, e);
-        _mm512_mask_storeu_ps(scores + j, m, e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    float inverse = 1.0f / _mm512_reduce_add_ps(sum);
-    for (long d0 = 0; d0 < D; d0 += 64) {
-        __m512 a[4];
-        __mmask16 m[4];
-        for (int c = 0; c < 4; c++) {
-            long d = d0 + 16 * c;
-            m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);
-            a[c] = _mm512_setzero_ps();
-        }
-        for (long j = 0; j < L; j++) {
-            __m512 p = _mm512_set1_ps(scores[j]);
-            const float *v = values + j * stride + d0;
-            for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p, load_f32(v + 16 * c, m[c]), a[c]);
-        }
-        for (int c = 0; c < 4; c++)
-            _mm512_mask_storeu_ps(out + d0 + 16 * c, m[c], _mm512_mul_ps(a[c], _mm512_set1_ps(inverse)));
-    }
-}
-
-TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
-    for (long i = 0; i < n; i += 16) {
-        __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m256i h = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + i));
-        _mm256_mask_storeu_epi16(dst + i, m, h);
-    }
-}
-
 static int detect_avx512_bf16(void) { return 0; }
 #endif
 
@@ -439,23 +463,111 @@ void torl_linear_f32(const float *x, long T, long K, const float *w, long n0, lo
     linear_f32_portable(x, T, K, w, n0, n1, y, ldy, acc);
 }
 
-void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
-                         float scale, float *out, float *scores) {
+// Portable IEEE half conversions: exact widening (subnormals, infinities, NaN), narrowing rounded to nearest even.
+static float f16_bits_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
+    if (exponent == 0) {
+        float magnitude = (float)mantissa * (1.0f / 16777216.0f);  // mantissa · 2^-24, exact
+        return sign ? -magnitude : magnitude;
+    }
+    if (exponent == 31) bits = sign | 0x7F800000u | (mantissa << 13);
+    else bits = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static uint16_t f32_to_f16_bits(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    uint16_t sign = (uint16_t)((bits >> 16) & 0x8000u);
+    uint32_t magnitude = bits & 0x7FFFFFFFu;
+    if (magnitude >= 0x7F800000u) return sign | (magnitude > 0x7F800000u ? 0x7E00u : 0x7C00u);  // NaN stays NaN
+    if (magnitude >= 0x477FF000u) return sign | 0x7C00u;  // rounds past 65504: infinity
+    if (magnitude < 0x38800000u) {
+        // Below the smallest normal half (2^-14): a subnormal, mantissa · 2^-24 rounded to nearest even.
+        float scaled = fabsf(value) * 16777216.0f;
+        return sign | (uint16_t)nearbyintf(scaled);
+    }
+    uint32_t rounded = magnitude + 0xFFFu + ((magnitude >> 13) & 1u);
+    return sign | (uint16_t)((rounded - 0x38000000u) >> 13);
+}
+
+static inline float kv_element(const void *base, long index, int format) {
+    return format == TORL_KV_F16 ? f16_bits_to_f32(((const uint16_t *)base)[index]) : ((const float *)base)[index];
+}
+
+void torl_attention_heads(const float *q, long G, const void *keys, const void *values, long L, long D, long stride,
+                          int kv_format, float scale, float *out, float *scores) {
+    for (long g0 = 0; g0 < G; g0 += TORL_ATTENTION_MAX_GROUP) {
+        long heads = G - g0 < TORL_ATTENTION_MAX_GROUP ? G - g0 : TORL_ATTENTION_MAX_GROUP;
+        const float *qg = q + g0 * D;
+        float *og = out + g0 * D;
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { attention_head_avx512(q, keys, values, L, D, stride, scale, out, scores); return; }
+        if (torl_kernels_use_avx512()) {
+            if (kv_format == TORL_KV_F16)
+                attention_groups_f16[heads - 1](qg, keys, values, L, D, stride, scale, og, scores);
+            else
+                attention_groups_f32[heads - 1](qg, keys, values, L, D, stride, scale, og, scores);
+            continue;
+        }
 #endif
-    float maximum = -INFINITY;
-    for (long j = 0; j < L; j++) {
-        scores[j] = dot_portable(q, keys + j * stride, D) * scale;
-        if (scores[j] > maximum) maximum = scores[j];
+        for (long h = 0; h < heads; h++) {
+            const float *qh = qg + h * D;
+            float *oh = og + h * D;
+            float maximum = -INFINITY;
+            for (long j = 0; j < L; j++) {
+                float s = 0;
+                for (long d = 0; d < D; d++) s += qh[d] * kv_element(keys, j * stride + d, kv_format);
+                scores[j] = s * scale;
+                if (scores[j] > maximum) maximum = scores[j];
+            }
+            float sum = 0;
+            for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
+            for (long d = 0; d < D; d++) oh[d] = 0;
+            for (long j = 0; j < L; j++) {
+                float p = scores[j] / sum;
+                for (long d = 0; d < D; d++) oh[d] += p * kv_element(values, j * stride + d, kv_format);
+            }
+        }
     }
-    float sum = 0;
-    for (long j = 0; j < L; j++) { scores[j] = expf(scores[j] - maximum); sum += scores[j]; }
-    for (long d = 0; d < D; d++) out[d] = 0;
-    for (long j = 0; j < L; j++) {
-        float p = scores[j] / sum;
-        for (long d = 0; d < D; d++) out[d] += p * values[j * stride + d];
+}
+
+void torl_f32_to_f16(const float *src, uint16_t *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { f32_to_f16_avx512(src, dst, n); return; }
+#endif
+    for (long i = 0; i < n; i++) dst[i] = f32_to_f16_bits(src[i]);
+}
+
+void torl_f16_to_f32(const uint16_t *src, float *dst, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { f16_to_f32_avx512(src, dst, n); return; }
+#endif
+    for (long i = 0; i < n; i++) dst[i] = f16_bits_to_f32(src[i]);
+}
+
+void torl_rmsnorm(const float *x, const float *weight, float *out, long T, long C, float epsilon) {
+    for (long t = 0; t < T; t++) {
+#if TORL_HAVE_AVX512_PATH
+        if (torl_kernels_use_avx512()) { rmsnorm_avx512(x + t * C, weight, out + t * C, C, epsilon); continue; }
+#endif
+        // Double accumulation: C-long sums of squares lose digits in f32.
+        double sumOfSquares = 0;
+        for (long c = 0; c < C; c++) sumOfSquares += (double)x[t * C + c] * (double)x[t * C + c];
+        float scale = (float)(1.0 / sqrt(sumOfSquares / (double)C + (double)epsilon));
+        for (long c = 0; c < C; c++) out[t * C + c] = x[t * C + c] * scale * weight[c];
     }
+}
+
+long torl_argmax(const float *x, long n) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) return argmax_avx512(x, n);
+#endif
+    long best = -1;
+    for (long i = 0; i < n; i++)
+        if (x[i] == x[i] && (best < 0 || x[i] > x[best])) best = i;
+    return best;
 }
 
 void torl_swiglu(const float *gate, const float *up, float *out, long n) {

@@ -132,8 +132,7 @@ struct EngineBenchmark {
         return try Self.measure {
             for _ in 0..<newTokens {
                 let next = logits.rowRanges.map { range -> Int32 in
-                    let row = logits.row(range.lowerBound)
-                    return Int32(row.indices.max { row[$0] < row[$1] }! - row.startIndex)
+                    Int32(logits.row(range.lowerBound).withUnsafeBufferPointer { Argmax.index($0) ?? 0 })
                 }
                 logits = try model.forward(sequences.indices.map { ForwardStep(sequence: sequences[$0], tokens: [next[$0]]) })
             }

@@ -129,17 +129,28 @@ final class LayerKernelTests: XCTestCase {
         return (0..<D).map { d in Float(zip(weights, values).reduce(0.0) { $0 + $1.0 / total * Double($1.1[d]) }) }
     }
 
-    func testAttentionRowAndBlockMatchNaiveWithGroupedHeads() {
-        let H = 4, KVH = 2, D = 8, L = 13, start = 6, n = L - start
-        let KV = KVH * D, Q = H * D
-        let keys = pseudoRandom(L * KV, seed: 7), values = pseudoRandom(L * KV, seed: 8)
-        let queries = pseudoRandom(n * Q, seed: 9)  // rows at positions start..<L
+    /// Queries at positions start..<L of one sequence with H query heads over KVH key/value heads stored in
+    /// `format`, row by row (both implementations) and block-wise (prefill path), against `naiveAttention` over
+    /// the stored values widened back to f32.
+    func checkAttention(heads H: Int, keyValueHeads KVH: Int, headDimension D: Int, length L: Int, start: Int,
+                        format: KeyValueFormat, seed: UInt64) {
+        let n = L - start, KV = KVH * D, Q = H * D
+        let keys = pseudoRandom(L * KV, seed: seed).map { $0 * 3 }, values = pseudoRandom(L * KV, seed: seed + 1)
+        let queries = pseudoRandom(n * Q, seed: seed + 2)
+        // The cache as stored, and its values as the kernels see them.
+        var keyBytes = [UInt8](repeating: 0, count: L * KV * format.bytesPerElement), valueBytes = keyBytes
+        format.store(keys, to: &keyBytes, count: keys.count)
+        format.store(values, to: &valueBytes, count: values.count)
+        var keysUsed = [Float](repeating: 0, count: L * KV), valuesUsed = keysUsed
+        format.load(keyBytes, to: &keysUsed, count: keys.count)
+        format.load(valueBytes, to: &valuesUsed, count: values.count)
+        XCTAssertLessThanOrEqual(zip(keys, keysUsed).map { abs($0 - $1) }.max()!, format == .f32 ? 0 : 3 * 0x1p-11)
         var expected = [Float](repeating: 0, count: n * Q)
         for i in 0..<n {
             for h in 0..<H {
                 let g = h / (H / KVH), visible = start + i + 1
-                let k = (0..<visible).map { Array(keys[($0 * KV + g * D)..<($0 * KV + g * D + D)]) }
-                let v = (0..<visible).map { Array(values[($0 * KV + g * D)..<($0 * KV + g * D + D)]) }
+                let k = (0..<visible).map { Array(keysUsed[($0 * KV + g * D)..<($0 * KV + g * D + D)]) }
+                let v = (0..<visible).map { Array(valuesUsed[($0 * KV + g * D)..<($0 * KV + g * D + D)]) }
                 let out = naiveAttention(q: queries[(i * Q + h * D)..<(i * Q + h * D + D)], keys: k, values: v)
                 for d in 0..<D { expected[i * Q + h * D + d] = out[d] }
             }
@@ -148,28 +159,113 @@ final class LayerKernelTests: XCTestCase {
         for avx512 in [true, false] {
             KernelInfo.enableAVX512(avx512)
             var rowWise = [Float](repeating: 0, count: n * Q)
-            var scores = [Float](repeating: 0, count: L)
+            var scores = [Float](repeating: 0, count: Attention.scoreScratchCount(length: L))
+            // Head ranges as the model's parallel tasks cut them: here after the first head, inside a group.
             for i in 0..<n {
-                rowWise.withUnsafeMutableBufferPointer { out in
-                    queries.withUnsafeBufferPointer { q in
-                        Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keys, values: values,
-                                             length: start + i + 1, heads: H, keyValueHeads: KVH, headDimension: D,
-                                             scores: &scores, heads: 0..<H)
+                for heads in [0..<1, 1..<H] {
+                    rowWise.withUnsafeMutableBufferPointer { out in
+                        queries.withUnsafeBufferPointer { q in
+                            Attention.forwardRow(out: out.baseAddress! + i * Q, query: q.baseAddress! + i * Q, keys: keyBytes,
+                                                 values: valueBytes, format: format, length: start + i + 1, heads: H,
+                                                 keyValueHeads: KVH, headDimension: D, scores: &scores, heads: heads)
+                        }
                     }
                 }
             }
-            XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "avx512 = \(avx512)")
+            XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "\(format), avx512 = \(avx512)")
         }
         var blockWise = [Float](repeating: 0, count: n * Q)
         for h in 0..<H {
-            let g = h / (H / KVH)
+            let offset = h / (H / KVH) * D * format.bytesPerElement
             blockWise.withUnsafeMutableBufferPointer { out in
                 Attention.forwardBlock(out: out.baseAddress! + h * D, outStride: Q, query: Array(queries[(h * D)...]), queryStride: Q,
-                                       keys: Array(keys[(g * D)...]), values: Array(values[(g * D)...]), kvStride: KV,
-                                       start: start, rows: n, headDimension: D)
+                                       keys: Array(keyBytes[offset...]), values: Array(valueBytes[offset...]), format: format,
+                                       kvStride: KV, start: start, rows: n, headDimension: D)
             }
         }
-        XCTAssertLessThanOrEqual(zip(blockWise, expected).map { abs($0 - $1) }.max()!, 1e-5)
+        XCTAssertLessThanOrEqual(zip(blockWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "\(format)")
+    }
+
+    func testAttentionRowAndBlockMatchNaiveWithGroupedHeads() {
+        checkAttention(heads: 4, keyValueHeads: 2, headDimension: 8, length: 13, start: 6, format: .f32, seed: 7)
+        // Groups of 1, 3 and 6 query heads (6 = one pass of 4 heads, then one of 2); 6 and 1 with f16 below.
+        checkAttention(heads: 3, keyValueHeads: 3, headDimension: 64, length: 40, start: 30, format: .f32, seed: 40)
+        checkAttention(heads: 9, keyValueHeads: 3, headDimension: 64, length: 37, start: 33, format: .f32, seed: 41)
+    }
+
+    /// f16 keys and values; D = 40 leaves masked lanes in every pass.
+    func testAttentionOverHalfPrecisionCache() {
+        checkAttention(heads: 6, keyValueHeads: 2, headDimension: 40, length: 21, start: 9, format: .f16, seed: 17)
+        checkAttention(heads: 12, keyValueHeads: 2, headDimension: 64, length: 35, start: 31, format: .f16, seed: 18)
+        checkAttention(heads: 2, keyValueHeads: 2, headDimension: 72, length: 18, start: 10, format: .f16, seed: 19)
+    }
+
+    func testHalfConversionRoundsToNearestEvenInBothImplementations() {
+        defer { KernelInfo.enableAVX512(true) }
+        // 1 + 2^-11 is halfway between 1 and the next half (1 + 2^-10): ties go to the even mantissa (1);
+        // 1 + 3·2^-11 goes up to 1 + 2^-9. 65519 rounds to 65504 (the largest half), 65520 to infinity.
+        // 2^-24 is the smallest subnormal, 2^-25 ties to 0 and 3·2^-25 to 2·2^-24.
+        let values: [Float] = [1, 1 + 0x1p-11, 1 + 3 * 0x1p-11, -2.5, 65519, 65520, -70000, 0x1p-24, 0x1p-25, 3 * 0x1p-25,
+                               0x1p-14, .infinity]
+        let expected: [UInt16] = [0x3C00, 0x3C00, 0x3C02, 0xC100, 0x7BFF, 0x7C00, 0xFC00, 0x0001, 0x0000, 0x0002,
+                                  0x0400, 0x7C00]
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            XCTAssertEqual(halfBits(values), expected, "avx512 = \(avx512)")
+            XCTAssertTrue(Half.float(fromBits: Half.bits(from: .nan)).isNaN, "avx512 = \(avx512)")
+            // Widening is exact: every finite half comes back to the value it encodes.
+            for h in stride(from: 0, through: 0x7BFF, by: 37) {
+                let value = Half.float(fromBits: UInt16(h))
+                XCTAssertEqual(Half.bits(from: value), UInt16(h), "half \(h), avx512 = \(avx512)")
+            }
+            XCTAssertEqual(Half.float(fromBits: 0x0001), 0x1p-24)
+            XCTAssertEqual(Half.float(fromBits: 0xFC00), -.infinity)
+        }
+    }
+
+    /// Each value narrowed one at a time and in bulk (16 lanes with a masked tail); the two must agree.
+    func halfBits(_ values: [Float]) -> [UInt16] {
+        let single = values.map(Half.bits(from:))
+        var bulk = [UInt16](repeating: 0, count: values.count)
+        KeyValueFormat.f16.store(values, to: &bulk, count: values.count)
+        XCTAssertEqual(bulk, single)
+        return single
+    }
+
+    func testRMSNormInBothImplementationsAgainstDouble() {
+        defer { KernelInfo.enableAVX512(true) }
+        let T = 3, C = 37  // a masked tail
+        let x = pseudoRandom(T * C, seed: 21).map { $0 * 30 }, weight = pseudoRandom(C, seed: 22)
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            var y = [Float](repeating: 0, count: T * C)
+            RMSNorm.forward(out: &y, inp: x, weight: weight, rows: T, channels: C, epsilon: 1e-5)
+            for t in 0..<T {
+                let row = x[(t * C)..<((t + 1) * C)].map(Double.init)
+                let scale = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(C) + 1e-5).squareRoot()
+                for c in 0..<C {
+                    XCTAssertEqual(Double(y[t * C + c]), row[c] * scale * Double(weight[c]), accuracy: 1e-6, "avx512 = \(avx512)")
+                }
+            }
+        }
+    }
+
+    func testArgmaxTakesTheFirstMaximumAndSkipsNaN() {
+        defer { KernelInfo.enableAVX512(true) }
+        var values = pseudoRandom(1000, seed: 31)
+        values[17] = 5
+        values[700] = 5  // a tie in another lane: the first wins
+        values[3] = .nan
+        values[999] = .nan
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            XCTAssertEqual(values.withUnsafeBufferPointer { Argmax.index($0) }, 17, "avx512 = \(avx512)")
+            XCTAssertEqual([Float](repeating: -.infinity, count: 5).withUnsafeBufferPointer { Argmax.index($0) }, 0)
+            XCTAssertNil([Float.nan, .nan].withUnsafeBufferPointer { Argmax.index($0) })
+            XCTAssertNil([Float]().withUnsafeBufferPointer { Argmax.index($0) })
+            let increasing = (0..<33).map(Float.init)  // the maximum in the masked tail
+            XCTAssertEqual(increasing.withUnsafeBufferPointer { Argmax.index($0) }, 32)
+        }
     }
 
     func testLogSoftmaxIsNormalizedAndStable() {
@@ -207,6 +303,17 @@ final class RuntimeTests: XCTestCase {
                 XCTAssertTrue((0..<count).allSatisfy { hits[$0] == 1 }, "count \(count) alignment \(alignment)")
                 XCTAssertTrue((0..<count).allSatisfy { !chunkStarts[$0] || $0 % alignment == 0 }, "alignment \(alignment)")
             }
+        }
+    }
+
+    func testStreamedMemoryAlignsLargeBlocksToHugePages() {
+        for (bytes, alignment) in [(1, 64), (1000, 64), ((1 << 20) - 1, 64), (1 << 20, 2 << 20), ((5 << 20) + 3, 2 << 20)] {
+            let block = StreamedMemory.allocate(byteCount: bytes)
+            defer { StreamedMemory.deallocate(block) }
+            XCTAssertEqual(Int(bitPattern: block) % alignment, 0, "\(bytes) bytes")
+            // Every byte asked for is usable.
+            block.initializeMemory(as: UInt8.self, repeating: 0xA5, count: bytes)
+            XCTAssertEqual(block.load(fromByteOffset: bytes - 1, as: UInt8.self), 0xA5)
         }
     }
 

@@ -35,10 +35,28 @@ int torl_kernels_use_avx512_bf16(void);
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 
-/// Causal attention of one query head: out: [D] = softmax(scale · keys · q) · values, with keys and values
-/// [L, D] at row stride `stride`; scores: scratch of L floats.
-void torl_attention_head(const float *q, const float *keys, const float *values, long L, long D, long stride,
-                         float scale, float *out, float *scores);
+/// Formats of cached keys and values: f32, or IEEE half (f16) bit patterns.
+enum { TORL_KV_F32 = 0, TORL_KV_F16 = 1 };
+
+/// Query heads handled by one pass over the cached rows; larger groups are taken this many heads at a time.
+#define TORL_ATTENTION_MAX_GROUP 4
+
+/// Causal attention of G query heads sharing one key/value head: out: [G, D], out[g] = softmax(scale · keys · q[g])
+/// · values, with q: [G, D], keys and values [L, D] at row stride `stride` (elements) in `kv_format` (TORL_KV_F32
+/// or TORL_KV_F16); scores: scratch of min(G, TORL_ATTENTION_MAX_GROUP) · L floats.
+void torl_attention_heads(const float *q, long G, const void *keys, const void *values, long L, long D, long stride,
+                          int kv_format, float scale, float *out, float *scores);
+
+/// dst[i] = f16(src[i]) rounded to nearest even (overflow to infinity, NaN stays NaN); and the exact widening back.
+void torl_f32_to_f16(const float *src, uint16_t *dst, long n);
+void torl_f16_to_f32(const uint16_t *src, float *dst, long n);
+
+/// RMSNorm per row: out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + epsilon) · weight, the mean in double precision.
+/// x, out: [T, C] (out may alias x); weight: [C].
+void torl_rmsnorm(const float *x, const float *weight, float *out, long T, long C, float epsilon);
+
+/// Index of the largest of x[0..<n] (the first on ties; NaN is skipped); -1 when there is none.
+long torl_argmax(const float *x, long n);
 
 /// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
 void torl_swiglu(const float *gate, const float *up, float *out, long n);

@@ -16,7 +16,7 @@ public final class LlamaModel: InferenceModel {
     /// A model from f32 parameters keyed by Hugging Face name (see `TensorNameTable`); names and shapes are
     /// checked, and missing or unused tensors are reported by name.
     public init(configuration: ModelConfiguration, tensors: [String: NamedTensor], precision: WeightPrecision = .f32,
-                source: String = "tensors") throws {
+                cacheFormat: KeyValueFormat? = nil, source: String = "tensors") throws {
         try configuration.validate(source: source)
         try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
                                      naming: { $0.name }, source: source)
@@ -26,6 +26,7 @@ public final class LlamaModel: InferenceModel {
         self.configuration = configuration
         self.precision = precision
         self.source = source
+        self.cacheFormat = cacheFormat ?? (precision == .f32 ? .f32 : .f16)
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
     }
 
@@ -41,6 +42,10 @@ public final class LlamaModel: InferenceModel {
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
     }
 
+    /// How sequences cache keys and values: by default f32 with f32 weights (exact against the f32 oracle), f16 with
+    /// bf16 weights (half the bytes attention reads per decode step; SmolLM2OracleTests bounds the logit change).
+    public let cacheFormat: KeyValueFormat
+
     /// Bytes of linear weights one decode step reads.
     public var linearWeightBytes: Int { weights.linearWeightBytes }
 
@@ -51,7 +56,7 @@ public final class LlamaModel: InferenceModel {
         nextSequenceNumber += 1
         sequences[id] = SequenceCache(layerCount: configuration.layerCount,
                                       rowWidth: configuration.keyValueHeadCount * configuration.headDimension,
-                                      capacity: min(64, configuration.contextLength))
+                                      format: cacheFormat, capacity: min(64, configuration.contextLength))
         return id
     }
 
@@ -142,9 +147,7 @@ public final class LlamaModel: InferenceModel {
                         let row = qkv + t * QKV
                         // q and k heads are adjacent in the row, so one call rotates both.
                         RoPE.forward(row, table: rotations, row: t, heads: H + KVH, pairing: pairing)
-                        let cache = caches[rowStep[t]]
-                        (cache.keys(l) + positions[t] * KV).update(from: row + Q, count: KV)
-                        (cache.values(l) + positions[t] * KV).update(from: row + Q + KV, count: KV)
+                        caches[rowStep[t]].store(layer: l, position: positions[t], keys: row + Q, values: row + Q + KV)
                     }
                 }
                 // att: [T, Q], each row attending to its sequence's cache up to its own position.
@@ -193,16 +196,20 @@ extension LlamaModel {
         ComputePool.parallelFor(blockSteps.count * H) { jobs in
             for job in jobs {
                 let step = blockSteps[job / H], h = job % H, rows = steps[step]
-                let cache = caches[step], kvOffset = (h / group) * D
+                let cache = caches[step], kvOffset = (h / group) * D * cache.format.bytesPerElement
                 Attention.forwardBlock(out: out + rows.lowerBound * Q + h * D, outStride: Q,
                                        query: qkv + rows.lowerBound * QKV + h * D, queryStride: QKV,
-                                       keys: cache.keys(l) + kvOffset, values: cache.values(l) + kvOffset, kvStride: KV,
-                                       start: positions[rows.lowerBound], rows: rows.count, headDimension: D)
+                                       keys: cache.keys(l) + kvOffset, values: cache.values(l) + kvOffset,
+                                       format: cache.format, kvStride: KV, start: positions[rows.lowerBound],
+                                       rows: rows.count, headDimension: D)
             }
         }
         let rows = rowSteps.flatMap { Array(steps[$0]) }
+        // Scratch for the longest row of this call, not the whole context: a context-sized block (128 KiB at 4 heads
+        // × 8192) reaches malloc's mmap threshold, and every task of every layer would map and fault it anew.
+        let longest = rows.map { positions[$0] + 1 }.max() ?? 1
         ComputePool.parallelFor(rows.count * H, grain: 2) { items in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: c.contextLength)
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: Attention.scoreScratchCount(length: longest))
             defer { scores.deallocate() }
             var item = items.lowerBound
             while item < items.upperBound {
@@ -210,7 +217,7 @@ extension LlamaModel {
                 let lastHead = min(H, firstHead + (items.upperBound - item))
                 let cache = caches[rowStep[t]]
                 Attention.forwardRow(out: out + t * Q, query: qkv + t * QKV, keys: cache.keys(l), values: cache.values(l),
-                                     length: positions[t] + 1, heads: H, keyValueHeads: KVH, headDimension: D,
+                                     format: cache.format, length: positions[t] + 1, heads: H, keyValueHeads: KVH, headDimension: D,
                                      scores: scores, heads: firstHead..<lastHead)
                 item += lastHead - firstHead
             }

@@ -2,23 +2,57 @@ import CBLAS
 import CKernels
 import Foundation
 
+/// How a key/value cache stores its rows: f32, or IEEE half precision (half the bytes decode attention reads from
+/// memory every step, at a relative rounding of 2^-11 per element).
+public enum KeyValueFormat: Sendable {
+    case f32, f16
+
+    public var bytesPerElement: Int { self == .f32 ? 4 : 2 }
+    var kernelCode: Int32 { self == .f32 ? Int32(TORL_KV_F32) : Int32(TORL_KV_F16) }
+
+    /// dst: [count] in this format ← src: [count] f32
+    public func store(_ src: UnsafePointer<Float>, to dst: UnsafeMutableRawPointer, count: Int) {
+        switch self {
+        case .f32: dst.assumingMemoryBound(to: Float.self).update(from: src, count: count)
+        case .f16: torl_f32_to_f16(src, dst.assumingMemoryBound(to: UInt16.self), count)
+        }
+    }
+
+    /// dst: [count] f32 ← src: [count] in this format
+    public func load(_ src: UnsafeRawPointer, to dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch self {
+        case .f32: dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: torl_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), dst, count)
+        }
+    }
+}
+
 /// Causal grouped-query attention of new query rows against a key/value cache.
 public enum Attention {
-    /// One query row of one sequence: out: [H * D] ← q: [H * D] attending to keys, values: [L, KVH * D]
-    /// (rows 0..<L of the sequence's cache, L including the query's own position). Query head h reads key/value
-    /// head h / (H / KVH). scores: scratch of at least L floats.
+    /// One query row of one sequence: out: [H * D] ← q: [H * D] attending to keys, values: [L, KVH * D] in `format`
+    /// (rows 0..<L of the sequence's cache, L including the query's own position), for the query heads `headRange`.
+    /// Query head h reads key/value head h / (H / KVH); the heads of one key/value head go to the kernel together,
+    /// so each cached row is read once for them. scores: scratch of `scoreScratchCount(length:)` floats.
     public static func forwardRow(out: UnsafeMutablePointer<Float>, query q: UnsafePointer<Float>,
-                                  keys: UnsafePointer<Float>, values: UnsafePointer<Float>, length L: Int,
+                                  keys: UnsafeRawPointer, values: UnsafeRawPointer, format: KeyValueFormat = .f32, length L: Int,
                                   heads H: Int, keyValueHeads KVH: Int, headDimension D: Int,
                                   scores: UnsafeMutablePointer<Float>, heads headRange: Range<Int>) {
         let stride = KVH * D
         let group = H / KVH
         let scale = Float(1.0 / Double(D).squareRoot())
-        for h in headRange {
-            let kvOffset = (h / group) * D
-            torl_attention_head(q + h * D, keys + kvOffset, values + kvOffset, L, D, stride, scale, out + h * D, scores)
+        var h = headRange.lowerBound
+        while h < headRange.upperBound {
+            let kvHead = h / group
+            let end = min(headRange.upperBound, (kvHead + 1) * group)
+            let kvOffset = kvHead * D * format.bytesPerElement
+            torl_attention_heads(q + h * D, end - h, keys + kvOffset, values + kvOffset, L, D, stride, format.kernelCode,
+                                 scale, out + h * D, scores)
+            h = end
         }
     }
+
+    /// Floats of score scratch `forwardRow` needs for `length` cached rows.
+    public static func scoreScratchCount(length: Int) -> Int { Int(TORL_ATTENTION_MAX_GROUP) * max(length, 1) }
 
     /// Query rows processed per GEMM pair in `forwardBlock`; bounds the score scratch to this many rows.
     static let queryBlock = 128
@@ -26,10 +60,36 @@ public enum Attention {
     /// Many consecutive query rows of one sequence and one head, as two GEMMs per block of rows (prefill).
     /// out: [n, D] (row stride outStride) ← q: [n, D] (stride queryStride) attending to keys, values: [start + n, D]
     /// (stride kvStride); query row i sits at position start + i and sees keys 0...start + i.
+    /// With f16 keys and values, rows 0..<start + n of the head are widened to f32 first (prefill: a small cost
+    /// next to the GEMMs).
     public static func forwardBlock(out: UnsafeMutablePointer<Float>, outStride: Int,
                                     query q: UnsafePointer<Float>, queryStride: Int,
-                                    keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
-                                    start: Int, rows n: Int, headDimension D: Int) {
+                                    keys: UnsafeRawPointer, values: UnsafeRawPointer, format: KeyValueFormat = .f32,
+                                    kvStride: Int, start: Int, rows n: Int, headDimension D: Int) {
+        switch format {
+        case .f32:
+            forwardBlock(out: out, outStride: outStride, query: q, queryStride: queryStride,
+                         keys: keys.assumingMemoryBound(to: Float.self), values: values.assumingMemoryBound(to: Float.self),
+                         kvStride: kvStride, start: start, rows: n, headDimension: D)
+        case .f16:
+            let L = start + n
+            // keys, values: [L, D] f32
+            let widened = UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * D)
+            defer { widened.deallocate() }
+            for j in 0..<L {
+                format.load(keys + j * kvStride * format.bytesPerElement, to: widened + j * D, count: D)
+                format.load(values + j * kvStride * format.bytesPerElement, to: widened + (L + j) * D, count: D)
+            }
+            forwardBlock(out: out, outStride: outStride, query: q, queryStride: queryStride, keys: widened,
+                         values: widened + L * D, kvStride: D, start: start, rows: n, headDimension: D)
+        }
+    }
+
+    /// forwardBlock over f32 keys and values.
+    static func forwardBlock(out: UnsafeMutablePointer<Float>, outStride: Int,
+                             query q: UnsafePointer<Float>, queryStride: Int,
+                             keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
+                             start: Int, rows n: Int, headDimension D: Int) {
         let scale = Float(1.0 / Double(D).squareRoot())
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(n, queryBlock) * (start + n))
         defer { scores.deallocate() }

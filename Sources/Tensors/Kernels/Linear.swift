@@ -15,6 +15,8 @@ public enum Linear {
     /// Activation rows one bf16 pass covers: their bf16 copy (rows × C × 2 bytes) stays in L2 while every weight
     /// block passes over it.
     public static let bf16RowsPerPass = 256
+    /// Activation rows rounded to bf16 per parallel task: fewer rows are rounded on the calling thread.
+    static let roundingRowGrain = 8
 
     /// out: [T, OC] = inp: [T, C] · weight: [OC, C]ᵀ (+ bias: [OC]); with `accumulate`, out += that instead.
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: WeightMatrix,
@@ -38,9 +40,12 @@ public enum Linear {
             let stride = (C + 1) / 2 * 2
             let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: T * stride)
             defer { rounded.deallocate() }
-            for t in 0..<T {
-                BFloat16.narrow(inp + t * C, rounded + t * stride, count: C)
-                if stride > C { rounded[t * stride + C] = 0 }
+            // Split across the pool for batches (on one thread the other core would idle through it).
+            ComputePool.parallelFor(T, grain: roundingRowGrain) { rows in
+                for t in rows {
+                    BFloat16.narrow(inp + t * C, rounded + t * stride, count: C)
+                    if stride > C { rounded[t * stride + C] = 0 }
+                }
             }
             var first = 0
             while first < T {

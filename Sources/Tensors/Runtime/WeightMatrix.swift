@@ -24,20 +24,21 @@ public final class WeightMatrix: @unchecked Sendable {
         let count = rows * columns
         switch precision {
         case .f32:
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            let buffer = StreamedMemory.allocate(byteCount: count * 4).bindMemory(to: Float.self, capacity: count)
             values.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: count) }
             storage = UnsafeMutableRawPointer(buffer)
         case .bf16:
             let rowMajor = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
             defer { rowMajor.deallocate() }
             values.withUnsafeBufferPointer { BFloat16.narrow($0.baseAddress!, rowMajor, count: count) }
-            let packed = UnsafeMutablePointer<UInt16>.allocate(capacity: max(torl_bf16_packed_count(rows, columns), 1))
+            let packedCount = torl_bf16_packed_count(rows, columns)
+            let packed = StreamedMemory.allocate(byteCount: packedCount * 2).bindMemory(to: UInt16.self, capacity: packedCount)
             torl_pack_bf16(rowMajor, rows, columns, packed)
             storage = UnsafeMutableRawPointer(packed)
         }
     }
 
-    deinit { storage.deallocate() }
+    deinit { StreamedMemory.deallocate(storage) }
 
     public var byteCount: Int { rows * columns * (precision == .f32 ? 4 : 2) }
 
