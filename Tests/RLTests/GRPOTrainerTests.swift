@@ -164,11 +164,27 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertNotEqual(other.model.parameters.array(), first.model.parameters.array())
     }
 
+    func testCodeExecutedShareIsNullWhenNoCodeRan() throws {
+        // C = 0: responses hold code that never runs, so no share of executed code exists.
+        let model = try TinyModels.model(TinyModels.configuration())
+        let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration())
+        let sequences = try batch(model, logRatioOffsets: [0]).enumerated().map { i, s -> TrainingSequence in
+            var s = s
+            s.outcome = ResponseOutcome(answered: true, correct: i == 0, hasCode: true, toolCalls: 0)
+            s.reward = i == 0 ? 1 : -1
+            return s
+        }
+        let m = try trainer.step(sequences)
+        XCTAssertEqual(m.codeShare, 1)
+        XCTAssertNil(m.codeExecutedShare)
+        XCTAssertFalse(String(decoding: try m.jsonLine(), as: UTF8.self).contains("\"code_executed_share\":0"))
+    }
+
     func testStepMetricsSummariseTheRolloutOutcomes() throws {
         let model = try TinyModels.model(TinyModels.configuration())
         let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration(loss: .init(klCoefficient: 0.1, temperature: 0.9)))
         let outcomes = [
-            ResponseOutcome(answered: true, correct: true, hasCode: true, codeFailed: false, toolCalls: 2),
+            ResponseOutcome(answered: true, correct: true, hasCode: true, codeFailed: false, codeExecuted: true, toolCalls: 2),
             ResponseOutcome(answered: true, correct: false, hasCode: true, codeFailed: true, toolCalls: 1),
             ResponseOutcome(answered: false, correct: false, hasCode: false, toolCalls: 0, truncated: true),
             ResponseOutcome(answered: true, correct: true, hasCode: false, toolCalls: 0),
@@ -187,7 +203,7 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertEqual(m.rewardStandardDeviation, 1)
         XCTAssertEqual(m.accuracy, 0.5)
         XCTAssertEqual(m.codeShare, 0.5)
-        XCTAssertEqual(m.codeExecutedShare, 0.5)
+        XCTAssertEqual(m.codeExecutedShare, 0.5)  // of the 2 responses with tool calls, 1 ran ok
         XCTAssertEqual(m.answeredShare, 0.75)
         XCTAssertEqual(m.meanToolCalls, 0.75)
         XCTAssertEqual(m.truncationRate, 0.25)

@@ -7,6 +7,7 @@ extension TrainingSequence {
                   group: group ?? trajectory.group,
                   outcome: ResponseOutcome(answered: trajectory.answer != nil, correct: trajectory.grade.isCorrect,
                                            hasCode: trajectory.hasCode, codeFailed: trajectory.codeFailed,
+                                           codeExecuted: trajectory.codeExecuted,
                                            toolCalls: trajectory.toolCalls.count,
                                            truncated: trajectory.finishReason == "max_tokens"))
     }

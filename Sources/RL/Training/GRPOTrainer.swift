@@ -197,14 +197,14 @@ struct StepAccumulator {
         func share(_ predicate: (ResponseOutcome) -> Bool) -> Double {
             Double(sequences.filter { predicate($0.outcome) }.count) / n
         }
-        let withCode = sequences.filter(\.outcome.hasCode)
+        let withCalls = sequences.filter { $0.outcome.toolCalls > 0 }
         let tokenCount = Double(max(tokens, 1))
         return StepMetrics(
             step: step, loss: loss, learningRate: learningRate, rewardMean: rewardMean,
             rewardStandardDeviation: rewardVariance.squareRoot(), accuracy: share { $0.answered && $0.correct },
             codeShare: share(\.hasCode),
-            codeExecutedShare: withCode.isEmpty ? 0
-                : Double(withCode.filter { !$0.outcome.codeFailed }.count) / Double(withCode.count),
+            codeExecutedShare: withCalls.isEmpty ? nil
+                : Double(withCalls.filter(\.outcome.codeExecuted).count) / Double(withCalls.count),
             answeredShare: share(\.answered),
             meanToolCalls: Double(sequences.reduce(0) { $0 + $1.outcome.toolCalls }) / n,
             meanResponseLength: Double(sequences.reduce(0) { $0 + $1.responseLength }) / n,

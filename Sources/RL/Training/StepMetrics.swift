@@ -20,8 +20,9 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// Share of responses answered correctly.
     public var accuracy: Double
     public var codeShare: Double
-    /// Share of responses with code whose code all executed.
-    public var codeExecutedShare: Double
+    /// Of the responses that made tool calls, the share whose calls all ran ok (as in evaluation); nil when no
+    /// response made one (e.g. C = 0: code written but never run).
+    public var codeExecutedShare: Double?
     public var answeredShare: Double
     public var meanToolCalls: Double
     /// Response tokens (sampled and inserted tool output).

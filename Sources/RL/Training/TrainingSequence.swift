@@ -9,16 +9,19 @@ public struct ResponseOutcome: Sendable, Codable, Equatable {
     public var hasCode: Bool
     /// At least one of its code blocks failed to execute (error or timeout).
     public var codeFailed: Bool
+    /// At least one tool call ran, and every one ended with status ok.
+    public var codeExecuted: Bool
     public var toolCalls: Int
     /// Generation stopped at the length limit.
     public var truncated: Bool
 
-    public init(answered: Bool, correct: Bool, hasCode: Bool = false, codeFailed: Bool = false, toolCalls: Int = 0,
-                truncated: Bool = false) {
+    public init(answered: Bool, correct: Bool, hasCode: Bool = false, codeFailed: Bool = false,
+                codeExecuted: Bool = false, toolCalls: Int = 0, truncated: Bool = false) {
         self.answered = answered
         self.correct = correct
         self.hasCode = hasCode
         self.codeFailed = codeFailed
+        self.codeExecuted = codeExecuted
         self.toolCalls = toolCalls
         self.truncated = truncated
     }
