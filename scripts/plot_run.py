@@ -47,6 +47,8 @@ def plot(run, summary):
         rows = read_jsonl(os.path.join(run, "metrics-c%d.jsonl" % c))
         label = "with tool (C=1)" if c == 1 else "without tool (C=0)"
         for axis, (key, title) in zip(axes, panels):
+            if key == "code_executed_share" and c == 0:
+                continue  # without the tool no code runs
             points = [(row["step"], row[key]) for row in rows if row.get(key) is not None]
             axis.plot([p[0] for p in points], [p[1] for p in points], style, markersize=3, label=label)
             axis.set_ylabel(title)
