@@ -101,6 +101,8 @@ struct SolveCommand: ParsableCommand {
     @Option(help: "torl (the published plain prompt) or chat (the model's chat template).")
     var template: String?
 
+    @OptionGroup var prompt: PromptOptions
+
     @Option(name: .customLong("max-tool-calls"), help: "Code blocks that may run.")
     var maxToolCalls: Int?
 
@@ -132,6 +134,9 @@ struct SolveCommand: ParsableCommand {
     private func parameters(for text: String) -> JSONValue {
         var params: [String: JSONValue] = ["problem": .string(text)]
         if let template { params["template"] = .string(template) }
+        if let instruction = prompt.instruction { params["instruction"] = .string(instruction) }
+        if prompt.acceptUnboxedAnswers { params["accept_unboxed_answers"] = .bool(true) }
+        if prompt.requireEvaluatedAnswers { params["require_evaluated_answers"] = .bool(true) }
         if let maxToolCalls { params["max_tool_calls"] = .int(Int64(maxToolCalls)) }
         if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
         if let temperature { params["temperature"] = .double(temperature) }

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// Prompt and answer-reading options shared by `torl eval` and `torl train`.
+/// Prompt and answer-reading options shared by `torl solve`, `torl eval` and `torl train`.
 struct PromptOptions: ParsableArguments {
     @Option(help: "Instruction placed before the problem in either template (default: the published one).")
     var instruction: String?
