@@ -324,6 +324,30 @@ final class RolloutEngineTests: XCTestCase {
         XCTAssertTrue(error is CancellationError, "\(String(describing: error))")
     }
 
+    /// One problem of a shared batch is abandoned while its tool call runs: its stream stops at the next step
+    /// (the late tool result is dropped), the other problem is decoded to the end as if alone.
+    func testCancellingOneProblemStopsOnlyItsStreams() async throws {
+        let other = Problem(id: "p2", problem: "What is 6 times 7, again?", answer: "42")
+        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])  // every problem's sample 0
+        final class Flags { var abandoned = false; var toolCallsAfterCancel = 0 }
+        let flags = Flags()
+        let trajectories = try await engine.run(problems: [problem, other], settings: settings(),
+                                                isProblemCancelled: { $0 == 0 && flags.abandoned }) { event in
+            if case .toolCall(let key, _, _) = event, key.group == 0 { flags.abandoned = true }
+            if case .toolResult(let key, _, _) = event, key.group == 0 { flags.toolCallsAfterCancel += 1 }
+        }
+        XCTAssertEqual(trajectories.count, 2)
+        XCTAssertEqual(trajectories[0].finishReason, "cancelled")
+        XCTAssertTrue(trajectories[0].toolCalls.isEmpty, "the abandoned call's result must not be inserted")
+        XCTAssertEqual(flags.toolCallsAfterCancel, 0)
+        XCTAssertFalse(trajectories[0].text.contains("The answer is"), trajectories[0].text)
+        XCTAssertEqual(trajectories[1].finishReason, "eos")
+        XCTAssertEqual(trajectories[1].reward, 1)
+        XCTAssertEqual(trajectories[1].toolCalls.map(\.status), [.ok])
+        XCTAssertTrue(trajectories[1].text.hasSuffix("```output\n42\n```\n" + answerTurn), trajectories[1].text)
+        for trajectory in trajectories { try assertTokenExact(trajectory) }
+    }
+
     /// Streamed deltas (sampled and inserted) join to the final text; tool events carry the code and result.
     func testObserverStreamsTextToolCallsAndResults() async throws {
         let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])

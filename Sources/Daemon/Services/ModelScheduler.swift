@@ -81,9 +81,8 @@ actor ModelScheduler {
                 }
             }
         } onCancel: {
-            // Answer a cancelled solve now, not when the batch it rides in ends. (Its sequence still decodes until
-            // the batch ends unless every requester of the batch is gone: the rollout engine cannot stop one
-            // sequence of a batch yet.)
+            // Answer a cancelled solve now, not when the batch it rides in ends; the rollout drops its sequence at
+            // the next decoder step (`isProblemCancelled`).
             Task { await self.answer(id, with: .failure(CancellationError())) }
         }
     }
@@ -121,7 +120,8 @@ actor ModelScheduler {
         largestSolveBatch = max(largestSolveBatch, batch.count)
         let observers = batch.map(\.observer)
         let task = Task(executorPreference: compute) { () async throws -> [Trajectory] in
-            try await engine().run(problems: batch.map(\.problem), settings: settings) { event in
+            try await engine().run(problems: batch.map(\.problem), settings: settings,
+                                   isProblemCancelled: { batch[$0].cancellation.isCancelled }) { event in
                 observers[event.key.group](event)
             }
         }

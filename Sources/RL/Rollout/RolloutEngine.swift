@@ -34,20 +34,25 @@ public final class RolloutEngine {
     }
 
     /// Trajectories ordered by problem, then sample. `observer` sees text, tool calls and finished
-    /// trajectories as they happen.
+    /// trajectories as they happen. `isProblemCancelled(g)`, polled between decoder steps, stops decoding problem
+    /// g's samples (finish reason `cancelled`) while the others go on: a batch shared by several requesters.
     public func run(problems: [Problem], settings: RolloutSettings,
+                    isProblemCancelled: ((Int) -> Bool)? = nil,
                     observer: ((RolloutEvent) -> Void)? = nil) async throws -> [Trajectory] {
-        try await runMeasured(problems: problems, settings: settings, observer: observer).trajectories
+        try await runMeasured(problems: problems, settings: settings, isProblemCancelled: isProblemCancelled,
+                              observer: observer).trajectories
     }
 
     /// `run`, with where the time went: grading is the scoring of finished responses, sandbox the summed
     /// wall time of the tool calls (they overlap decoding), generation the rest of the run.
     public func runMeasured(problems: [Problem], settings: RolloutSettings,
+                            isProblemCancelled: ((Int) -> Bool)? = nil,
                             observer: ((RolloutEvent) -> Void)? = nil) async throws
         -> (trajectories: [Trajectory], timings: RolloutTimings) {
         try settings.validate()
         let started = DispatchTime.now().uptimeNanoseconds
         var batch = RolloutBatch(engine: self, settings: settings, observer: observer)
+        batch.isProblemCancelled = isProblemCancelled
         try batch.start(problems)
         try await batch.decodeUntilDone()
         let trajectories = batch.trajectories()
@@ -93,6 +98,9 @@ private struct RolloutBatch {
     let decoder: BatchDecoder
     let inbox = ExecutionInbox()
     var progress: [StreamID: StreamProgress] = [:]
+    var isProblemCancelled: ((Int) -> Bool)?
+    /// Streams already told to stop (their finish event comes with the next step).
+    var cancelledStreams: Set<StreamID> = []
     var finished: [TrajectoryKey: Trajectory] = [:]
     var callsInFlight = 0
     /// Seconds spent turning finished sequences into graded trajectories.
@@ -143,6 +151,7 @@ private struct RolloutBatch {
     mutating func decodeUntilDone() async throws {
         while true {
             try Task.checkCancellation()
+            try cancelAbandonedProblems()
             for delivery in inbox.takeAll() { try insertObservation(delivery) }
             if decoder.hasRunnableWork {
                 let events = try decoder.step()
@@ -156,6 +165,16 @@ private struct RolloutBatch {
             } else {
                 return
             }
+        }
+    }
+
+    /// Stops the streams of problems whose requester went away; a tool call in flight for one of them finishes
+    /// on its own and its result is dropped (the stream is gone by then).
+    private mutating func cancelAbandonedProblems() throws {
+        guard let isProblemCancelled else { return }
+        for (id, stream) in progress where !cancelledStreams.contains(id) && isProblemCancelled(stream.key.group) {
+            try decoder.cancel(id)
+            cancelledStreams.insert(id)
         }
     }
 
@@ -223,7 +242,7 @@ private struct RolloutBatch {
     private mutating func insertObservation(_ delivery: ExecutionInbox.Delivery) throws {
         callsInFlight -= 1
         let id = StreamID(delivery.stream)
-        guard let stream = progress[id], let pending = stream.pending else { return }
+        guard !cancelledStreams.contains(id), let stream = progress[id], let pending = stream.pending else { return }
         stream.pending = nil
         let output = observationText(delivery.result, options: settings.observation)
         let inserted = ObservationLayout.insertedText(afterSampledText: pending.turnText[...], observation: output,
