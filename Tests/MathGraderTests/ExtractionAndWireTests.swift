@@ -20,18 +20,21 @@ final class ExtractionAndWireTests: XCTestCase {
         let lenient = MathGrader()
         let strict = MathGrader(options: GraderOptions(requiresEvaluatedNumbers: true))
         // Equal in value: the default grader accepts them, the option does not.
-        for restated in ["15 \\times 695", "15*695", "10000 + 425", "2^{10} \\cdot 10 + 185", "\\sqrt{108680625}"] {
+        for restated in ["15 \\times 695", "15*695", "10000 + 425", "2^{10} \\cdot 10 + 185", "\\sqrt{108680625}",
+                         "\\frac{20850}{2}", "x = 15 \\times 695"] {
             XCTAssertTrue(lenient.compare(answer: restated, reference: "10425").isEquivalent, restated)
             let outcome = strict.compare(answer: restated, reference: "10425")
             XCTAssertFalse(outcome.isEquivalent, restated)
             XCTAssertEqual(outcome.rule, .unevaluated, restated)
         }
         // Numbers as written still count, and wrong numbers stay wrong by value.
-        for written in ["10425", "10,425", "10425.0", "1.0425 \\times 10^{4}", "\\frac{20850}{2}"] {
+        for written in ["10425", "10,425", "10425.0", "1.0425 \\times 10^{4}", "x = 10425"] {
             XCTAssertTrue(strict.compare(answer: written, reference: "10425").isEquivalent, written)
         }
         XCTAssertEqual(strict.compare(answer: "10426", reference: "10425").rule, .exactRational)
         XCTAssertTrue(strict.compare(answer: "-\\frac{1}{2}", reference: "-0.5").isEquivalent)
+        XCTAssertTrue(strict.compare(answer: "\\frac{-1}{2}", reference: "-0.5").isEquivalent)
+        XCTAssertEqual(strict.compare(answer: "\\frac{30}{6}", reference: "5").rule, .unevaluated, "an unreduced fraction")
         // Only number references are affected: an expression reference still matches an equal expression.
         XCTAssertTrue(strict.compare(answer: "2\\sqrt{3}", reference: "\\sqrt{12}").isEquivalent)
         XCTAssertTrue(strict.compare(answer: "x+1", reference: "1+x").isEquivalent)

@@ -348,6 +348,37 @@ final class RolloutEngineTests: XCTestCase {
         for trajectory in trajectories { try assertTokenExact(trajectory) }
     }
 
+    /// The abandoned problem's tool call is still running when the other problem finishes: the run ends without
+    /// waiting for it (its result would be dropped anyway).
+    func testAnAbandonedToolCallDoesNotHoldBackTheBatch() async throws {
+        actor CallCounter {
+            var count = 0
+            func next() -> Int { count += 1; return count }
+        }
+        /// The first call (problem 0's: its stream is first in the batch) takes 3 s more; the others are prompt.
+        struct FirstCallSlowExecutor: CodeExecutor {
+            let base: CodeExecutor
+            let counter = CallCounter()
+            func execute(_ code: String, limits: ExecutionLimits?) async -> ExecutionResult {
+                if await counter.next() == 1 { try? await Task.sleep(nanoseconds: 3_000_000_000) }
+                return await base.execute(code, limits: limits)
+            }
+        }
+        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn],
+                                           executor: FirstCallSlowExecutor(base: try await pool()))
+        final class Flags { var abandoned = false }
+        let flags = Flags()
+        let other = Problem(id: "p2", problem: "What is 6 times 7, again?", answer: "42")
+        let started = Date()
+        let trajectories = try await engine.run(problems: [problem, other], settings: settings(),
+                                                isProblemCancelled: { $0 == 0 && flags.abandoned }) { event in
+            if case .toolCall(let key, _, _) = event, key.group == 0 { flags.abandoned = true }
+        }
+        XCTAssertEqual(trajectories.map(\.finishReason), ["cancelled", "eos"])
+        XCTAssertEqual(trajectories[1].reward, 1)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2.5, "the run waited for the abandoned 3 s call")
+    }
+
     /// Streamed deltas (sampled and inserted) join to the final text; tool events carry the code and result.
     func testObserverStreamsTextToolCallsAndResults() async throws {
         let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])

@@ -39,7 +39,9 @@ extension Daemon {
                 settings: settings, cancellation: context.cancellation,
                 engine: { [self] in try makeEngine() },
                 observer: { event in
-                    if let progress = SolveProgress.from(event) { try? context.progress(progress, token: token) }
+                    // Nothing more for a requester that cancelled: it already has its -32800.
+                    guard !context.cancellation.isCancelled, let progress = SolveProgress.from(event) else { return }
+                    try? context.progress(progress, token: token)
                 })
             return SolveResult(
                 text: trajectory.text, answer: trajectory.answer,

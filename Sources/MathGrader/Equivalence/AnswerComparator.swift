@@ -48,8 +48,15 @@ struct AnswerComparator: Sendable {
             return Equivalence(isEquivalent: TextKey.make(answer.raw) == TextKey.make(reference.raw),
                                rule: .text, fellBack: false)
         }
-        if requiresEvaluatedNumbers && referenceNode.isNumberLiteral && !answerNode.isNumberLiteral && answerNode.isArithmeticOnNumbers {
-            return Equivalence(isEquivalent: false, rule: .unevaluated, fellBack: false)
+        if requiresEvaluatedNumbers && referenceNode.isNumberLiteral {
+            // `x = 15 \times 695` states the same unevaluated value as `15 \times 695`.
+            var value = answerNode
+            if case let .relation(sides, ops) = answerNode, ops == [.equal], sides.count == 2, case .variable = sides[0] {
+                value = sides[1]
+            }
+            if !value.isNumberLiteral && value.isArithmeticOnNumbers {
+                return Equivalence(isEquivalent: false, rule: .unevaluated, fellBack: false)
+            }
         }
         let direct = compare(answerNode, referenceNode)
         if direct.equal { return Equivalence(isEquivalent: true, rule: direct.rule, fellBack: false) }
@@ -181,12 +188,16 @@ extension RelationOperator {
 }
 
 extension MathNode {
-    /// A number as one writes a value: `42`, `-3`, `0.25`, `\frac{1}{2}`, `1.5 \times 10^{4}`, `10^{6}`.
+    /// A number as one writes a value: `42`, `-3`, `0.25`, `\frac{1}{2}` and `\frac{-1}{2}` (reduced: `\frac{30}{6}`
+    /// is still arithmetic), `1.5 \times 10^{4}`, `10^{6}`.
     var isNumberLiteral: Bool {
         switch self {
         case .number: return true
         case .negation(let inner): return inner.isNumberLiteral
-        case let .quotient(.number, .number): return true
+        case let .quotient(numerator, .number(denominator)):
+            guard let top = numerator.signedNumber, top.isInteger, denominator.isInteger else { return false }
+            let bottom = denominator.numerator.magnitude
+            return bottom > 1 && Rational.gcd(top.numerator.magnitude, bottom) == 1
         case let .power(.number(base), exponent): return base == Rational(integer: 10) && exponent.isIntegerLiteral
         case let .product(factors):
             // Scientific notation: a number times a power of ten.
@@ -194,6 +205,15 @@ extension MathNode {
             else { return false }
             return base == Rational(integer: 10) && exponent.isIntegerLiteral
         default: return false
+        }
+    }
+
+    /// `n` or `-n` for a number n.
+    private var signedNumber: Rational? {
+        switch self {
+        case .number(let value): return value
+        case .negation(.number(let value)): return -value
+        default: return nil
         }
     }
 

@@ -101,6 +101,8 @@ private struct RolloutBatch {
     var isProblemCancelled: ((Int) -> Bool)?
     /// Streams already told to stop (their finish event comes with the next step).
     var cancelledStreams: Set<StreamID> = []
+    /// Tool calls of cancelled streams still running: nobody waits for them (their results are dropped).
+    var abandonedCallsInFlight = 0
     var finished: [TrajectoryKey: Trajectory] = [:]
     var callsInFlight = 0
     /// Seconds spent turning finished sequences into graded trajectories.
@@ -158,7 +160,7 @@ private struct RolloutBatch {
                 for event in events { try handle(event) }
                 if !events.isEmpty { continue }
             }
-            if callsInFlight > 0 {
+            if callsInFlight > abandonedCallsInFlight {
                 for delivery in await inbox.next() { try insertObservation(delivery) }
             } else if decoder.liveStreamCount > 0 {
                 throw RolloutError.stalled(liveStreams: decoder.liveStreamCount)
@@ -175,6 +177,7 @@ private struct RolloutBatch {
         for (id, stream) in progress where !cancelledStreams.contains(id) && isProblemCancelled(stream.key.group) {
             try decoder.cancel(id)
             cancelledStreams.insert(id)
+            if stream.pending != nil { abandonedCallsInFlight += 1 }
         }
     }
 
@@ -242,7 +245,12 @@ private struct RolloutBatch {
     private mutating func insertObservation(_ delivery: ExecutionInbox.Delivery) throws {
         callsInFlight -= 1
         let id = StreamID(delivery.stream)
-        guard !cancelledStreams.contains(id), let stream = progress[id], let pending = stream.pending else { return }
+        if cancelledStreams.contains(id) {
+            // It was running when its stream was cancelled (no call starts after that): counted as abandoned.
+            abandonedCallsInFlight -= 1
+            return
+        }
+        guard let stream = progress[id], let pending = stream.pending else { return }
         stream.pending = nil
         let output = observationText(delivery.result, options: settings.observation)
         let inserted = ObservationLayout.insertedText(afterSampledText: pending.turnText[...], observation: output,
