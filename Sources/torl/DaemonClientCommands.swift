@@ -76,7 +76,10 @@ struct DaemonConnectionOptions: ParsableArguments {
         let wantedPath = model.map(Self.absolute) ?? loadedPath
         guard let wantedPath else { return }
         let wantedWeights = weights?.rawValue ?? loadedWeights ?? WeightPrecision.f32.rawValue
-        guard wantedPath != loadedPath || wantedWeights != loadedWeights else { return }
+        // The same file named another way (a symlink, `..`) is the same model: reloading would reset the daemon's
+        // trainer for nothing.
+        let samePath = loadedPath.map { Self.canonical($0) == Self.canonical(wantedPath) } ?? false
+        guard !samePath || wantedWeights != loadedWeights else { return }
         FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights)) into the daemon\n".utf8))
         _ = try await client.request("model/load", params: ["path": .string(wantedPath), "weights": .string(wantedWeights)])
     }
@@ -84,6 +87,11 @@ struct DaemonConnectionOptions: ParsableArguments {
     /// Paths sent to a daemon are absolute: its working directory is not the caller's.
     static func absolute(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    /// The path with symbolic links resolved, for telling whether two names mean one file.
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 }
 
