@@ -198,12 +198,11 @@ extension MathNode {
             guard let top = numerator.signedNumber, top.isInteger, denominator.isInteger else { return false }
             let bottom = denominator.numerator.magnitude
             return bottom > 1 && Rational.gcd(top.numerator.magnitude, bottom) == 1
-        case let .power(.number(base), exponent): return base == Rational(integer: 10) && exponent.isIntegerLiteral
+        case .power: return isPowerOfTen
         case let .product(factors):
             // Scientific notation: a number times a power of ten.
-            guard factors.count == 2, case .number = factors[0], case let .power(.number(base), exponent) = factors[1]
-            else { return false }
-            return base == Rational(integer: 10) && exponent.isIntegerLiteral
+            guard factors.count == 2, case .number = factors[0] else { return false }
+            return factors[1].isPowerOfTen
         default: return false
         }
     }
@@ -217,12 +216,10 @@ extension MathNode {
         }
     }
 
-    private var isIntegerLiteral: Bool {
-        switch self {
-        case .number(let value): return value.isInteger
-        case .negation(let inner): return inner.isIntegerLiteral
-        default: return false
-        }
+    /// `10^{k}` for an integer k.
+    private var isPowerOfTen: Bool {
+        guard case let .power(.number(base), exponent) = self else { return false }
+        return base == Rational(integer: 10) && exponent.signedNumber?.isInteger == true
     }
 
     /// Built from numbers by arithmetic only (no variables, constants, functions or relations).
