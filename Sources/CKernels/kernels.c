@@ -38,6 +38,7 @@ static void linear_f32_portable(const float *x, long T, long K, const float *w, 
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
+#include "panel_store.h"
 #define TORL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 #define TORL_HAVE_AVX512_PATH 1
 
@@ -125,16 +126,7 @@ TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uin
             for (int p = 0; p < P; p++) s[p][t] = _mm512_dpbf16_ps(s[p][t], wv[p], xv);                       \
         }                                                                                                     \
     }                                                                                                         \
-    for (int p = 0; p < P; p++) {                                                                             \
-        long rows = rowsLeft - 16 * p;                                                                        \
-        if (rows <= 0) break;                                                                                 \
-        __mmask16 m = rows >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rows) - 1);                         \
-        for (int t = 0; t < TT; t++) {                                                                        \
-            float *dst = y + t * ldy + 16 * p;                                                                \
-            __m512 v = acc ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), s[p][t]) : s[p][t];                 \
-            _mm512_mask_storeu_ps(dst, m, v);                                                                 \
-        }                                                                                                     \
-    }                                                                                                         \
+    TORL_STORE_PANEL_BLOCK(P, TT, s, y, ldy, rowsLeft, acc)                                                   \
 }
 
 DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)

@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Sandbox workers of a daemon started for this run (default: the number of cores, at least 2).")
     var poolSize: Int?
 
-    @Option(help: "Weight precision for inference: f32 or bf16 (default: f32 for a daemon started for this run; the connected daemon's otherwise).")
+    @Option(help: "Weight precision for inference: f32, bf16 or int8 (default: f32 for a daemon started for this run; the connected daemon's otherwise).")
     var weights: WeightPrecision?
 
     @OptionGroup var prompt: PromptOptions

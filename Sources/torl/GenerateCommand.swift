@@ -42,7 +42,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Do not stop at the model's end-of-sequence tokens.")
     var noStopAtEos = false
 
-    @Option(help: "Weight precision for inference: f32 (exact) or bf16.")
+    @Option(help: "Weight precision for inference: f32 (exact), bf16 or int8.")
     var weights: WeightPrecision = .f32
 
     @Flag(help: "Print one JSON object (prompt_ids, ids, text, top_logits, logprobs, finish_reason, timing).")

@@ -12,8 +12,8 @@ struct ModelBenchCommand: ParsableCommand {
     @Option(help: "GGUF file or Hugging Face checkpoint folder (default: $TORL_MODEL).")
     var model: String?
 
-    @Option(help: "Weight precisions to measure, comma-separated (f32, bf16).")
-    var precision: String = "f32,bf16"
+    @Option(help: "Weight precisions to measure, comma-separated (f32, bf16, int8).")
+    var precision: String = "f32,bf16,int8"
 
     @Option(help: "Prompt length for the prefill measurement.")
     var promptTokens: Int = 512
@@ -30,7 +30,7 @@ struct ModelBenchCommand: ParsableCommand {
         }
         let precisions = try precision.split(separator: ",").map { name -> WeightPrecision in
             guard let value = WeightPrecision(rawValue: String(name)) else {
-                throw ValidationError("unknown precision \(name) (f32, bf16)")
+                throw ValidationError("unknown precision \(name) (\(WeightPrecision.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             return value
         }

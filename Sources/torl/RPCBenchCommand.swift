@@ -14,7 +14,7 @@ struct RPCBenchCommand: ParsableCommand {
     @Option(help: "Model the daemon loads for the solve figure (default: $TORL_MODEL).")
     var model: String?
 
-    @Option(help: "Weight precision of the daemon's model: f32 or bf16.")
+    @Option(help: "Weight precision of the daemon's model: f32, bf16 or int8.")
     var weights: WeightPrecision = .f32
 
     @Option(help: "Solve requests timed concurrently and sequentially (0: skip the solve figure).")

@@ -30,7 +30,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "GGUF file or Hugging Face folder to load at start (default: $TORL_MODEL; none: load later with model/load).")
     var model: String?
 
-    @Option(help: "Weight precision of the loaded model: f32 (exact) or bf16 (faster decode).")
+    @Option(help: "Weight precision of the loaded model: f32 (exact), bf16 or int8 (faster).")
     var weights: WeightPrecision = .f32
 
     @Option(help: "Python interpreter of the sandbox (default: $TORL_PYTHON, else python3 on PATH).")

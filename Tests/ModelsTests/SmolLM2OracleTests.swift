@@ -15,7 +15,7 @@ final class SmolLM2OracleTests: XCTestCase {
 
     static let tolerance: Float = 1e-3
     /// Largest logit change from the f16 key/value cache, by weight precision (see its test).
-    static let halfCacheTolerance: [WeightPrecision: Float] = [.f32: 0.05, .bf16: 0.7]
+    static let halfCacheTolerance: [WeightPrecision: Float] = [.f32: 0.05, .bf16: 0.7, .int8: 2.2]
     static var cachedModel: LlamaModel?
 
     func model() throws -> LlamaModel {
@@ -149,7 +149,8 @@ final class SmolLM2OracleTests: XCTestCase {
     /// weights: a whole-prompt forward (prefill path) then eight greedy decode steps (row path over the cached rows).
     /// Measured on these prompts: f32 weights 0.021 largest logit difference (logits span about ±40); bf16
     /// weights 0.34, the same size as bf16 weights' own effect (0.29): any perturbation moves some bf16-rounded
-    /// activations by a whole bf16 step. The bounds are about 2x those figures, and the greedy token must agree.
+    /// activations by a whole bf16 step; int8 weights 1.12 (8-bit activation codes). The bounds are about 2x those
+    /// figures, and the greedy token must agree (int8: score within the bound of the f32 cache's best).
     func testHalfPrecisionCacheStaysCloseToF32Cache() throws {
         let exact = try model()
         let tensors = exact.namedTensors()
@@ -167,7 +168,14 @@ final class SmolLM2OracleTests: XCTestCase {
                     let withHalf = try halfCache.forward([ForwardStep(sequence: a, tokens: tokens)]).row(0)
                     let withF32 = try f32Cache.forward([ForwardStep(sequence: b, tokens: tokens)]).row(0)
                     largest = max(largest, TestSupport.maxAbsDifference(withHalf, withF32))
-                    XCTAssertEqual(TestSupport.argmax(withHalf), TestSupport.argmax(withF32), "\(prompt.name), \(precision)")
+                    if precision == .int8 {
+                        // 8-bit activations turn small perturbations into whole code steps: at a near-tie the
+                        // choice may flip, but only to a token the f32 cache scores within the bound of its best.
+                        let regret = withF32[TestSupport.argmax(withF32)] - withF32[TestSupport.argmax(withHalf)]
+                        XCTAssertLessThanOrEqual(regret, Self.halfCacheTolerance[precision]!, "\(prompt.name), int8")
+                    } else {
+                        XCTAssertEqual(TestSupport.argmax(withHalf), TestSupport.argmax(withF32), "\(prompt.name), \(precision)")
+                    }
                     tokens = [Int32(TestSupport.argmax(withF32))]
                 }
             }
@@ -186,6 +194,70 @@ final class SmolLM2OracleTests: XCTestCase {
             let batch = try model.forward([ForwardStep(sequence: sequence, tokens: prompt.ids)])
             XCTAssertEqual(TestSupport.argmax(batch.row(0)), prompt.argmaxPerPosition.last, prompt.name)
             model.releaseSequence(sequence)
+        }
+    }
+
+    /// Reduced precisions against llama.cpp's F32 oracle on the 4 prompts: the largest last-position logit error,
+    /// the share of prompt positions whose argmax agrees, and the share of the oracle's 32 greedy tokens predicted
+    /// when decoding is fed the oracle's tokens (all 4 prompts as one batch), so one early near-tie does not hide
+    /// the later agreement.
+    func measureAgainstOracle(_ precision: WeightPrecision) throws -> (largest: Float, argmaxAgreement: Double, greedyAgreement: Double) {
+        let model = try ModelLoader.load(path: TestSupport.modelPath, precision: precision)
+        let prompts = try prompts()
+        let reference = try referenceLastLogits(vocabulary: model.configuration.vocabularySize)
+        let sequences = try prompts.map { _ in try model.makeSequence() }
+        defer { sequences.forEach(model.releaseSequence) }
+        var batch = try model.forward(zip(sequences, prompts).map { ForwardStep(sequence: $0, tokens: $1.ids, logitsForAllTokens: true) })
+        var largest: Float = 0, agreeing = 0, positions = 0
+        for (index, prompt) in prompts.enumerated() {
+            let rows = batch.rowRanges[index]
+            agreeing += zip(rows.map { TestSupport.argmax(batch.row($0)) }, prompt.argmaxPerPosition).filter { $0 == $1 }.count
+            positions += rows.count
+            largest = max(largest, TestSupport.maxAbsDifference(batch.row(rows.upperBound - 1), reference[index]))
+        }
+        var predicted = 0
+        var rows = prompts.indices.map { batch.rowRanges[$0].upperBound - 1 }
+        for step in 0..<32 {
+            for i in prompts.indices where Int32(TestSupport.argmax(batch.row(rows[i]))) == prompts[i].greedy[step] { predicted += 1 }
+            if step == 31 { break }
+            batch = try model.forward(sequences.indices.map { ForwardStep(sequence: sequences[$0], tokens: [prompts[$0].greedy[step]]) })
+            rows = prompts.indices.map { batch.rowRanges[$0].lowerBound }
+        }
+        return (largest, Double(agreeing) / Double(positions), Double(predicted) / Double(32 * prompts.count))
+    }
+
+    /// Measured: bf16 weights 0.21 largest logit error, 99.2% of prompt argmaxes, 99.2% of teacher-forced greedy
+    /// tokens; int8 0.80, 97.3%, 97.7% (its error is the 8-bit activations': the weight codes alone are exact, see
+    /// the next test). llama.cpp's quantized types quantize activations to 8 bits the same way. The bounds are
+    /// about 1.5x the measured errors.
+    func testReducedPrecisionsStayCloseToTheOracle() throws {
+        let bounds: [WeightPrecision: (largest: Float, argmax: Double, greedy: Double)] = [
+            .bf16: (0.35, 0.98, 0.97), .int8: (1.2, 0.95, 0.93)]
+        for (precision, bound) in bounds {
+            let measured = try measureAgainstOracle(precision)
+            XCTAssertLessThanOrEqual(measured.largest, bound.largest, "\(precision)")
+            XCTAssertGreaterThanOrEqual(measured.argmaxAgreement, bound.argmax, "\(precision)")
+            XCTAssertGreaterThanOrEqual(measured.greedyAgreement, bound.greedy, "\(precision)")
+        }
+    }
+
+    /// The int8 weight codes reproduce the GGUF file (Q4_1 layers, a Q8_0 embedding and head): a model whose weights are the int8 codes widened back to f32
+    /// (run in f32) meets the f32 oracle tolerance at every prompt's last position. Measured: 1.9e-5.
+    func testInt8WeightCodesReproduceTheQ4_1Weights() throws {
+        let exact = try model()
+        var tensors = exact.namedTensors()
+        for (name, tensor) in tensors where tensor.shape.count == 2 {
+            let codes = WeightMatrix(rows: tensor.shape[0], columns: tensor.shape[1], values: tensor.values, precision: .int8)
+            XCTAssertEqual(codes.byteCount * 32, tensor.values.count * 40, name)  // 1.25 bytes per weight
+            tensors[name] = NamedTensor(shape: tensor.shape, values: codes.toFloat32())
+        }
+        let widened = try LlamaModel(configuration: exact.configuration, tensors: tensors, precision: .f32)
+        let reference = try referenceLastLogits(vocabulary: exact.configuration.vocabularySize)
+        for (index, prompt) in try prompts().enumerated() {
+            let sequence = try widened.makeSequence()
+            defer { widened.releaseSequence(sequence) }
+            let logits = try widened.forward([ForwardStep(sequence: sequence, tokens: prompt.ids)]).row(0)
+            XCTAssertLessThanOrEqual(TestSupport.maxAbsDifference(logits, reference[index]), Self.tolerance, prompt.name)
         }
     }
 }

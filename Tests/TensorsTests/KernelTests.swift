@@ -29,11 +29,16 @@ final class LinearTests: XCTestCase {
             KernelInfo.enableAVX512(avx512)
             for (T, C, OC) in [(1, 37, 7), (3, 64, 33), (5, 16, 4), (17, 70, 19), (70, 33, 130)] {
                 let x = pseudoRandom(T * C, seed: 1), rawW = pseudoRandom(OC * C, seed: 2), bias = pseudoRandom(OC, seed: 3)
-                // The reference uses the weights as stored; with bf16 weights the activations are rounded to bf16
-                // too, so only the summation order differs.
+                // The reference uses the weights as stored and the activations as the kernel sees them (rounded to
+                // bf16, or quantized to 8 bits per block), so only the summation order differs.
                 let stored = WeightMatrix(rows: OC, columns: C, values: rawW, precision: precision)
                 let w = stored.toFloat32()
-                let xUsed = precision == .f32 ? x : x.map { BFloat16.float(fromBits: BFloat16.bits(from: $0)) }
+                let xUsed: [Float]
+                switch precision {
+                case .f32: xUsed = x
+                case .bf16: xUsed = x.map { BFloat16.float(fromBits: BFloat16.bits(from: $0)) }
+                case .int8: xUsed = Int8Activations(x, rows: T, columns: C).dequantized
+                }
                 var y = [Float](repeating: 0, count: T * OC)
                 Linear.forward(out: &y, inp: x, weight: stored, bias: bias, rows: T)
                 let expected = reference(x: xUsed, w: w, bias: bias, T: T, C: C, OC: OC)

@@ -32,6 +32,31 @@ void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const 
 /// 1 when torl_linear_bf16_packed uses AVX512_BF16 instructions.
 int torl_kernels_use_avx512_bf16(void);
 
+/// int8 linear layers (see linear_int8.c). Weights: codes q in 0...255 with a step and a minimum per output row and
+/// block of TORL_Q8_BLOCK inputs (w ≈ minimum + step · q), packed in panels of 16 rows × k-quads:
+/// [ceil(N/16)][Kpad/4][16 rows][4 consecutive k], Kpad = K rounded up to TORL_Q8_BLOCK, zero-padded; steps and
+/// minimums: [ceil(N/16)][Kpad/TORL_Q8_BLOCK][16 rows]. Activations: codes in −127...127 with one scale per token
+/// and block (x ≈ scale · q).
+#define TORL_Q8_BLOCK 32
+long torl_q8_padded_columns(long K);
+long torl_q8_packed_bytes(long N, long K);
+/// Elements of the steps (and of the minimums) array.
+long torl_q8_block_count(long N, long K);
+/// w: [N, K] f32 → packed (torl_q8_packed_bytes), steps and minimums (torl_q8_block_count each).
+void torl_pack_q8(const float *w, long N, long K, uint8_t *packed, float *steps, float *minimums);
+/// out: [K] ← row n of a packed int8 matrix, dequantized (minimum + step · q).
+void torl_unpack_q8_row(const uint8_t *packed, const float *steps, const float *minimums, long K, long n, float *out);
+/// x: [T, K] at row stride ldx → xq: [T, ldq] codes (ldq = torl_q8_padded_columns(K), padding 0); xs: [T, ldq /
+/// TORL_Q8_BLOCK] block scales (max|block| / 127) and xsum: [T, ldq / TORL_Q8_BLOCK] = scale · Σ codes.
+void torl_quantize_q8(const float *x, long T, long K, long ldx, int8_t *xq, long ldq, float *xs, float *xsum);
+/// y[t, n] (+)= Σ_b (step[n, b] · xs[t, b]) · Σ_{k ∈ b} q_w[n, k] · q_x[t, k] + minimum[n, b] · xsum[t, b] for the
+/// rows n < N of panels [panel_begin, panel_end); the code sums are exact int32 (AVX512_VNNI where the CPU has it).
+void torl_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xsum, long T, const uint8_t *packed,
+                    const float *steps, const float *minimums, long N, long panel_begin, long panel_end, float *y,
+                    long ldy, int accumulate);
+/// 1 when torl_linear_q8 uses AVX512_VNNI instructions.
+int torl_kernels_use_avx512_vnni(void);
+
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
 

@@ -15,6 +15,8 @@ public enum Linear {
     /// Activation rows one bf16 pass covers: their bf16 copy (rows × C × 2 bytes) stays in L2 while every weight
     /// block passes over it.
     public static let bf16RowsPerPass = 256
+    /// Activation rows one int8 pass covers (their quantized copy, rows × C bytes, stays in L2).
+    public static let int8RowsPerPass = 256
     /// Activation rows rounded to bf16 per parallel task: fewer rows are rounded on the calling thread.
     static let roundingRowGrain = 8
 
@@ -57,8 +59,40 @@ public enum Linear {
                 }
                 first += count
             }
+        case .int8:
+            forwardInt8(out: out, inp: inp, weight: weight, rows: T, accumulate: accumulate)
         }
         if let bias { addBias(out: out, bias: bias, rows: T, columns: OC) }
+    }
+
+    /// out: [T, OC] (+)= inp: [T, C] · weight: [OC, C]ᵀ for int8 weights: the activations are quantized per token and
+    /// block of `TORL_Q8_BLOCK` inputs (split across the pool), then every batch size runs the VNNI kernel, so
+    /// results do not depend on how requests were batched.
+    static func forwardInt8(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: WeightMatrix,
+                            rows T: Int, accumulate: Bool) {
+        let C = weight.columns, OC = weight.rows
+        let stride = torl_q8_padded_columns(C), blocks = stride / Int(TORL_Q8_BLOCK)
+        // xq: [T, stride] codes; xs, xsum: [T, blocks]
+        let quantized = UnsafeMutablePointer<Int8>.allocate(capacity: T * stride)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: 2 * T * blocks)
+        let scaledSums = scales + T * blocks
+        defer { quantized.deallocate(); scales.deallocate() }
+        ComputePool.parallelFor(T, grain: roundingRowGrain) { rows in
+            torl_quantize_q8(inp + rows.lowerBound * C, rows.count, C, C, quantized + rows.lowerBound * stride, stride,
+                             scales + rows.lowerBound * blocks, scaledSums + rows.lowerBound * blocks)
+        }
+        var first = 0
+        while first < T {
+            let count = min(int8RowsPerPass, T - first)
+            let x = UnsafePointer(quantized + first * stride)
+            let xs = UnsafePointer(scales + first * blocks), xsum = UnsafePointer(scaledSums + first * blocks)
+            let y = out + first * OC
+            ComputePool.parallelFor(weight.panelCount, grain: 1) { panels in
+                torl_linear_q8(x, stride, xs, xsum, count, weight.packedInt8, weight.blockSteps, weight.blockMinimums, OC,
+                               panels.lowerBound, panels.upperBound, y, OC, accumulate ? 1 : 0)
+            }
+            first += count
+        }
     }
 
     /// out: [T, OC] += bias: [OC] on every row

@@ -1,19 +1,25 @@
 import CKernels
 
 /// How inference weights are stored. f32 is exact (the oracle tests use it); bf16 halves the bytes every decode
-/// step streams, at bf16 rounding of the weights (activations and accumulation stay f32).
+/// step streams, at bf16 rounding of the weights and of the activations entering each linear layer; int8 cuts them
+/// to 1.25 per weight (8-bit codes with a step and a minimum per 32 weights of a row), with the activations entering
+/// each linear layer quantized to 8 bits per token and block of 32.
 public enum WeightPrecision: String, CaseIterable, Sendable, Codable {
-    case f32, bf16
+    case f32, bf16, int8
 }
 
 /// A linear layer's weight W: [rows = out, columns = in], in one of the `WeightPrecision` formats: f32 row-major,
-/// or bf16 packed in panels of 16 rows for the AVX512_BF16 kernel (`torl_pack_bf16`).
+/// bf16 packed in panels of 16 rows for the AVX512_BF16 kernel (`torl_pack_bf16`), or int8 packed in panels of 16
+/// rows for the AVX512_VNNI kernel (`torl_pack_q8`) with a step and a minimum per row and block of 32.
 /// Immutable after construction; owns its memory.
 public final class WeightMatrix: @unchecked Sendable {
     public let rows: Int
     public let columns: Int
     public let precision: WeightPrecision
     let storage: UnsafeMutableRawPointer
+    /// int8 only: each block's step and minimum, [ceil(rows / 16)][Kpad / 32][16] each (`torl_pack_q8`).
+    let blockSteps: UnsafeMutablePointer<Float>?
+    let blockMinimums: UnsafeMutablePointer<Float>?
 
     /// values: [rows, columns] f32
     public init(rows: Int, columns: Int, values: [Float], precision: WeightPrecision) {
@@ -27,6 +33,8 @@ public final class WeightMatrix: @unchecked Sendable {
             let buffer = StreamedMemory.allocate(byteCount: count * 4).bindMemory(to: Float.self, capacity: count)
             values.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: count) }
             storage = UnsafeMutableRawPointer(buffer)
+            blockSteps = nil
+            blockMinimums = nil
         case .bf16:
             let rowMajor = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
             defer { rowMajor.deallocate() }
@@ -35,17 +43,43 @@ public final class WeightMatrix: @unchecked Sendable {
             let packed = StreamedMemory.allocate(byteCount: packedCount * 2).bindMemory(to: UInt16.self, capacity: packedCount)
             torl_pack_bf16(rowMajor, rows, columns, packed)
             storage = UnsafeMutableRawPointer(packed)
+            blockSteps = nil
+            blockMinimums = nil
+        case .int8:
+            let packed = StreamedMemory.allocate(byteCount: torl_q8_packed_bytes(rows, columns))
+            let blocks = max(torl_q8_block_count(rows, columns), 1)
+            let steps = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
+            let minimums = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
+            values.withUnsafeBufferPointer {
+                torl_pack_q8($0.baseAddress!, rows, columns, packed.assumingMemoryBound(to: UInt8.self), steps, minimums)
+            }
+            storage = packed
+            blockSteps = steps
+            blockMinimums = minimums
         }
     }
 
-    deinit { StreamedMemory.deallocate(storage) }
+    deinit {
+        StreamedMemory.deallocate(storage)
+        blockSteps?.deallocate()
+        blockMinimums?.deallocate()
+    }
 
-    public var byteCount: Int { rows * columns * (precision == .f32 ? 4 : 2) }
+    /// Bytes a pass over the whole matrix reads.
+    public var byteCount: Int {
+        switch precision {
+        case .f32: return rows * columns * 4
+        case .bf16: return rows * columns * 2
+        case .int8: return torl_q8_packed_bytes(rows, columns) + 8 * torl_q8_block_count(rows, columns)
+        }
+    }
 
     var float32: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
     /// bf16 panels: [ceil(rows / 16)][ceil(columns / 2)][16][2]
     var packedBFloat16: UnsafePointer<UInt16> { UnsafePointer(storage.assumingMemoryBound(to: UInt16.self)) }
-    /// Panels of 16 rows in the bf16 layout.
+    /// int8 panels: [ceil(rows / 16)][Kpad / 4][16][4] codes
+    var packedInt8: UnsafePointer<UInt8> { UnsafePointer(storage.assumingMemoryBound(to: UInt8.self)) }
+    /// Panels of 16 rows in the bf16 and int8 layouts.
     var panelCount: Int { (rows + 15) / 16 }
 
     /// dst: [rowRange.count, columns] f32 ← rows `rowRange` of W.
@@ -62,6 +96,10 @@ public final class WeightMatrix: @unchecked Sendable {
                     let bits = packedBFloat16[((panel * pairs + k / 2) * 16 + lane) * 2 + k % 2]
                     dst[i * columns + k] = BFloat16.float(fromBits: bits)
                 }
+            }
+        case .int8:
+            for (i, n) in rowRange.enumerated() {
+                torl_unpack_q8_row(packedInt8, blockSteps, blockMinimums, columns, n, dst + i * columns)
             }
         }
     }

@@ -1,0 +1,146 @@
+import CKernels
+import XCTest
+@testable import Tensors
+
+/// Activations quantized by `torl_quantize_q8`: codes [T, Kpad], scales and scaled code sums [T, Kpad / 32].
+struct Int8Activations {
+    let rows: Int, columns: Int, stride: Int, blocks: Int
+    var codes: [Int8], scales: [Float], scaledSums: [Float]
+
+    init(_ x: [Float], rows: Int, columns: Int) {
+        self.rows = rows
+        self.columns = columns
+        stride = torl_q8_padded_columns(columns)
+        blocks = stride / Int(TORL_Q8_BLOCK)
+        codes = [Int8](repeating: 99, count: rows * stride)
+        scales = [Float](repeating: -1, count: rows * blocks)
+        scaledSums = [Float](repeating: -1, count: rows * blocks)
+        torl_quantize_q8(x, rows, columns, columns, &codes, stride, &scales, &scaledSums)
+    }
+
+    /// x̂: [T, C] = scale · code
+    var dequantized: [Float] {
+        (0..<(rows * columns)).map { i in
+            let t = i / columns, k = i % columns
+            return scales[t * blocks + k / Int(TORL_Q8_BLOCK)] * Float(codes[t * stride + k])
+        }
+    }
+}
+
+final class Int8KernelTests: XCTestCase {
+    override func tearDown() { KernelInfo.enableAVX512(true) }
+
+    /// Weights made like a Q4_1 tensor (each block of 32: minimum + step · q, q in 0...15 with both ends used)
+    /// come back from the 8-bit codes to within float rounding: the 8-bit step is the 4-bit step / 17.
+    func testPackingReproducesQ4_1BlocksAndBoundsOtherErrors() {
+        let rows = 19, columns = 96
+        var values = [Float](), steps = [Float]()
+        let draws = pseudoRandom(rows * columns + 2 * rows * 3, seed: 11)
+        for row in 0..<rows {
+            for block in 0..<3 {
+                let step = 0.01 + 0.02 * abs(draws[rows * columns + 2 * (row * 3 + block)])
+                let minimum = -0.1 * abs(draws[rows * columns + 2 * (row * 3 + block) + 1])
+                for i in 0..<32 {
+                    let q = i == 0 ? 0 : (i == 1 ? 15 : Int((draws[row * columns + block * 32 + i] + 1) * 7.99))
+                    values.append(minimum + step * Float(q))
+                    steps.append(step)
+                }
+            }
+        }
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            let restored = WeightMatrix(rows: rows, columns: columns, values: values, precision: .int8).toFloat32()
+            for i in values.indices {
+                XCTAssertLessThanOrEqual(abs(restored[i] - values[i]), 1e-5 * steps[i] / 0.01, "element \(i)")
+            }
+        }
+        // Arbitrary values: within half an 8-bit step of the block's range.
+        let arbitrary = pseudoRandom(7 * 45, seed: 12).map { $0 * 3 }
+        let restored = WeightMatrix(rows: 7, columns: 45, values: arbitrary, precision: .int8).toFloat32()
+        for row in 0..<7 {
+            for (start, end) in [(0, 32), (32, 45)] {
+                let block = arbitrary[(row * 45 + start)..<(row * 45 + end)]
+                let halfStep = (block.max()! - block.min()!) / 255 / 2
+                for k in start..<end {
+                    XCTAssertLessThanOrEqual(abs(restored[row * 45 + k] - arbitrary[row * 45 + k]), halfStep * 1.001 + 1e-7)
+                }
+            }
+        }
+        XCTAssertEqual(WeightMatrix(rows: 7, columns: 45, values: arbitrary, precision: .int8).byteCount,
+                       16 * 64 + 8 * 16 * 2)
+    }
+
+    /// Codes are nearest-even rounding of x · 127 / max|block| (the padding 0), the scale max|block| / 127 and the
+    /// scaled sum scale · Σ codes; an all-zero block has scale 0. Both implementations give the same bytes.
+    func testActivationQuantizationInBothImplementations() {
+        var x = pseudoRandom(3 * 70, seed: 13).map { $0 * 5 }
+        for k in 32..<64 { x[70 + k] = 0 }           // row 1, block 1 all zero
+        x[2 * 70 + 5] = 63.5                         // row 2, block 0: max 63.5, so codes are 2x: 1.25 → 2.5 → 2 (even)
+        x[2 * 70 + 6] = 1.25
+        x[2 * 70 + 7] = -0.75                        // → -1.5 → -2 (even)
+        var results = [Int8Activations]()
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            results.append(Int8Activations(x, rows: 3, columns: 70))
+        }
+        XCTAssertEqual(results[0].codes, results[1].codes)
+        XCTAssertEqual(results[0].scales, results[1].scales)
+        XCTAssertEqual(results[0].scaledSums, results[1].scaledSums)
+        let q = results[0]
+        XCTAssertEqual(q.stride, 96)
+        XCTAssertEqual(q.scales[1 * 3 + 1], 0)
+        XCTAssertEqual(q.codes[2 * 96 + 6], 2)
+        XCTAssertEqual(q.codes[2 * 96 + 7], -2)
+        for t in 0..<3 {
+            for b in 0..<3 {
+                let range = (b * 32)..<min(b * 32 + 32, 70)
+                let maxAbs = range.map { abs(x[t * 70 + $0]) }.max()!
+                XCTAssertEqual(q.scales[t * 3 + b], maxAbs / 127)
+                var sum = 0
+                for k in (b * 32)..<(b * 32 + 32) {
+                    let code = q.codes[t * 96 + k]
+                    sum += Int(code)
+                    if k >= 70 { XCTAssertEqual(code, 0); continue }
+                    let exact = maxAbs > 0 ? x[t * 70 + k] * (127 / maxAbs) : 0
+                    XCTAssertEqual(Float(code), exact.rounded(.toNearestOrEven), "t \(t) k \(k)")
+                }
+                XCTAssertEqual(q.scaledSums[t * 3 + b], q.scales[t * 3 + b] * Float(sum))
+            }
+        }
+    }
+
+    /// The VNNI kernel and the portable one give bit-identical outputs (same exact code sums, same f32 order), for
+    /// every tile shape and ragged edges; the kernel is in use on CPUs that report avx512_vnni.
+    func testVNNIKernelIsBitIdenticalToPortable() throws {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        if flags.contains(" avx512_vnni") && flags.contains(" avx512bw") {
+            XCTAssertEqual(torl_kernels_use_avx512_vnni(), 1)
+        }
+        for (T, C, OC) in [(1, 576, 70), (2, 40, 64), (3, 33, 17), (7, 96, 81), (13, 200, 130)] {
+            let x = pseudoRandom(T * C, seed: 21), w = pseudoRandom(OC * C, seed: 22)
+            let weight = WeightMatrix(rows: OC, columns: C, values: w, precision: .int8)
+            var outputs = [[Float]]()
+            for avx512 in [true, false] {
+                KernelInfo.enableAVX512(avx512)
+                var y = [Float](repeating: 0.5, count: T * OC)
+                Linear.forward(out: &y, inp: x, weight: weight, bias: nil, rows: T, accumulate: true)
+                outputs.append(y)
+            }
+            XCTAssertEqual(outputs[0], outputs[1], "T=\(T) C=\(C) OC=\(OC)")
+        }
+    }
+
+    /// A token's output does not depend on the batch it runs in (each output is one fixed sequence of operations).
+    func testOutputsDoNotDependOnBatchComposition() {
+        let C = 160, OC = 100
+        let weight = WeightMatrix(rows: OC, columns: C, values: pseudoRandom(OC * C, seed: 31), precision: .int8)
+        let x = pseudoRandom(8 * C, seed: 32)
+        var all = [Float](repeating: 0, count: 8 * OC)
+        Linear.forward(out: &all, inp: x, weight: weight, bias: nil, rows: 8)
+        for t in 0..<8 {
+            var single = [Float](repeating: 0, count: OC)
+            Linear.forward(out: &single, inp: Array(x[(t * C)..<((t + 1) * C)]), weight: weight, bias: nil, rows: 1)
+            XCTAssertEqual(single, Array(all[(t * OC)..<((t + 1) * OC)]), "token \(t)")
+        }
+    }
+}
