@@ -29,13 +29,15 @@ static float encode_block(const float *w, long n, float step, float minimum, uin
 // Each block takes the better of two grids, both exact for a GGUF source: the block's own range in 255 steps
 // (a Q4_1 block, m + d · q4, is on it when it uses all 16 levels: step d / 17) and the symmetric grid
 // max|w| / 127 · (−128...127) (a Q8_0 block, d · q8, is on it).
-void torl_pack_q8(const float *w, long N, long K, uint8_t *packed, float *steps, float *minimums) {
+void torl_pack_q8(const float *w, long N, long K, long panel_begin, long panel_end, uint8_t *packed, float *steps,
+                  float *minimums) {
     long Kpad = torl_q8_padded_columns(K), Kq = Kpad / 4, blocks = Kpad / TORL_Q8_BLOCK;
-    memset(packed, 0, (size_t)torl_q8_packed_bytes(N, K));
-    memset(steps, 0, sizeof(float) * (size_t)torl_q8_block_count(N, K));
-    memset(minimums, 0, sizeof(float) * (size_t)torl_q8_block_count(N, K));
+    long panels = panel_end - panel_begin;
+    memset(packed + panel_begin * Kpad * 16, 0, (size_t)(panels * Kpad * 16));
+    memset(steps + panel_begin * blocks * 16, 0, sizeof(float) * (size_t)(panels * blocks * 16));
+    memset(minimums + panel_begin * blocks * 16, 0, sizeof(float) * (size_t)(panels * blocks * 16));
     uint8_t ranged[TORL_Q8_BLOCK], symmetric[TORL_Q8_BLOCK];
-    for (long n = 0; n < N; n++) {
+    for (long n = panel_begin * 16; n < panel_end * 16 && n < N; n++) {
         long p = n / 16, r = n % 16;
         for (long b = 0; b < blocks; b++) {
             long k0 = b * TORL_Q8_BLOCK, count = K - k0 < TORL_Q8_BLOCK ? K - k0 : TORL_Q8_BLOCK;

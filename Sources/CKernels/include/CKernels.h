@@ -14,11 +14,14 @@ int torl_kernels_use_avx512(void);
 /// Turns the AVX-512 paths off (0) or back on where the CPU has them (1); tests run both implementations.
 void torl_kernels_enable_avx512(int enabled);
 
-/// y[t, n] (+)= dot(x[t, :], w[n, :]) for t in [0, T), n in [n_begin, n_end).
-/// x: [T, K] f32 row-major; w: [N, K] f32 row-major; y: row stride ldy.
-/// accumulate = 0 overwrites y, 1 adds to it (residual connections).
-void torl_linear_f32(const float *x, long T, long K, const float *w, long n_begin, long n_end,
-                     float *y, long ldy, int accumulate);
+/// f32 weights in panels of 16 rows: [ceil(N/16)][K][16 rows], zero-padded (one 64-byte vector per k).
+long torl_f32_packed_count(long N, long K);
+void torl_pack_f32(const float *w, long N, long K, float *packed);
+/// y[t, n] (+)= Σ_k x[t, k] · W[n, k] for the rows n < N of panels [panel_begin, panel_end), summed in k order with
+/// fused multiply-adds. x: [T, ldx] f32; packed: torl_pack_f32 layout; y: row stride ldy; accumulate = 0
+/// overwrites y, 1 adds to it (residual connections).
+void torl_linear_f32_packed(const float *x, long ldx, long T, long K, const float *packed, long N, long panel_begin,
+                            long panel_end, float *y, long ldy, int accumulate);
 
 /// bf16 weights in panels of 16 rows: [ceil(N/16)][ceil(K/2)][16 rows][2 consecutive k], zero-padded. This is
 /// the layout `vdpbf16ps` consumes directly. torl_bf16_packed_count gives the number of uint16 elements.
@@ -42,8 +45,10 @@ long torl_q8_padded_columns(long K);
 long torl_q8_packed_bytes(long N, long K);
 /// Elements of the steps (and of the minimums) array.
 long torl_q8_block_count(long N, long K);
-/// w: [N, K] f32 → packed (torl_q8_packed_bytes), steps and minimums (torl_q8_block_count each).
-void torl_pack_q8(const float *w, long N, long K, uint8_t *packed, float *steps, float *minimums);
+/// w: [N, K] f32 → packed (torl_q8_packed_bytes), steps and minimums (torl_q8_block_count each), for the panels
+/// [panel_begin, panel_end) only (disjoint ranges can be packed in parallel).
+void torl_pack_q8(const float *w, long N, long K, long panel_begin, long panel_end, uint8_t *packed, float *steps,
+                  float *minimums);
 /// out: [K] ← row n of a packed int8 matrix, dequantized (minimum + step · q).
 void torl_unpack_q8_row(const uint8_t *packed, const float *steps, const float *minimums, long K, long n, float *out);
 /// x: [T, K] at row stride ldx → xq: [T, ldq] codes (ldq = torl_q8_padded_columns(K), padding 0); xs: [T, ldq /

@@ -8,8 +8,8 @@ public enum WeightPrecision: String, CaseIterable, Sendable, Codable {
     case f32, bf16, int8
 }
 
-/// A linear layer's weight W: [rows = out, columns = in], in one of the `WeightPrecision` formats: f32 row-major,
-/// bf16 packed in panels of 16 rows for the AVX512_BF16 kernel (`torl_pack_bf16`), or int8 packed in panels of 16
+/// A linear layer's weight W: [rows = out, columns = in], in one of the `WeightPrecision` formats: f32 packed in
+/// panels of 16 rows for the FMA kernel (`torl_pack_f32`), bf16 packed in panels of 16 rows for the AVX512_BF16 kernel (`torl_pack_bf16`), or int8 packed in panels of 16
 /// rows for the AVX512_VNNI kernel (`torl_pack_q8`) with a step and a minimum per row and block of 32.
 /// Immutable after construction; owns its memory.
 public final class WeightMatrix: @unchecked Sendable {
@@ -30,9 +30,15 @@ public final class WeightMatrix: @unchecked Sendable {
         let count = rows * columns
         switch precision {
         case .f32:
-            let buffer = StreamedMemory.allocate(byteCount: count * 4).bindMemory(to: Float.self, capacity: count)
-            values.withUnsafeBufferPointer { buffer.initialize(from: $0.baseAddress!, count: count) }
-            storage = UnsafeMutableRawPointer(buffer)
+            let packed = StreamedMemory.allocate(byteCount: torl_f32_packed_count(rows, columns) * 4)
+                .bindMemory(to: Float.self, capacity: torl_f32_packed_count(rows, columns))
+            values.withUnsafeBufferPointer { source in
+                ComputePool.parallelFor((rows + 15) / 16, grain: 16) { panels in
+                    let first = panels.lowerBound * 16, count = min(panels.upperBound * 16, rows) - first
+                    torl_pack_f32(source.baseAddress! + first * columns, count, columns, packed + first * columns)
+                }
+            }
+            storage = UnsafeMutableRawPointer(packed)
             blockSteps = nil
             blockMinimums = nil
         case .bf16:
@@ -50,8 +56,13 @@ public final class WeightMatrix: @unchecked Sendable {
             let blocks = max(torl_q8_block_count(rows, columns), 1)
             let steps = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
             let minimums = UnsafeMutablePointer<Float>.allocate(capacity: blocks)
-            values.withUnsafeBufferPointer {
-                torl_pack_q8($0.baseAddress!, rows, columns, packed.assumingMemoryBound(to: UInt8.self), steps, minimums)
+            // Choosing each block's grid takes two encodings per weight: split across the pool (model loads and
+            // the trainer's weight pushes repack every matrix).
+            values.withUnsafeBufferPointer { source in
+                let codes = packed.assumingMemoryBound(to: UInt8.self)
+                ComputePool.parallelFor((rows + 15) / 16, grain: 8) { panels in
+                    torl_pack_q8(source.baseAddress!, rows, columns, panels.lowerBound, panels.upperBound, codes, steps, minimums)
+                }
             }
             storage = packed
             blockSteps = steps
@@ -74,7 +85,8 @@ public final class WeightMatrix: @unchecked Sendable {
         }
     }
 
-    var float32: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
+    /// f32 panels: [ceil(rows / 16)][columns][16]
+    var packedFloat32: UnsafePointer<Float> { UnsafePointer(storage.assumingMemoryBound(to: Float.self)) }
     /// bf16 panels: [ceil(rows / 16)][ceil(columns / 2)][16][2]
     var packedBFloat16: UnsafePointer<UInt16> { UnsafePointer(storage.assumingMemoryBound(to: UInt16.self)) }
     /// int8 panels: [ceil(rows / 16)][Kpad / 4][16][4] codes
@@ -84,10 +96,12 @@ public final class WeightMatrix: @unchecked Sendable {
 
     /// dst: [rowRange.count, columns] f32 ← rows `rowRange` of W.
     public func copyRows(_ rowRange: Range<Int>, to dst: UnsafeMutablePointer<Float>) {
-        let offset = rowRange.lowerBound * columns
-        let count = rowRange.count * columns
         switch precision {
-        case .f32: dst.update(from: float32 + offset, count: count)
+        case .f32:
+            for (i, n) in rowRange.enumerated() {
+                let panel = packedFloat32 + (n / 16) * columns * 16 + n % 16
+                for k in 0..<columns { dst[i * columns + k] = panel[k * 16] }
+            }
         case .bf16:
             let pairs = (columns + 1) / 2
             for (i, n) in rowRange.enumerated() {
