@@ -17,6 +17,9 @@ struct DaemonConnectionOptions: ParsableArguments {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @Flag(help: "With --connect: let --model/--weights (model/load) and train's --resume (checkpoint/restore) discard the daemon's training steps that were never saved or exported.")
+    var discardTraining = false
+
     /// What a command asks of the daemon beyond the connection. A private daemon is started with it; a daemon
     /// reached with --connect is shared, so its sandbox pool is its own and its model is only replaced when the
     /// user named another model or precision.
@@ -81,7 +84,29 @@ struct DaemonConnectionOptions: ParsableArguments {
         let samePath = loadedPath.map { Self.canonical($0) == Self.canonical(wantedPath) } ?? false
         guard !samePath || wantedWeights != loadedWeights else { return }
         FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights)) into the daemon\n".utf8))
-        _ = try await client.request("model/load", params: ["path": .string(wantedPath), "weights": .string(wantedWeights)])
+        var params: [String: JSONValue] = ["path": .string(wantedPath), "weights": .string(wantedWeights)]
+        if discardTraining { params["discard_training"] = .bool(true) }
+        try await requestReplacingTrainer(client, "model/load", params: .object(params),
+                                          action: "loading \(wantedPath) (\(wantedWeights))",
+                                          instead: "leave out --model/--weights to use the daemon's model as it is")
+    }
+
+    /// A request that replaces the daemon's trainer (`model/load`, `checkpoint/restore`). The daemon refuses it
+    /// while the trainer has steps nobody saved; that refusal is said in the command's own terms.
+    @discardableResult
+    func requestReplacingTrainer(_ client: RPCClient, _ method: String, params: JSONValue, action: String,
+                                 instead: String) async throws -> JSONValue {
+        do {
+            return try await client.request(method, params: params)
+        } catch let error as RPCError where error.data?["kind"]?.stringValue == "unsaved_training" {
+            let step = error.data?["step"]?.intValue ?? 0
+            let unsaved = error.data?["unsaved_steps"]?.intValue ?? 0
+            throw DaemonRefusal(description: """
+                \(action) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or \
+                exported, possibly another client's training. Either \(instead), save that training first \
+                (checkpoint/save or model/export), or pass --discard-training.
+                """)
+        }
     }
 
     /// Paths sent to a daemon are absolute: its working directory is not the caller's.
@@ -93,6 +118,11 @@ struct DaemonConnectionOptions: ParsableArguments {
     static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
+}
+
+/// A daemon's refusal in the command's terms (printed as the command's error).
+struct DaemonRefusal: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// `torl solve PROBLEM`: a worked solution from a daemon, streamed to the terminal as it is written.

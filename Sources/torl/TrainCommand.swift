@@ -161,7 +161,11 @@ struct TrainCommand: ParsableCommand {
             var summary = TrainSummary()
             var step: Int
             if let resume {
-                let restored = try await client.request("checkpoint/restore", params: ["path": .string(DaemonConnectionOptions.absolute(resume))])
+                var params: [String: JSONValue] = ["path": .string(DaemonConnectionOptions.absolute(resume))]
+                if connection.discardTraining { params["discard_training"] = .bool(true) }
+                let restored = try await connection.requestReplacingTrainer(client, "checkpoint/restore", params: .object(params),
+                                                                             action: "resuming from \(resume)",
+                                                                             instead: "leave out --resume to continue from the daemon's step")
                 step = Int(restored["step"]?.intValue ?? 0)
                 log("resumed from \(resume) at step \(step)")
             } else {

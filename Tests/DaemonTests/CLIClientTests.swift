@@ -76,6 +76,48 @@ final class CLIClientTests: XCTestCase {
         XCTAssertEqual(run.stdout, "")
     }
 
+    /// On a shared daemon whose trainer has unsaved steps, a client asking for another precision (model/load) or
+    /// resuming a checkpoint (checkpoint/restore) stops with an error naming the step and the unsaved count, and
+    /// the daemon keeps its model and trainer.
+    func testClientsRefuseToDiscardAnotherClientsUnsavedTraining() async throws {
+        let fixture = try await DaemonFixture.get()
+        let directory = try fixture.scratch("unsaved-cli")
+        let dataset = try writeDataset(directory)
+        let client = try await fixture.client()
+        let checkpoint = directory.appendingPathComponent("ck.safetensors").path
+        _ = try await client.request("checkpoint/save", params: ["path": .string(checkpoint)])
+        let trained = try await client.request("train_step", params: [
+            "problems": [["id": "a", "problem": "What is 2 + 3?", "answer": "5"]], "group_size": 2, "max_tokens": 2,
+            "max_tool_calls": 0, "seed": 4,
+        ])
+        let step = try XCTUnwrap(trained["step"]?.intValue)
+        let before = try await client.request("status")
+        let weights = try XCTUnwrap(before["model"]?["weights"]?.stringValue)
+        let other = weights == "bf16" ? "f32" : "bf16"
+
+        let eval = try await TorlProcess.run(
+            ["eval", "--connect", fixture.socket.description, "--weights", other, "--dataset", dataset.path,
+             "--limit", "1", "--max-tokens", "4", "--max-tool-calls", "0"])
+        XCTAssertNotEqual(eval.status, 0)
+        XCTAssertEqual(eval.stdout, "")
+        XCTAssertTrue(eval.stderr.contains("(\(other)) would discard the daemon's trainer: it is at step \(step) with 1 step(s) not saved or exported"), eval.stderr)
+        XCTAssertTrue(eval.stderr.contains("leave out --model/--weights"), eval.stderr)
+        XCTAssertTrue(eval.stderr.contains("--discard-training"), eval.stderr)
+
+        let resume = try await TorlProcess.run(
+            ["train", "--connect", fixture.socket.description, "--synthetic", "--steps", String(step + 5),
+             "--resume", checkpoint])
+        XCTAssertNotEqual(resume.status, 0)
+        XCTAssertTrue(resume.stderr.contains("resuming from \(checkpoint) would discard the daemon's trainer: it is at step \(step) with 1 step(s)"), resume.stderr)
+        XCTAssertTrue(resume.stderr.contains("leave out --resume"), resume.stderr)
+
+        let status = try await client.request("status")
+        XCTAssertEqual(status["model"]?["weights"]?.stringValue, weights)
+        XCTAssertEqual(status["training"]?["step"]?.intValue, step)
+        XCTAssertEqual(status["training"]?["unsaved_steps"]?.intValue, 1)
+        try await client.shutdownAndExit()
+    }
+
     func testTrainConnectRunsOneStepAndAppendsItsMetrics() async throws {
         let fixture = try await DaemonFixture.get()
         let directory = try fixture.scratch("train")
