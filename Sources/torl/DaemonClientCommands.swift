@@ -101,7 +101,7 @@ struct DaemonConnectionOptions: ParsableArguments {
         } catch let error as RPCError where error.data?["kind"]?.stringValue == "unsaved_training" {
             let step = error.data?["step"]?.intValue ?? 0
             let unsaved = error.data?["unsaved_steps"]?.intValue ?? 0
-            throw DaemonRefusal(description: """
+            throw CommandFailure(description: """
                 \(action) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or \
                 exported, possibly another client's training. Either \(instead), save that training first \
                 (checkpoint/save or model/export), or pass --discard-training.
@@ -118,11 +118,6 @@ struct DaemonConnectionOptions: ParsableArguments {
     static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
-}
-
-/// A daemon's refusal in the command's terms (printed as the command's error).
-struct DaemonRefusal: Error, CustomStringConvertible {
-    let description: String
 }
 
 /// `torl solve PROBLEM`: a worked solution from a daemon, streamed to the terminal as it is written.

@@ -97,8 +97,17 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--steps and --batch must be >= 1, --group-size >= 2")
         }
         guard temperature > 0 else { throw ValidationError("--temperature must be > 0: training needs sampled rollouts") }
+        guard warmupSteps >= 0 else { throw ValidationError("--warmup-steps must be >= 0") }
+        if cosine && warmupSteps >= steps {
+            throw ValidationError("--cosine decays from the end of warmup to --steps, so --warmup-steps (\(warmupSteps)) must be < --steps (\(steps))")
+        }
         guard evalEvery >= 0, checkpointEvery >= 0 else { throw ValidationError("--eval-every and --checkpoint-every must be >= 0") }
         if evalEvery > 0 && evalDataset == nil { throw ValidationError("--eval-every needs --eval-dataset") }
+        // Evaluation options without --eval-every would be ignored: say so rather than train without the evaluation
+        // the user asked for.
+        if evalEvery == 0 && (evalDataset != nil || evalLimit != nil) {
+            throw ValidationError("--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N (evaluate every N steps)")
+        }
         if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit must be >= 1") }
         guard maxTokens >= 1, maxToolCalls >= 0 else { throw ValidationError("--max-tokens must be >= 1, --max-tool-calls >= 0") }
         guard LossAggregation.wireNames[aggregation] != nil else {
@@ -171,6 +180,12 @@ struct TrainCommand: ParsableCommand {
             } else {
                 step = Int(try await client.request("status")["training"]?["step"]?.intValue ?? 0)
                 if step > 0 { log("the daemon's trainer is at step \(step): continuing from there") }
+            }
+            guard step < steps else {
+                throw CommandFailure(description: """
+                    nothing to train: the trainer is already at step \(step), and --steps \(steps) is the total number of \
+                    updates, earlier ones included; pass --steps \(step + 1) or more to train further
+                    """)
             }
             while step < steps {
                 let chosen = Self.problems(for: step, from: problems, order: order, batch: batch)

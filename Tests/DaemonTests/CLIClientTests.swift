@@ -118,6 +118,52 @@ final class CLIClientTests: XCTestCase {
         try await client.shutdownAndExit()
     }
 
+    /// A trainer already at --steps has nothing to do: the command says so, with its step, and prints no summary.
+    func testTrainConnectOnATrainerAtItsStepsSaysThereIsNothingToDo() async throws {
+        let fixture = try await DaemonFixture.get()
+        let directory = try fixture.scratch("nothing")
+        let client = try await fixture.client()
+        let trained = try await client.request("train_step", params: [
+            "problems": [["id": "a", "problem": "What is 2 + 3?", "answer": "5"]], "group_size": 2, "max_tokens": 2,
+            "max_tool_calls": 0, "seed": 6,
+        ])
+        let step = Int(try XCTUnwrap(trained["step"]?.intValue))
+        try await client.shutdownAndExit()
+        for steps in [step, max(1, step - 1)] {
+            let run = try await TorlProcess.run(
+                ["train", "--connect", fixture.socket.description, "--synthetic", "--steps", String(steps),
+                 "--metrics", "metrics.jsonl", "--json"], in: directory)
+            XCTAssertNotEqual(run.status, 0, "--steps \(steps) at step \(step)")
+            XCTAssertEqual(run.stdout, "")
+            XCTAssertTrue(run.stderr.contains("nothing to train: the trainer is already at step \(step), and --steps \(steps) is the total number of updates"), run.stderr)
+            XCTAssertTrue(run.stderr.contains("pass --steps \(step + 1) or more"), run.stderr)
+            let written = try String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            XCTAssertEqual(written, "", "no step ran, so no metrics line")
+        }
+    }
+
+    /// Options that would change nothing are refused before any daemon is reached, naming the conflict.
+    func testTrainRefusesOptionsThatWouldBeIgnored() async throws {
+        let cases: [([String], String)] = [
+            (["--steps", "5", "--cosine", "--warmup-steps", "5"], "--warmup-steps (5) must be < --steps (5)"),
+            (["--steps", "5", "--cosine", "--warmup-steps", "9"], "--warmup-steps (9) must be < --steps (5)"),
+            (["--steps", "5", "--warmup-steps=-1"], "--warmup-steps must be >= 0"),
+            (["--eval-limit", "3"], "--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N"),
+            (["--eval-dataset", "problems.jsonl"], "--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N"),
+        ]
+        for (arguments, message) in cases {
+            let run = try await TorlProcess.run(["train", "--connect", "unix:/nonexistent/torl.sock", "--synthetic"] + arguments)
+            XCTAssertNotEqual(run.status, 0, "\(arguments)")
+            XCTAssertTrue(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
+        // The same options in a consistent command line pass validation: the run gets as far as the (missing) daemon.
+        let valid = try await TorlProcess.run(["train", "--connect", "unix:/nonexistent/torl.sock", "--synthetic",
+                                               "--steps", "5", "--cosine", "--warmup-steps", "4", "--eval-every", "2",
+                                               "--eval-dataset", "problems.jsonl", "--eval-limit", "3"])
+        XCTAssertNotEqual(valid.status, 0)
+        XCTAssertTrue(valid.stderr.contains("/nonexistent/torl.sock"), valid.stderr)
+    }
+
     func testTrainConnectRunsOneStepAndAppendsItsMetrics() async throws {
         let fixture = try await DaemonFixture.get()
         let directory = try fixture.scratch("train")
