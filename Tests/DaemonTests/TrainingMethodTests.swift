@@ -24,6 +24,9 @@ final class TrainingMethodTests: XCTestCase {
         XCTAssertEqual(result["step"]?.intValue, Int64(before + 1))
         let rate = try XCTUnwrap(result["metrics"]?["learning_rate"]?.doubleValue)
         XCTAssertEqual(rate, 1e-4 * Double(before + 1) / Double(warmup), accuracy: 1e-12)
+        // No tool calls (C = 0) and no KL: both optional metrics are on the wire as null, not left out.
+        XCTAssertEqual(result["metrics"]?["code_executed_share"], .null)
+        XCTAssertEqual(result["metrics"]?["kl"], .null)
         let status = try await client.request("status")
         XCTAssertEqual(status["training"]?["step"]?.intValue, Int64(before + 1))
         XCTAssertEqual(status["training"]?["running"], .bool(false))

@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import RL
 import Sandbox
 
 /// Lenient on purpose, unlike other methods: LSP-style clients send fields of their own (processId, rootUri, ...)
