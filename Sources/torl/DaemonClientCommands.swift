@@ -1,5 +1,7 @@
 import ArgumentParser
+import Daemon
 import Foundation
+import RL
 import JSONRPC
 import Tensors
 
@@ -132,7 +134,7 @@ struct SolveCommand: ParsableCommand {
     var problem: String?
 
     @Option(help: "torl (the published plain prompt) or chat (the model's chat template).")
-    var template: String?
+    var template: PromptTemplate?
 
     @OptionGroup var prompt: PromptOptions
 
@@ -151,7 +153,7 @@ struct SolveCommand: ParsableCommand {
     func run() throws {
         let text = problem ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let connection = connection
-        let (params, streaming) = (parameters(for: text), !connection.json)
+        let (params, streaming) = (try parameters(for: text), !connection.json)
         let result = try blockingAwait { try await Self.solve(params, connection: connection, streaming: streaming) }
         if connection.json {
             print(String(decoding: try JSONCoding.encode(result), as: UTF8.self))
@@ -164,17 +166,12 @@ struct SolveCommand: ParsableCommand {
         }
     }
 
-    private func parameters(for text: String) -> JSONValue {
-        var params: [String: JSONValue] = ["problem": .string(text)]
-        if let template { params["template"] = .string(template) }
-        if let instruction = prompt.instruction { params["instruction"] = .string(instruction) }
-        if prompt.acceptUnboxedAnswers { params["accept_unboxed_answers"] = .bool(true) }
-        if prompt.requireEvaluatedAnswers { params["require_evaluated_answers"] = .bool(true) }
-        if let maxToolCalls { params["max_tool_calls"] = .int(Int64(maxToolCalls)) }
-        if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
-        if let temperature { params["temperature"] = .double(temperature) }
-        if let reference { params["reference"] = .string(reference) }
-        return .object(params)
+    /// The `solve` params: the options given (the daemon's defaults for the rest) through the shared
+    /// `GenerationOptions`, with the problem and the reference.
+    func parameters(for text: String) throws -> JSONValue {
+        try GenerationOptions(template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
+                              temperature: temperature, prompt: prompt)
+            .params(with: SolveRequest(problem: text, reference: reference))
     }
 
     private static func solve(_ params: JSONValue, connection: DaemonConnectionOptions, streaming: Bool) async throws -> JSONValue {
@@ -185,6 +182,12 @@ struct SolveCommand: ParsableCommand {
             })
         }
     }
+}
+
+/// The fields of `solve` beside the shared `GenerationOptions` (an absent reference is left out).
+struct SolveRequest: Encodable {
+    var problem: String
+    var reference: String?
 }
 
 /// `torl status`: the health of a daemon.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import JSONRPC
 import RL
@@ -131,11 +132,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The prompt, budget and tool settings of the command line, sampled at `temperature` with `seed`.
-    private func generation(temperature: Double, seed: UInt64) -> GenerationFields {
-        GenerationFields(template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
-                          temperature: temperature, seed: seed, instruction: prompt.instruction,
-                          accept_unboxed_answers: prompt.acceptUnboxedAnswers,
-                          require_evaluated_answers: prompt.requireEvaluatedAnswers)
+    private func generation(temperature: Double, seed: UInt64) -> GenerationOptions {
+        GenerationOptions(template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
+                          temperature: temperature, seed: seed, prompt: prompt)
     }
 
     /// The sampling seed of step `step` (0-based): a fixed function of --seed and the step, so a resumed run
@@ -249,7 +248,7 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// The fields of `train_step` beside the shared `GenerationFields`, as this client sends them.
+/// The fields of `train_step` beside the shared `GenerationOptions`, as this client sends them.
 struct TrainStepRequest: Encodable {
     var problems: [ProblemRequest]
     var group_size: Int
