@@ -211,7 +211,9 @@ struct StatusCommand: ParsableCommand {
         }
         let sandbox = status["sandbox"]
         print("sandbox:  \(sandbox?["workers_alive"]?.intValue ?? 0)/\(sandbox?["pool_size"]?.intValue ?? 0) workers, isolation \(sandbox?["isolation"]?["namespaces"]?.stringValue ?? "?"), \(sandbox?["runs_total"]?.intValue ?? 0) runs")
-        print("training: step \(status["training"]?["step"]?.intValue ?? 0)\(status["training"]?["running"] == .bool(true) ? " (running)" : "")")
+        let training = status["training"]
+        let unsaved = training?["unsaved_steps"]?.intValue ?? 0
+        print("training: step \(training?["step"]?.intValue ?? 0)\(training?["running"] == .bool(true) ? " (running)" : "")\(unsaved > 0 ? ", \(unsaved) not saved or exported" : "")")
         print("memory:   \((status["memory"]?["rss_bytes"]?.intValue ?? 0) >> 20) MiB resident, up \(Int(status["uptime_s"]?.doubleValue ?? 0)) s")
     }
 }
