@@ -1,5 +1,7 @@
 import ArgumentParser
+import Daemon
 import Foundation
+import RL
 import JSONRPC
 import Tensors
 
@@ -16,6 +18,9 @@ struct DaemonConnectionOptions: ParsableArguments {
 
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    @Flag(help: "With --connect: let --model/--weights (model/load) and train's --resume (checkpoint/restore) discard the daemon's training steps that were never saved or exported.")
+    var discardTraining = false
 
     /// What a command asks of the daemon beyond the connection. A private daemon is started with it; a daemon
     /// reached with --connect is shared, so its sandbox pool is its own and its model is only replaced when the
@@ -81,7 +86,29 @@ struct DaemonConnectionOptions: ParsableArguments {
         let samePath = loadedPath.map { Self.canonical($0) == Self.canonical(wantedPath) } ?? false
         guard !samePath || wantedWeights != loadedWeights else { return }
         FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights)) into the daemon\n".utf8))
-        _ = try await client.request("model/load", params: ["path": .string(wantedPath), "weights": .string(wantedWeights)])
+        var params: [String: JSONValue] = ["path": .string(wantedPath), "weights": .string(wantedWeights)]
+        if discardTraining { params["discard_training"] = .bool(true) }
+        try await requestReplacingTrainer(client, "model/load", params: .object(params),
+                                          action: "loading \(wantedPath) (\(wantedWeights))",
+                                          instead: "leave out --model/--weights to use the daemon's model as it is")
+    }
+
+    /// A request that replaces the daemon's trainer (`model/load`, `checkpoint/restore`). The daemon refuses it
+    /// while the trainer has steps nobody saved; that refusal is said in the command's own terms.
+    @discardableResult
+    func requestReplacingTrainer(_ client: RPCClient, _ method: String, params: JSONValue, action: String,
+                                 instead: String) async throws -> JSONValue {
+        do {
+            return try await client.request(method, params: params)
+        } catch let error as RPCError where error.data?["kind"]?.stringValue == "unsaved_training" {
+            let step = error.data?["step"]?.intValue ?? 0
+            let unsaved = error.data?["unsaved_steps"]?.intValue ?? 0
+            throw CommandFailure(description: """
+                \(action) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or \
+                exported, possibly another client's training. Either \(instead), save that training first \
+                (checkpoint/save or model/export), or pass --discard-training.
+                """)
+        }
     }
 
     /// Paths sent to a daemon are absolute: its working directory is not the caller's.
@@ -107,7 +134,7 @@ struct SolveCommand: ParsableCommand {
     var problem: String?
 
     @Option(help: "torl (the published plain prompt) or chat (the model's chat template).")
-    var template: String?
+    var template: PromptTemplate?
 
     @OptionGroup var prompt: PromptOptions
 
@@ -126,7 +153,7 @@ struct SolveCommand: ParsableCommand {
     func run() throws {
         let text = problem ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let connection = connection
-        let (params, streaming) = (parameters(for: text), !connection.json)
+        let (params, streaming) = (try parameters(for: text), !connection.json)
         let result = try blockingAwait { try await Self.solve(params, connection: connection, streaming: streaming) }
         if connection.json {
             print(String(decoding: try JSONCoding.encode(result), as: UTF8.self))
@@ -139,17 +166,12 @@ struct SolveCommand: ParsableCommand {
         }
     }
 
-    private func parameters(for text: String) -> JSONValue {
-        var params: [String: JSONValue] = ["problem": .string(text)]
-        if let template { params["template"] = .string(template) }
-        if let instruction = prompt.instruction { params["instruction"] = .string(instruction) }
-        if prompt.acceptUnboxedAnswers { params["accept_unboxed_answers"] = .bool(true) }
-        if prompt.requireEvaluatedAnswers { params["require_evaluated_answers"] = .bool(true) }
-        if let maxToolCalls { params["max_tool_calls"] = .int(Int64(maxToolCalls)) }
-        if let maxTokens { params["max_tokens"] = .int(Int64(maxTokens)) }
-        if let temperature { params["temperature"] = .double(temperature) }
-        if let reference { params["reference"] = .string(reference) }
-        return .object(params)
+    /// The `solve` params: the options given (the daemon's defaults for the rest) through the shared
+    /// `GenerationOptions`, with the problem and the reference.
+    func parameters(for text: String) throws -> JSONValue {
+        try GenerationOptions(template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
+                              temperature: temperature, prompt: prompt)
+            .params(with: SolveRequest(problem: text, reference: reference))
     }
 
     private static func solve(_ params: JSONValue, connection: DaemonConnectionOptions, streaming: Bool) async throws -> JSONValue {
@@ -160,6 +182,12 @@ struct SolveCommand: ParsableCommand {
             })
         }
     }
+}
+
+/// The fields of `solve` beside the shared `GenerationOptions` (an absent reference is left out).
+struct SolveRequest: Encodable {
+    var problem: String
+    var reference: String?
 }
 
 /// `torl status`: the health of a daemon.
@@ -183,7 +211,9 @@ struct StatusCommand: ParsableCommand {
         }
         let sandbox = status["sandbox"]
         print("sandbox:  \(sandbox?["workers_alive"]?.intValue ?? 0)/\(sandbox?["pool_size"]?.intValue ?? 0) workers, isolation \(sandbox?["isolation"]?["namespaces"]?.stringValue ?? "?"), \(sandbox?["runs_total"]?.intValue ?? 0) runs")
-        print("training: step \(status["training"]?["step"]?.intValue ?? 0)\(status["training"]?["running"] == .bool(true) ? " (running)" : "")")
+        let training = status["training"]
+        let unsaved = training?["unsaved_steps"]?.intValue ?? 0
+        print("training: step \(training?["step"]?.intValue ?? 0)\(training?["running"] == .bool(true) ? " (running)" : "")\(unsaved > 0 ? ", \(unsaved) not saved or exported" : "")")
         print("memory:   \((status["memory"]?["rss_bytes"]?.intValue ?? 0) >> 20) MiB resident, up \(Int(status["uptime_s"]?.doubleValue ?? 0)) s")
     }
 }

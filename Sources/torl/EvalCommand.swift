@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import JSONRPC
 import RL
@@ -75,12 +76,10 @@ struct EvalCommand: ParsableCommand {
 
     /// The `evaluate` params (docs/METHODS.md); paths are absolute because the daemon's directory is not ours.
     func parameters() throws -> JSONValue {
-        try GenerationFields(
-                template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
-                temperature: Double(temperature ?? (samples == 1 ? 0 : 1)), top_p: Double(topP), top_k: topK, seed: seed,
-                instruction: prompt.instruction, accept_unboxed_answers: prompt.acceptUnboxedAnswers,
-                require_evaluated_answers: prompt.requireEvaluatedAnswers,
-                trigger: trigger.rawValue, max_prompt_tokens: maxPromptTokens)
+        try GenerationOptions(
+                template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
+                temperature: Double(temperature ?? (samples == 1 ? 0 : 1)), topP: Double(topP), topK: topK, seed: seed,
+                prompt: prompt, trigger: trigger, maxPromptTokens: maxPromptTokens)
             .params(with: EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: limit,
                                           samples: samples, output: output.map(DaemonConnectionOptions.absolute),
                                           batch: batch))
@@ -127,7 +126,7 @@ struct EvalCommand: ParsableCommand {
     }
 }
 
-/// The fields of `evaluate` beside the shared `GenerationFields`, as the commands send them (absent optionals are
+/// The fields of `evaluate` beside the shared `GenerationOptions`, as the commands send them (absent optionals are
 /// left out).
 struct EvaluateRequest: Encodable {
     var dataset: String

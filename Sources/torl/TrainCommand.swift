@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Foundation
 import JSONRPC
 import RL
@@ -97,8 +98,17 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--steps and --batch must be >= 1, --group-size >= 2")
         }
         guard temperature > 0 else { throw ValidationError("--temperature must be > 0: training needs sampled rollouts") }
+        guard warmupSteps >= 0 else { throw ValidationError("--warmup-steps must be >= 0") }
+        if cosine && warmupSteps >= steps {
+            throw ValidationError("--cosine decays from the end of warmup to --steps, so --warmup-steps (\(warmupSteps)) must be < --steps (\(steps))")
+        }
         guard evalEvery >= 0, checkpointEvery >= 0 else { throw ValidationError("--eval-every and --checkpoint-every must be >= 0") }
         if evalEvery > 0 && evalDataset == nil { throw ValidationError("--eval-every needs --eval-dataset") }
+        // Evaluation options without --eval-every would be ignored: say so rather than train without the evaluation
+        // the user asked for.
+        if evalEvery == 0 && (evalDataset != nil || evalLimit != nil) {
+            throw ValidationError("--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N (evaluate every N steps)")
+        }
         if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit must be >= 1") }
         guard maxTokens >= 1, maxToolCalls >= 0 else { throw ValidationError("--max-tokens must be >= 1, --max-tool-calls >= 0") }
         guard LossAggregation.wireNames[aggregation] != nil else {
@@ -122,11 +132,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The prompt, budget and tool settings of the command line, sampled at `temperature` with `seed`.
-    private func generation(temperature: Double, seed: UInt64) -> GenerationFields {
-        GenerationFields(template: template.rawValue, max_tool_calls: maxToolCalls, max_tokens: maxTokens,
-                          temperature: temperature, seed: seed, instruction: prompt.instruction,
-                          accept_unboxed_answers: prompt.acceptUnboxedAnswers,
-                          require_evaluated_answers: prompt.requireEvaluatedAnswers)
+    private func generation(temperature: Double, seed: UInt64) -> GenerationOptions {
+        GenerationOptions(template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
+                          temperature: temperature, seed: seed, prompt: prompt)
     }
 
     /// The sampling seed of step `step` (0-based): a fixed function of --seed and the step, so a resumed run
@@ -161,12 +169,22 @@ struct TrainCommand: ParsableCommand {
             var summary = TrainSummary()
             var step: Int
             if let resume {
-                let restored = try await client.request("checkpoint/restore", params: ["path": .string(DaemonConnectionOptions.absolute(resume))])
+                var params: [String: JSONValue] = ["path": .string(DaemonConnectionOptions.absolute(resume))]
+                if connection.discardTraining { params["discard_training"] = .bool(true) }
+                let restored = try await connection.requestReplacingTrainer(client, "checkpoint/restore", params: .object(params),
+                                                                             action: "resuming from \(resume)",
+                                                                             instead: "leave out --resume to continue from the daemon's step")
                 step = Int(restored["step"]?.intValue ?? 0)
                 log("resumed from \(resume) at step \(step)")
             } else {
                 step = Int(try await client.request("status")["training"]?["step"]?.intValue ?? 0)
                 if step > 0 { log("the daemon's trainer is at step \(step): continuing from there") }
+            }
+            guard step < steps else {
+                throw CommandFailure(description: """
+                    nothing to train: the trainer is already at step \(step), and --steps \(steps) is the total number of \
+                    updates, earlier ones included; pass --steps \(step + 1) or more to train further
+                    """)
             }
             while step < steps {
                 let chosen = Self.problems(for: step, from: problems, order: order, batch: batch)
@@ -230,7 +248,7 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// The fields of `train_step` beside the shared `GenerationFields`, as this client sends them.
+/// The fields of `train_step` beside the shared `GenerationOptions`, as this client sends them.
 struct TrainStepRequest: Encodable {
     var problems: [ProblemRequest]
     var group_size: Int

@@ -76,6 +76,96 @@ final class CLIClientTests: XCTestCase {
         XCTAssertEqual(run.stdout, "")
     }
 
+    /// On a shared daemon whose trainer has unsaved steps, a client asking for another precision (model/load) or
+    /// resuming a checkpoint (checkpoint/restore) stops with an error naming the step and the unsaved count, and
+    /// the daemon keeps its model and trainer.
+    func testClientsRefuseToDiscardAnotherClientsUnsavedTraining() async throws {
+        let fixture = try await DaemonFixture.get()
+        let directory = try fixture.scratch("unsaved-cli")
+        let dataset = try writeDataset(directory)
+        let client = try await fixture.client()
+        // The refusal comes before the file is read: no checkpoint needs to exist.
+        let checkpoint = directory.appendingPathComponent("ck.safetensors").path
+        let trained = try await client.request("train_step", params: [
+            "problems": [["id": "a", "problem": "What is 2 + 3?", "answer": "5"]], "group_size": 2, "max_tokens": 2,
+            "max_tool_calls": 0, "seed": 4,
+        ])
+        let step = try XCTUnwrap(trained["step"]?.intValue)
+        let before = try await client.request("status")
+        let unsaved = try XCTUnwrap(before["training"]?["unsaved_steps"]?.intValue)
+        XCTAssertGreaterThanOrEqual(unsaved, 1)
+        let weights = try XCTUnwrap(before["model"]?["weights"]?.stringValue)
+        let other = weights == "bf16" ? "f32" : "bf16"
+
+        let eval = try await TorlProcess.run(
+            ["eval", "--connect", fixture.socket.description, "--weights", other, "--dataset", dataset.path,
+             "--limit", "1", "--max-tokens", "4", "--max-tool-calls", "0"])
+        XCTAssertNotEqual(eval.status, 0)
+        XCTAssertEqual(eval.stdout, "")
+        XCTAssertTrue(eval.stderr.contains("(\(other)) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or exported"), eval.stderr)
+        XCTAssertTrue(eval.stderr.contains("leave out --model/--weights"), eval.stderr)
+        XCTAssertTrue(eval.stderr.contains("--discard-training"), eval.stderr)
+
+        let resume = try await TorlProcess.run(
+            ["train", "--connect", fixture.socket.description, "--synthetic", "--steps", String(step + 5),
+             "--resume", checkpoint])
+        XCTAssertNotEqual(resume.status, 0)
+        XCTAssertTrue(resume.stderr.contains("resuming from \(checkpoint) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s)"), resume.stderr)
+        XCTAssertTrue(resume.stderr.contains("leave out --resume"), resume.stderr)
+
+        let status = try await client.request("status")
+        XCTAssertEqual(status["model"]?["weights"]?.stringValue, weights)
+        XCTAssertEqual(status["training"]?["step"]?.intValue, step)
+        XCTAssertEqual(status["training"]?["unsaved_steps"]?.intValue, unsaved)
+        try await client.shutdownAndExit()
+    }
+
+    /// A trainer already at --steps has nothing to do: the command says so, with its step, and prints no summary.
+    func testTrainConnectOnATrainerAtItsStepsSaysThereIsNothingToDo() async throws {
+        let fixture = try await DaemonFixture.get()
+        let directory = try fixture.scratch("nothing")
+        let client = try await fixture.client()
+        let trained = try await client.request("train_step", params: [
+            "problems": [["id": "a", "problem": "What is 2 + 3?", "answer": "5"]], "group_size": 2, "max_tokens": 2,
+            "max_tool_calls": 0, "seed": 6,
+        ])
+        let step = Int(try XCTUnwrap(trained["step"]?.intValue))
+        try await client.shutdownAndExit()
+        for steps in [step, max(1, step - 1)] {
+            let run = try await TorlProcess.run(
+                ["train", "--connect", fixture.socket.description, "--synthetic", "--steps", String(steps),
+                 "--metrics", "metrics.jsonl", "--json"], in: directory)
+            XCTAssertNotEqual(run.status, 0, "--steps \(steps) at step \(step)")
+            XCTAssertEqual(run.stdout, "")
+            XCTAssertTrue(run.stderr.contains("nothing to train: the trainer is already at step \(step), and --steps \(steps) is the total number of updates"), run.stderr)
+            XCTAssertTrue(run.stderr.contains("pass --steps \(step + 1) or more"), run.stderr)
+            let written = try String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            XCTAssertEqual(written, "", "no step ran, so no metrics line")
+        }
+    }
+
+    /// Options that would change nothing are refused before any daemon is reached, naming the conflict.
+    func testTrainRefusesOptionsThatWouldBeIgnored() async throws {
+        let cases: [([String], String)] = [
+            (["--steps", "5", "--cosine", "--warmup-steps", "5"], "--warmup-steps (5) must be < --steps (5)"),
+            (["--steps", "5", "--cosine", "--warmup-steps", "9"], "--warmup-steps (9) must be < --steps (5)"),
+            (["--steps", "5", "--warmup-steps=-1"], "--warmup-steps must be >= 0"),
+            (["--eval-limit", "3"], "--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N"),
+            (["--eval-dataset", "problems.jsonl"], "--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N"),
+        ]
+        for (arguments, message) in cases {
+            let run = try await TorlProcess.run(["train", "--connect", "unix:/nonexistent/torl.sock", "--synthetic"] + arguments)
+            XCTAssertNotEqual(run.status, 0, "\(arguments)")
+            XCTAssertTrue(run.stderr.contains(message), "\(arguments): \(run.stderr)")
+        }
+        // The same options in a consistent command line pass validation: the run gets as far as the (missing) daemon.
+        let valid = try await TorlProcess.run(["train", "--connect", "unix:/nonexistent/torl.sock", "--synthetic",
+                                               "--steps", "5", "--cosine", "--warmup-steps", "4", "--eval-every", "2",
+                                               "--eval-dataset", "problems.jsonl", "--eval-limit", "3"])
+        XCTAssertNotEqual(valid.status, 0)
+        XCTAssertTrue(valid.stderr.contains("/nonexistent/torl.sock"), valid.stderr)
+    }
+
     func testTrainConnectRunsOneStepAndAppendsItsMetrics() async throws {
         let fixture = try await DaemonFixture.get()
         let directory = try fixture.scratch("train")

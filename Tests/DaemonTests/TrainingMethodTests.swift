@@ -24,13 +24,17 @@ final class TrainingMethodTests: XCTestCase {
         XCTAssertEqual(result["step"]?.intValue, Int64(before + 1))
         let rate = try XCTUnwrap(result["metrics"]?["learning_rate"]?.doubleValue)
         XCTAssertEqual(rate, 1e-4 * Double(before + 1) / Double(warmup), accuracy: 1e-12)
+        // No tool calls (C = 0) and no KL: both optional metrics are on the wire as null, not left out.
+        XCTAssertEqual(result["metrics"]?["code_executed_share"], .null)
+        XCTAssertEqual(result["metrics"]?["kl"], .null)
         let status = try await client.request("status")
         XCTAssertEqual(status["training"]?["step"]?.intValue, Int64(before + 1))
         XCTAssertEqual(status["training"]?["running"], .bool(false))
     }
 
     /// Another model (here: the same file at the other precision) gets a new trainer, reported at step 0, and
-    /// the next train_step is that trainer's first.
+    /// the next train_step is that trainer's first. The trainer's steps are unsaved, so the load must say
+    /// `discard_training`.
     func testModelLoadStartsANewTrainer() async throws {
         let fixture = try await DaemonFixture.get()
         let client = try await fixture.client()
@@ -43,7 +47,9 @@ final class TrainingMethodTests: XCTestCase {
         let path = try DaemonFixture.modelPath()
         let current = try await client.request("status")["model"]?["weights"]?.stringValue
         let other = current == "bf16" ? "f32" : "bf16"
-        let info = try await client.request("model/load", params: ["path": .string(path), "weights": .string(other)])
+        let info = try await client.request("model/load", params: [
+            "path": .string(path), "weights": .string(other), "discard_training": true,
+        ])
         XCTAssertEqual(info["weights"]?.stringValue, other)
         XCTAssertEqual(info["path"]?.stringValue, URL(fileURLWithPath: path).standardizedFileURL.path)
         let afterLoad = try await client.request("status")
@@ -53,7 +59,68 @@ final class TrainingMethodTests: XCTestCase {
         ])
         XCTAssertEqual(first["step"]?.intValue, 1)
         // Back to f32, the precision the other tests assume nothing about but users start with.
-        _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32"])
+        _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32", "discard_training": true])
+    }
+
+    /// A trainer's steps that are neither checkpointed nor exported survive a model/load or checkpoint/restore that
+    /// does not say `discard_training`: the call fails naming the step and the unsaved count, and changes nothing.
+    /// checkpoint/save and model/export make the steps saved, after which the same load goes through.
+    func testModelLoadAndRestoreRefuseToDropUnsavedSteps() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        let scratch = try fixture.scratch("unsaved")
+        let checkpoint = scratch.appendingPathComponent("ck.safetensors").path
+        let path = try DaemonFixture.modelPath()
+        let status = try await client.request("status")
+        let weights = try XCTUnwrap(status["model"]?["weights"]?.stringValue)
+        let other = weights == "bf16" ? "f32" : "bf16"
+        let tiny: JSONValue = ["problems": problem, "group_size": 2, "max_tokens": 2, "max_tool_calls": 0, "seed": 2]
+
+        _ = try await client.request("train_step", params: tiny)
+        let saved = try await client.request("checkpoint/save", params: ["path": .string(checkpoint)])
+        let savedStep = try XCTUnwrap(saved["step"]?.intValue)
+        let afterSave = try await client.request("status")["training"]
+        XCTAssertEqual(afterSave?["unsaved_steps"]?.intValue, 0)
+        _ = try await client.request("train_step", params: tiny)
+        let training = try await client.request("status")["training"]
+        XCTAssertEqual(training?["step"]?.intValue, savedStep + 1)
+        XCTAssertEqual(training?["unsaved_steps"]?.intValue, 1)
+
+        let refusals: [(String, JSONValue)] = [
+            ("model/load", ["path": .string(path), "weights": .string(other)]),
+            ("model/load", ["path": .string(path), "weights": .string(other), "discard_training": false]),
+            ("checkpoint/restore", ["path": .string(checkpoint)]),
+        ]
+        for (method, params) in refusals {
+            do {
+                _ = try await client.request(method, params: params)
+                XCTFail("\(method) \(params) dropped an unsaved step")
+            } catch let error as RPCError {
+                XCTAssertEqual(error.code, -32029, "\(method): \(error)")
+                XCTAssertEqual(error.data?["kind"]?.stringValue, "unsaved_training")
+                XCTAssertEqual(error.data?["step"]?.intValue, savedStep + 1)
+                XCTAssertEqual(error.data?["unsaved_steps"]?.intValue, 1)
+                XCTAssertTrue(error.message.contains("\(method) would discard the daemon's trainer: it is at step \(savedStep + 1) with 1 step(s) not saved or exported"), error.message)
+                XCTAssertTrue(error.message.contains("discard_training"), error.message)
+            }
+        }
+        let untouched = try await client.request("status")
+        XCTAssertEqual(untouched["training"]?["step"]?.intValue, savedStep + 1)
+        XCTAssertEqual(untouched["model"]?["weights"]?.stringValue, weights)
+
+        // An export saves the steps: the load goes through without discard_training and starts a new trainer.
+        let export = scratch.appendingPathComponent("hf").path
+        _ = try await client.request("model/export", params: ["path": .string(export)])
+        let afterExport = try await client.request("status")["training"]
+        XCTAssertEqual(afterExport?["unsaved_steps"]?.intValue, 0)
+        let loaded = try await client.request("model/load", params: ["path": .string(path), "weights": .string(other)])
+        XCTAssertEqual(loaded["weights"]?.stringValue, other)
+        let fresh = try await client.request("status")["training"]
+        XCTAssertEqual(fresh?["step"]?.intValue, 0)
+        XCTAssertEqual(fresh?["unsaved_steps"]?.intValue, 0)
+        // A trainer without steps has nothing to lose.
+        _ = try await client.request("model/load", params: ["path": .string(path), "weights": .string(weights)])
     }
 
     /// evaluate's reports count responses and carry the graded and correct counts so far (the CLI's running

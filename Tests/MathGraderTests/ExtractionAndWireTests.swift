@@ -40,6 +40,37 @@ final class ExtractionAndWireTests: XCTestCase {
         XCTAssertTrue(strict.compare(answer: "x+1", reference: "1+x").isEquivalent)
     }
 
+    /// A mixed number is a number as written (5/2 for `2\frac{1}{2}`), not arithmetic: the option accepts it at
+    /// its value and nowhere else. Values checked by hand: 2 1/2 = 5/2 = 2.5, -3 1/4 = -3.25, 12 3/8 = 12.375.
+    func testEvaluatedNumbersOptionAcceptsMixedNumbers() {
+        let strict = MathGrader(options: GraderOptions(requiresEvaluatedNumbers: true))
+        let equal: [(String, String)] = [
+            ("2\\frac{1}{2}", "2.5"), ("2\\frac{1}{2}", "\\frac{5}{2}"), ("2 \\frac12", "2.5"), ("2.5", "2\\frac{1}{2}"),
+            ("-3\\frac{1}{4}", "-3.25"), ("12\\frac{3}{8}", "12.375"), ("x = 2\\frac{1}{2}", "2.5"),
+        ]
+        for (answer, reference) in equal {
+            let outcome = strict.compare(answer: answer, reference: reference)
+            XCTAssertTrue(outcome.isEquivalent, "\(answer) vs \(reference): \(outcome.rule)")
+        }
+        let wrong: [(String, String)] = [
+            ("2\\frac{1}{2}", "3"), ("2\\frac{1}{2}", "1"), ("2\\frac{1}{2}", "2"), ("-3\\frac{1}{4}", "-2.75"),
+            ("3\\frac{1}{4}", "-3.25"),
+        ]
+        for (answer, reference) in wrong {
+            let outcome = strict.compare(answer: answer, reference: reference)
+            XCTAssertFalse(outcome.isEquivalent, "\(answer) vs \(reference)")
+            XCTAssertNotEqual(outcome.rule, .unevaluated, "\(answer) is evaluated; it is wrong by value")
+        }
+        // Arithmetic still restates the question: a product (`2 \times \frac{1}{2}` is 1), a written-out sum, and an
+        // integer before an improper fraction (`3\frac{5}{4}` multiplies: 15/4).
+        for (answer, reference) in [("2 \\times \\frac{1}{2}", "1"), ("2 + \\frac{1}{2}", "2.5"), ("3\\frac{5}{4}", "3.75")] {
+            XCTAssertTrue(MathGrader().compare(answer: answer, reference: reference).isEquivalent, "\(answer) = \(reference)")
+            let outcome = strict.compare(answer: answer, reference: reference)
+            XCTAssertFalse(outcome.isEquivalent, answer)
+            XCTAssertEqual(outcome.rule, .unevaluated, answer)
+        }
+    }
+
     func testBoxBeatsPhraseAndLastBoxWins() {
         let evaluation = MathGrader(options: .evaluation)
         XCTAssertEqual(evaluation.extractAnswer(from: "Answer: 5, but \\boxed{6} at the end"), "6")

@@ -13,7 +13,9 @@ final class ParserAndNumberTests: XCTestCase {
         XCTAssertEqual(try parse(#"\frac12"#), .quotient(number(1), number(2)))
         XCTAssertEqual(try parse("-2^2"), .negation(.power(number(2), number(2))))
         XCTAssertEqual(try parse("2x^2"), .product([number(2), .power(.variable("x"), number(2))]))
-        XCTAssertEqual(try parse(#"1\frac{1}{2}"#), .sum([number(1), .quotient(number(1), number(2))]))
+        // A mixed number is one number, as a decimal would be.
+        XCTAssertEqual(try parse(#"1\frac{1}{2}"#), .number(Rational(numerator: 3, denominator: 2)!))
+        XCTAssertEqual(try parse(#"-12\frac38"#), .negation(.number(Rational(numerator: 99, denominator: 8)!)))
         XCTAssertEqual(try parse(#"2\frac{3}{2}"#), .product([number(2), .quotient(number(3), number(2))]))
         XCTAssertEqual(try parse(#"\sin^2 x"#), .power(.function(.sin, .variable("x")), number(2)))
         XCTAssertEqual(try parse(#"\sin^{-1} x"#), .function(.arcsin, .variable("x")))

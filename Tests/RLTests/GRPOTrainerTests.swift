@@ -177,7 +177,44 @@ final class GRPOTrainerTests: XCTestCase {
         let m = try trainer.step(sequences)
         XCTAssertEqual(m.codeShare, 1)
         XCTAssertNil(m.codeExecutedShare)
-        XCTAssertFalse(String(decoding: try m.jsonLine(), as: UTF8.self).contains("\"code_executed_share\":0"))
+        XCTAssertNil(m.kl, "no reference model")
+        // One rule for every optional metric: present and null, in the JSONL line and in the wire's fields.
+        let line = String(decoding: try m.jsonLine(), as: UTF8.self)
+        XCTAssertTrue(line.contains("\"code_executed_share\":null"), line)
+        XCTAssertTrue(line.contains("\"kl\":null"), line)
+        let fields = try m.snakeCaseFields()
+        for key in ["code_executed_share", "kl"] {
+            XCTAssertTrue(fields.keys.contains(key), "\(key) is missing from \(fields.keys.sorted())")
+            XCTAssertEqual(fields[key], .some(nil), key)
+        }
+        XCTAssertEqual(fields["code_share"], 1)
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        XCTAssertEqual(try decoder.decode(StepMetrics.self, from: try m.jsonLine()), m)
+    }
+
+    /// Present optional metrics encode as numbers; a line that leaves an optional metric out still decodes (nil).
+    func testOptionalStepMetricsEncodeTheirValueAndDecodeWhenLeftOut() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let trainer = try GRPOTrainer(policy: model, configuration: TrainerConfiguration(loss: .init(klCoefficient: 0.1)))
+        let sequences = try batch(model, logRatioOffsets: [0]).enumerated().map { i, s -> TrainingSequence in
+            var s = s
+            s.outcome = ResponseOutcome(answered: true, correct: i == 0, hasCode: true, codeExecuted: i < 2, toolCalls: 1)
+            return s
+        }
+        let m = try trainer.step(sequences)
+        let fields = try m.snakeCaseFields()
+        XCTAssertEqual(fields["code_executed_share"], 0.5)
+        XCTAssertEqual(try XCTUnwrap(fields["kl"] ?? nil), 0, accuracy: 1e-9, "the reference is the policy before the step")
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: try m.jsonLine()) as? [String: Any])
+        object["kl"] = nil
+        object["code_executed_share"] = nil
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let decoded = try decoder.decode(StepMetrics.self, from: try JSONSerialization.data(withJSONObject: object))
+        XCTAssertNil(decoded.kl)
+        XCTAssertNil(decoded.codeExecutedShare)
+        XCTAssertEqual(decoded.loss, m.loss)
     }
 
     func testStepMetricsSummariseTheRolloutOutcomes() throws {

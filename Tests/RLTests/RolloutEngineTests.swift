@@ -379,6 +379,71 @@ final class RolloutEngineTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 2.5, "the run waited for the abandoned 3 s call")
     }
 
+    /// A tool call that takes 5 s, standing in for a slow sandbox run; nothing of it outlives the test but a sleep.
+    struct FiveSecondExecutor: CodeExecutor {
+        static let seconds = 5.0
+        func execute(_ code: String, limits: ExecutionLimits?) async -> ExecutionResult {
+            try? await Task.sleep(nanoseconds: UInt64(Self.seconds * 1e9))
+            return ExecutionResult(status: .ok, exitCode: 0, stdout: "42\n", wallMs: Self.seconds * 1000)
+        }
+    }
+
+    /// A moment set on one thread and read on others.
+    final class Moment: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: Date?
+        var date: Date? { lock.withLock { value } }
+        func mark() { lock.withLock { value = Date() } }
+    }
+
+    /// Every stream of the batch waits on a 5 s tool call when their requesters go away (0.3 s into the calls,
+    /// from another thread, as a client disconnecting would): the run sees it within its poll of the
+    /// cancellations and returns, not when the calls come back.
+    func testCancelledProblemsAreSeenWhileEveryStreamWaitsOnATool() async throws {
+        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn], executor: FiveSecondExecutor())
+        let abandoned = Moment()
+        var calls = 0
+        let other = Problem(id: "p2", problem: "What is 6 times 7, again?", answer: "42")
+        let started = Date()
+        let trajectories = try await engine.run(problems: [problem, other], settings: settings(),
+                                                isProblemCancelled: { _ in abandoned.date != nil }) { event in
+            guard case .toolCall = event else { return }
+            calls += 1
+            // Both streams are parked on their calls once the second one starts; the run now only waits.
+            if calls == 2 { DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { abandoned.mark() } }
+        }
+        let total = Date().timeIntervalSince(started)
+        let seen = Date().timeIntervalSince(try XCTUnwrap(abandoned.date, "the run ended before its problems were abandoned"))
+        XCTAssertEqual(trajectories.map(\.finishReason), ["cancelled", "cancelled"])
+        XCTAssertTrue(trajectories.allSatisfy(\.toolCalls.isEmpty))
+        XCTAssertLessThan(seen, 1, "the run ended \(seen) s after its problems were abandoned: it waited for the 5 s calls")
+        XCTAssertLessThan(total, 3, "the whole run took \(total) s")
+    }
+
+    /// The same for the task: cancelling it while every stream waits on a tool ends the run at once.
+    func testCancellingTheTaskWhileEveryStreamWaitsOnAToolEndsTheRollout() async throws {
+        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn], executor: FiveSecondExecutor())
+        let called = expectation(description: "tool call started")
+        let task = Task { () -> Error? in
+            do {
+                _ = try await engine.run(problems: [problem], settings: settings()) { event in
+                    if case .toolCall = event { called.fulfill() }
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        await fulfillment(of: [called], timeout: 30)
+        try await Task.sleep(nanoseconds: 300_000_000)  // the run is waiting on the call by now
+        let cancelled = Date()
+        task.cancel()
+        let error = await task.value
+        let seen = Date().timeIntervalSince(cancelled)
+        XCTAssertTrue(error is CancellationError, "\(String(describing: error))")
+        XCTAssertLessThan(seen, 1, "the run ended \(seen) s after it was cancelled: it waited for the 5 s call")
+    }
+
     /// Streamed deltas (sampled and inserted) join to the final text; tool events carry the code and result.
     func testObserverStreamsTextToolCallsAndResults() async throws {
         let (engine, _) = try await engine(scripts: [codeTurn + answerTurn])

@@ -19,12 +19,15 @@ enum DaemonErrorCode {
     static let checkpoint = -32026
     static let tokenizer = -32027
     static let training = -32028
+    static let unsavedTraining = -32029
 }
 
 enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
     case noModel
     case trainingInProgress(method: String)
     case sandboxUnavailable(String)
+    /// `method` would replace a trainer at `step` whose last `unsavedSteps` updates are not saved or exported.
+    case unsavedTraining(method: String, step: Int, unsavedSteps: Int)
 
     var description: String {
         switch self {
@@ -32,6 +35,8 @@ enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
         case .trainingInProgress(let method):
             return "'\(method)' cannot run while a train_step is updating the model; retry when it finishes"
         case .sandboxUnavailable(let why): return "the Python sandbox is unavailable: \(why)"
+        case let .unsavedTraining(method, step, unsaved):
+            return "\(method) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or exported (checkpoint/save or model/export first, or send discard_training: true)"
         }
     }
 
@@ -42,6 +47,10 @@ enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
             return RPCError(code: DaemonErrorCode.trainingBusy, message: description, data: ["kind": "training_busy"])
         case .sandboxUnavailable:
             return RPCError(code: DaemonErrorCode.sandboxUnavailable, message: description, data: ["kind": "sandbox_unavailable"])
+        case let .unsavedTraining(_, step, unsaved):
+            return RPCError(code: DaemonErrorCode.unsavedTraining, message: description, data: [
+                "kind": "unsaved_training", "step": .int(Int64(step)), "unsaved_steps": .int(Int64(unsaved)),
+            ])
         }
     }
 }

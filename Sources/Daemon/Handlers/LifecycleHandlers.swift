@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import RL
 import Sandbox
 
 /// Lenient on purpose, unlike other methods: LSP-style clients send fields of their own (processId, rootUri, ...)
@@ -37,7 +38,12 @@ struct StatusResult: Encodable {
         /// The model's scheduler: running job, waiting work, solve batching.
         var model: ModelScheduler.Snapshot
     }
-    struct Training: Encodable { var step: Int; var running: Bool }
+    struct Training: Encodable {
+        var step: Int
+        var running: Bool
+        /// Updates since the last checkpoint/save, checkpoint/restore or model/export: what a model/load would lose.
+        var unsaved_steps: Int
+    }
     @EncodesNull var model: ModelInfo?
     var sandbox: SandboxMetrics
     var queue: Queue
@@ -70,7 +76,9 @@ extension Daemon {
                 sandbox: metrics,
                 queue: .init(sandbox_waiting: metrics.queueDepth, sandbox_busy_workers: metrics.workersBusy,
                              model: await scheduler.snapshot()),
-                training: training.state.withLock { StatusResult.Training(step: $0.step, running: $0.running) },
+                training: training.state.withLock {
+                    StatusResult.Training(step: $0.step, running: $0.running, unsaved_steps: $0.unsavedSteps)
+                },
                 memory: .init(rss_bytes: Self.residentBytes() ?? 0),
                 uptime_s: Date().timeIntervalSince(started))
         }

@@ -104,6 +104,14 @@ struct CheckpointParams: WireParams {
     static let acceptedFields = CodingKeys.names
 }
 
+/// `checkpoint/restore` replaces the trainer's state, so like `model/load` it takes `discard_training`.
+struct CheckpointRestoreParams: WireParams {
+    var path: String
+    var discard_training: Bool?
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, discard_training }
+    static let acceptedFields = CodingKeys.names
+}
+
 struct CheckpointResult: Encodable {
     var path: String
     var step: Int
@@ -118,7 +126,14 @@ struct ExportResult: Encodable {
 /// is loaded. `loop` is only touched inside `scheduler.exclusive` jobs, which run one at a time on the compute
 /// thread; `state` is what `status` reads from any thread.
 final class TrainingSlot: @unchecked Sendable {
-    struct State { var step = 0; var running = false }
+    struct State {
+        var step = 0
+        var running = false
+        /// The step whose state is on disk: the last checkpoint saved or restored, or the last export.
+        var savedStep = 0
+        /// Updates a `model/load` or `checkpoint/restore` would lose.
+        var unsavedSteps: Int { step - savedStep }
+    }
     let state = Locked(State())
     private var loop: TrainingLoop?
 
@@ -128,19 +143,32 @@ final class TrainingSlot: @unchecked Sendable {
         state.withLock { $0 = State() }
     }
 
+    /// Refuses to let `method` replace a trainer whose updates are not on disk, unless the caller said to discard
+    /// them: on a shared daemon they may be another client's unsaved work.
+    func ensureReplaceable(by method: String, discarding: Bool) throws {
+        let current = state.withLock { $0 }
+        guard current.unsavedSteps > 0, !discarding else { return }
+        throw DaemonError.unsavedTraining(method: method, step: current.step, unsavedSteps: current.unsavedSteps)
+    }
+
+    /// The trainer's state at its current step is on disk (checkpoint saved or restored, model exported).
+    func markSaved(_ loop: TrainingLoop) {
+        state.withLock { $0.step = loop.step; $0.savedStep = loop.step }
+    }
+
     /// The loop of the current model, made on first use.
     func loop(for current: ModelSlot.Current, make: () throws -> TrainingLoop) throws -> TrainingLoop {
         if let loop, loop.model === current.loaded.model { return loop }
         let made = try make()
         loop = made
-        state.withLock { $0.step = made.step }
+        state.withLock { $0 = State(step: made.step, savedStep: made.step) }
         return made
     }
 
     /// Runs `work` with `running` set, recording the step reached afterwards.
     func running<T>(_ loop: TrainingLoop, _ work: () async throws -> T) async rethrows -> T {
         state.withLock { $0.running = true }
-        defer { state.withLock { $0 = State(step: loop.step, running: false) } }
+        defer { state.withLock { $0.step = loop.step; $0.running = false } }
         return try await work()
     }
 }
@@ -204,14 +232,17 @@ extension Daemon {
             try await scheduler.exclusive("checkpoint/save") { [self] in
                 let loop = try trainingLoop()
                 try loop.save(to: params.path)
+                training.markSaved(loop)
                 return CheckpointResult(path: params.path, step: loop.step)
             }
         }
 
-        router.register(strict: "checkpoint/restore") { [self] (params: CheckpointParams, _) -> CheckpointResult in
+        router.register(strict: "checkpoint/restore") { [self] (params: CheckpointRestoreParams, _) -> CheckpointResult in
             try await scheduler.exclusive("checkpoint/restore") { [self] in
+                try training.ensureReplaceable(by: "checkpoint/restore", discarding: params.discard_training ?? false)
                 let loop = try trainingLoop()
                 let step = try await training.running(loop) { try loop.restore(from: params.path) }
+                training.markSaved(loop)
                 return CheckpointResult(path: params.path, step: step)
             }
         }
@@ -221,6 +252,7 @@ extension Daemon {
                 let current = try models.require()
                 let loop = try trainingLoop()
                 let files = try loop.export(to: params.path, tokenizerOf: current.loaded.path)
+                training.markSaved(loop)
                 return ExportResult(path: params.path, files: files)
             }
         }

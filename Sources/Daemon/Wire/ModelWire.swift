@@ -43,6 +43,8 @@ struct ModelInfo: Codable, Sendable, Equatable {
 struct ModelLoadParams: WireParams {
     var path: String
     var weights: WeightPrecision?
-    enum CodingKeys: String, CodingKey, CaseIterable { case path, weights }
+    /// Loading starts a new trainer; true lets it drop updates that were never saved or exported.
+    var discard_training: Bool?
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, weights, discard_training }
     static let acceptedFields = CodingKeys.names
 }

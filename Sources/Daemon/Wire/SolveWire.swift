@@ -7,24 +7,42 @@ import Sandbox
 
 /// Sampling and tool settings shared by solve, rollout, train_step and evaluate (schemas: the params' common
 /// fields), decoded from the same params object as the method's own fields. Absent fields take the method's
-/// defaults.
-struct GenerationOptions: Decodable, Sendable {
-    var template: PromptTemplate?
-    var max_tool_calls: Int?
-    var max_tokens: Int?
-    var temperature: Double?
-    var top_p: Double?
-    var top_k: Int?
-    var seed: UInt64?
-    var instruction: String?
-    var accept_unboxed_answers: Bool?
-    var require_evaluated_answers: Bool?
-    var trigger: ToolTrigger?
-    var max_prompt_tokens: Int?
+/// defaults. The CLI clients encode their requests' shared fields with this same type (nil fields left out).
+public struct GenerationOptions: Codable, Sendable {
+    public var template: PromptTemplate?
+    public var max_tool_calls: Int?
+    public var max_tokens: Int?
+    public var temperature: Double?
+    public var top_p: Double?
+    public var top_k: Int?
+    public var seed: UInt64?
+    public var instruction: String?
+    public var accept_unboxed_answers: Bool?
+    public var require_evaluated_answers: Bool?
+    public var trigger: ToolTrigger?
+    public var max_prompt_tokens: Int?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed, instruction,
              accept_unboxed_answers, require_evaluated_answers, trigger, max_prompt_tokens
+    }
+
+    public init(template: PromptTemplate? = nil, max_tool_calls: Int? = nil, max_tokens: Int? = nil,
+                temperature: Double? = nil, top_p: Double? = nil, top_k: Int? = nil, seed: UInt64? = nil,
+                instruction: String? = nil, accept_unboxed_answers: Bool? = nil, require_evaluated_answers: Bool? = nil,
+                trigger: ToolTrigger? = nil, max_prompt_tokens: Int? = nil) {
+        self.template = template
+        self.max_tool_calls = max_tool_calls
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.top_p = top_p
+        self.top_k = top_k
+        self.seed = seed
+        self.instruction = instruction
+        self.accept_unboxed_answers = accept_unboxed_answers
+        self.require_evaluated_answers = require_evaluated_answers
+        self.trigger = trigger
+        self.max_prompt_tokens = max_prompt_tokens
     }
 
     /// Rollout settings with these options over `defaults`; invalid values are -32602 naming the field.

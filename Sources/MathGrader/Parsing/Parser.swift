@@ -325,7 +325,9 @@ struct Parser {
                 return .number(try repeatingDecimal(digits))
             }
             if value.isInteger, let fraction = takeProperFraction() {
-                return .sum([.number(value), .quotient(.number(fraction.numerator), .number(fraction.denominator))])
+                // One number as written, like a decimal: `2\frac{1}{2}` is 5/2, not the sum `2 + \frac{1}{2}`
+                // (which restates arithmetic), so it counts as an evaluated answer.
+                return .number(value + fraction)
             }
             return .number(value)
         case .letter(let letter):
@@ -367,10 +369,10 @@ struct Parser {
         }
     }
 
-    /// A mixed number `137 \frac{1}{2}`: an integer right before a proper fraction of two integer literals. Any
-    /// other integer before `\frac` multiplies it. Matched on tokens alone: trying a full parse here and
-    /// retrying on failure would be exponential in `\frac1\frac1\frac1...`.
-    private mutating func takeProperFraction() -> (numerator: Rational, denominator: Rational)? {
+    /// The fractional part of a mixed number `137 \frac{1}{2}`: a proper fraction of two integer literals right
+    /// after an integer. Any other `\frac` after an integer multiplies it. Matched on tokens alone: trying a full
+    /// parse here and retrying on failure would be exponential in `\frac1\frac1\frac1...`.
+    private mutating func takeProperFraction() -> Rational? {
         guard peek == .command("frac") else { return nil }
         var cursor = position + 1
         func integerArgument() -> Rational? {
@@ -389,14 +391,14 @@ struct Parser {
         if cursor < tokens.count, case .number(let digits) = tokens[cursor].kind, digits.count == 2,
            digits.allSatisfy(\.isNumber),
            let top = Rational(decimalLiteral: digits.prefix(1)), let bottom = Rational(decimalLiteral: digits.suffix(1)),
-           !top.isZero, top.numerator < bottom.numerator {
+           !top.isZero, top.numerator < bottom.numerator, let fraction = top.divided(by: bottom) {
             position = cursor + 1
-            return (top, bottom)
+            return fraction
         }
         guard let top = integerArgument(), let bottom = integerArgument(), !top.isZero,
-              top.numerator < bottom.numerator else { return nil }
+              top.numerator < bottom.numerator, let fraction = top.divided(by: bottom) else { return nil }
         position = cursor
-        return (top, bottom)
+        return fraction
     }
 
     /// `0.\overline{3}` = 1/3, `1.2\overline{45}`: the written digits plus the repeating block over

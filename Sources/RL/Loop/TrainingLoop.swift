@@ -135,11 +135,9 @@ public final class TrainingLoop {
 
 extension StepMetrics {
     /// The metrics with snake_case keys (`reward_mean`, `update_seconds`, ...): one object of the wire's
-    /// `metrics` shape and one line of a metrics JSONL file.
+    /// `metrics` shape and one line of a metrics JSONL file, absent metrics as null.
     public func snakeCaseFields() throws -> [String: Double?] {
-        var fields = try JSONDecoder().decode([String: Double?].self, from: try jsonLine())
-        if kl == nil { fields["kl"] = .some(nil) }
-        return fields
+        try JSONDecoder().decode([String: Double?].self, from: try jsonLine())
     }
 
     /// One JSON line (sorted keys, integers without a fraction).

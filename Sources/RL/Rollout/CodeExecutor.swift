@@ -19,6 +19,8 @@ final class ExecutionInbox: @unchecked Sendable {
     private let lock = NSLock()
     private var delivered: [Delivery] = []
     private var waiter: CheckedContinuation<[Delivery], Never>?
+    /// Tells a timer which wait it was set for, so a late timer never wakes a later wait.
+    private var waitNumber = 0
 
     func deliver(_ delivery: Delivery) {
         lock.lock()
@@ -40,19 +42,39 @@ final class ExecutionInbox: @unchecked Sendable {
         }
     }
 
-    /// At least one delivery; suspends until one arrives. One waiter at a time (the decode loop).
-    func next() async -> [Delivery] {
-        await withCheckedContinuation { continuation in
-            lock.lock()
-            if delivered.isEmpty {
+    /// The deliveries so far, waiting for the first one at most `timeout` seconds and no longer than the calling
+    /// task stays uncancelled: empty when woken without one. The bound lets the loop see cancellations that no
+    /// tool result would announce (a requester gone while every stream waits on a long call). One waiter at a
+    /// time (the decode loop).
+    func next(waitingAtMost timeout: Double) async -> [Delivery] {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                lock.lock()
+                if !delivered.isEmpty || Task.isCancelled {
+                    let ready = delivered
+                    delivered.removeAll()
+                    lock.unlock()
+                    return continuation.resume(returning: ready)
+                }
                 waiter = continuation
+                waitNumber += 1
+                let number = waitNumber
                 lock.unlock()
-            } else {
-                let ready = delivered
-                delivered.removeAll()
-                lock.unlock()
-                continuation.resume(returning: ready)
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak self] in
+                    self?.wakeWaiter(ifWaiting: number)
+                }
             }
+        } onCancel: {
+            wakeWaiter(ifWaiting: nil)
         }
+    }
+
+    /// Resumes the waiting loop with nothing: wait `number` only, or whichever wait is on (nil).
+    private func wakeWaiter(ifWaiting number: Int?) {
+        lock.lock()
+        guard let waiter, number == nil || number == waitNumber else { return lock.unlock() }
+        self.waiter = nil
+        lock.unlock()
+        waiter.resume(returning: [])
     }
 }

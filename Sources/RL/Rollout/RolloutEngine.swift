@@ -148,8 +148,12 @@ private struct RolloutBatch {
         }
     }
 
+    /// How long the loop waits on the sandbox before looking at cancellations again, when no stream can step.
+    static let cancellationPollSeconds = 0.05
+
     /// Steps the decoder until every stream finished. Cancelling the calling task ends the run with
-    /// `CancellationError` between two steps.
+    /// `CancellationError` between two steps, or at once while the loop waits on the sandbox; a cancelled problem
+    /// is seen within `cancellationPollSeconds` even then.
     mutating func decodeUntilDone() async throws {
         while true {
             try Task.checkCancellation()
@@ -161,7 +165,9 @@ private struct RolloutBatch {
                 if !events.isEmpty { continue }
             }
             if callsInFlight > abandonedCallsInFlight {
-                for delivery in await inbox.next() { try insertObservation(delivery) }
+                for delivery in await inbox.next(waitingAtMost: Self.cancellationPollSeconds) {
+                    try insertObservation(delivery)
+                }
             } else if decoder.liveStreamCount > 0 {
                 throw RolloutError.stalled(liveStreams: decoder.liveStreamCount)
             } else {

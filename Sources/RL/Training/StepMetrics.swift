@@ -10,7 +10,8 @@ public struct RolloutTimings: Sendable, Codable, Equatable {
     }
 }
 
-/// Everything one GRPO step reports. Token averages are over trained tokens (loss mask 1).
+/// Everything one GRPO step reports. Token averages are over trained tokens (loss mask 1). A metric that does not
+/// exist for a step is nil and encodes as null: every key is in every line of a metrics file and every wire object.
 public struct StepMetrics: Sendable, Codable, Equatable {
     public var step: Int
     public var loss: Double
@@ -22,7 +23,7 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     public var codeShare: Double
     /// Of the responses that made tool calls, the share whose calls all ran ok (as in evaluation); nil when no
     /// response made one (e.g. C = 0: code written but never run).
-    public var codeExecutedShare: Double?
+    @EncodesNull public var codeExecutedShare: Double?
     public var answeredShare: Double
     public var meanToolCalls: Double
     /// Response tokens (sampled and inserted tool output).
@@ -31,7 +32,7 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// Before clipping.
     public var gradientNorm: Double
     /// Mean k3 to the reference; nil without a reference model.
-    public var kl: Double?
+    @EncodesNull public var kl: Double?
     public var entropy: Double
     public var clipFraction: Double
     public var meanRatio: Double

@@ -22,6 +22,12 @@ func blockingAwait(_ work: @escaping @Sendable () async -> Void) {
     try? blockingAwait { () async throws -> Void in await work() }
 }
 
+/// Why a command stopped, in its own terms: printed as the command's error, without the usage text a
+/// `ValidationError` adds (the command line was fine; the state it met was not).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
 /// Figures shared by the bench commands.
 enum BenchFigures {
     /// Nearest-rank percentile of ascending samples (0 when there are none).

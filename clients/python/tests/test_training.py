@@ -38,7 +38,9 @@ def test_train_step_updates_and_solve_still_works(client, schemas):
     assert any(r.get("kind") == "report" for r in reports)
     status = client.status()
     schemas("status", "result", status)
-    assert status["training"] == {"step": result["step"], "running": False}
+    assert status["training"] == {"step": result["step"], "running": False,
+                                  "unsaved_steps": status["training"]["unsaved_steps"]}
+    assert status["training"]["unsaved_steps"] >= 1, "the step just taken is not saved"
     solved = client.solve("What is 1 + 1?", max_tokens=8)
     schemas("solve", "result", solved)
     assert solved["finish_reason"] in ("eos", "max_tokens", "stop_string")
@@ -66,7 +68,8 @@ def test_solve_waits_while_a_train_step_runs(daemon):
         thread.join()
         assert solved["finish_reason"] in ("eos", "max_tokens", "stop_string")
         assert solve_finished > finished["train"], "the solve ran during the update"
-        assert connection.status()["training"] == {"step": finished["step"], "running": False}
+        training = connection.status()["training"]
+        assert (training["step"], training["running"]) == (finished["step"], False)
 
 
 def test_train_step_on_a_stored_rollout(client, schemas):
@@ -104,7 +107,11 @@ def test_checkpoint_round_trip_restores_the_step(client, schemas, tmp_path):
     assert saved["path"] == path and os.path.getsize(path) > 0
     client.train_step(problems=[PROBLEM], **TINY)
     assert client.status()["training"]["step"] == saved["step"] + 1
-    restored = client.request("checkpoint/restore", {"path": path})
+    # The step after the checkpoint is not saved: restoring over it must be asked for explicitly.
+    with pytest.raises(RPCError) as refusal:
+        client.request("checkpoint/restore", {"path": path})
+    assert refusal.value.code == -32029 and refusal.value.data["unsaved_steps"] == 1
+    restored = client.request("checkpoint/restore", {"path": path, "discard_training": True})
     schemas("checkpoint/restore", "result", restored)
     assert restored == {"path": path, "step": saved["step"]}
     assert client.status()["training"]["step"] == saved["step"]

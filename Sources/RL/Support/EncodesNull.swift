@@ -1,0 +1,34 @@
+/// An optional field that is always present in JSON: `null` when absent, never left out, so a reader of the wire
+/// or of a metrics file never has to tell "missing" from "none" (the schemas list such fields as required and
+/// nullable). Decoding takes a missing key as nil too.
+@propertyWrapper
+public struct EncodesNull<Value> {
+    public var wrappedValue: Value?
+
+    public init(wrappedValue: Value?) { self.wrappedValue = wrappedValue }
+}
+
+extension EncodesNull: Encodable where Value: Encodable {
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let value = wrappedValue { try container.encode(value) } else { try container.encodeNil() }
+    }
+}
+
+extension EncodesNull: Decodable where Value: Decodable {
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Chosen over the generic `decode` by synthesized `Decodable`, so that a missing key is nil, as for a plain
+    /// optional property.
+    public func decode<Value: Decodable>(_ type: EncodesNull<Value>.Type, forKey key: Key) throws -> EncodesNull<Value> {
+        EncodesNull(wrappedValue: try decodeIfPresent(Value.self, forKey: key))
+    }
+}
+
+extension EncodesNull: Sendable where Value: Sendable {}
+extension EncodesNull: Equatable where Value: Equatable {}
