@@ -21,7 +21,7 @@ static float encode_block(const float *w, long n, float step, float minimum, uin
     for (long k = 0; k < n; k++) {
         float q = nearbyintf((w[k] - minimum) * inverse);
         codes[k] = (uint8_t)(q > 255 ? 255 : (q < 0 ? 0 : q));
-        largest = fmaxf(largest, fabsf(fmaf(step, (float)codes[k], minimum) - w[k]));
+        largest = fmaxf(largest, fabsf(step * (float)codes[k] + minimum - w[k]));
     }
     return largest;
 }
@@ -60,7 +60,7 @@ void torl_unpack_q8_row(const uint8_t *packed, const float *steps, const float *
     long Kq = torl_q8_padded_columns(K) / 4, blocks = Kq * 4 / TORL_Q8_BLOCK, p = n / 16, r = n % 16;
     for (long k = 0; k < K; k++) {
         long block = (p * blocks + k / TORL_Q8_BLOCK) * 16 + r;
-        out[k] = fmaf(steps[block], (float)packed[((p * Kq + k / 4) * 16 + r) * 4 + k % 4], minimums[block]);
+        out[k] = steps[block] * (float)packed[((p * Kq + k / 4) * 16 + r) * 4 + k % 4] + minimums[block];
     }
 }
 

@@ -10,7 +10,7 @@ import CKernels
 public enum Linear {
     /// Bytes of activations one pass over the weights covers: that slice of X stays in L2 (1 MiB here) while every
     /// weight panel streams past it.
-    static let activationBytesPerPass = 512 * 1024
+    static let activationBytesPerPass = 256 * 1024
     /// Activation rows converted (bf16 rounding, int8 quantization) per parallel task: fewer rows are converted on
     /// the calling thread.
     static let conversionRowGrain = 8
