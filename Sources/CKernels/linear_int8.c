@@ -3,8 +3,10 @@
 // and block (x ≈ scale · q, q in −127...127). Per block the code products are summed exactly in int32
 // (AVX512_VNNI `vpdpbusd`: 64 multiply-adds per instruction, twice `vdpbf16ps`), then
 //   Σ_k w_k x_k = step · scale · Σ q_w q_x + min · (scale · Σ q_x)
-// in f32. The weight grid is chosen per block so that GGUF sources come back exactly (see torl_pack_q8). Symmetric
-// per-row codes were tried first and moved SmolLM2's logits by 1.0 against the f32 oracle (bf16: 0.21).
+// in f32. The weight grid is chosen per block so that GGUF sources come back (see torl_pack_q8). Symmetric per-row
+// codes were tried first and moved SmolLM2's logits by 1.0 against the f32 oracle (bf16: 0.21).
+// Non-finite values propagate as in f32: a weight block or an activation block holding NaN or ±inf gets a NaN
+// step (scale) and zero codes, so every output it touches is NaN rather than a finite guess.
 #include "CKernels.h"
 #include <math.h>
 #include <string.h>
@@ -15,20 +17,34 @@ long torl_q8_padded_columns(long K) { return (K + TORL_Q8_BLOCK - 1) / TORL_Q8_B
 long torl_q8_packed_bytes(long N, long K) { return ((N + 15) / 16) * torl_q8_padded_columns(K) * 16; }
 long torl_q8_block_count(long N, long K) { return ((N + 15) / 16) * (torl_q8_padded_columns(K) / TORL_Q8_BLOCK) * 16; }
 
-// Codes for one block of n weights on the grid minimum + step · q, q in 0...255; returns the largest error.
+// 1 / step, or 0 when it does not exist as a float (step 0, subnormal or not finite): every code is then 0.
+static float reciprocal_or_zero(float numerator, float denominator) {
+    float inverse = numerator / denominator;
+    return denominator > 0 && isfinite(inverse) ? inverse : 0;
+}
+
+static int all_finite(const float *v, long n) {
+    for (long i = 0; i < n; i++) if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+// Codes for one block of n finite weights on the grid minimum + step · q, q in 0...255; returns the largest
+// reconstruction error, NaN when the grid cannot represent the block (a step that overflowed).
 static float encode_block(const float *w, long n, float step, float minimum, uint8_t *codes) {
-    float inverse = step > 0 ? 1.0f / step : 0, largest = 0;
+    float inverse = reciprocal_or_zero(1.0f, step), largest = 0;
     for (long k = 0; k < n; k++) {
         float q = nearbyintf((w[k] - minimum) * inverse);
         codes[k] = (uint8_t)(q > 255 ? 255 : (q < 0 ? 0 : q));
-        largest = fmaxf(largest, fabsf(step * (float)codes[k] + minimum - w[k]));
+        float error = fabsf(step * (float)codes[k] + minimum - w[k]);
+        if (error > largest || isnan(error)) largest = isnan(largest) ? largest : error;
     }
     return largest;
 }
 
-// Each block takes the better of two grids, both exact for a GGUF source: the block's own range in 255 steps
-// (a Q4_1 block, m + d · q4, is on it when it uses all 16 levels: step d / 17) and the symmetric grid
-// max|w| / 127 · (−128...127) (a Q8_0 block, d · q8, is on it).
+// Each block takes the better of two grids: the block's own range in 255 steps, and the symmetric grid
+// max|w| / 127 · (−128...127). A Q8_0 block (d · q8) is exactly on the symmetric grid. A Q4_1 block (m + d · q4)
+// that uses both q4 = 0 and q4 = 15 is on the range grid up to the f32 rounding of its step d / 17 (measured: within
+// 1e-6 · d).
 void torl_pack_q8(const float *w, long N, long K, long panel_begin, long panel_end, uint8_t *packed, float *steps,
                   float *minimums) {
     long Kpad = torl_q8_padded_columns(K), Kq = Kpad / 4, blocks = Kpad / TORL_Q8_BLOCK;
@@ -42,12 +58,17 @@ void torl_pack_q8(const float *w, long N, long K, long panel_begin, long panel_e
         for (long b = 0; b < blocks; b++) {
             long k0 = b * TORL_Q8_BLOCK, count = K - k0 < TORL_Q8_BLOCK ? K - k0 : TORL_Q8_BLOCK;
             const float *src = w + n * K + k0;
+            if (!all_finite(src, count)) {
+                steps[(p * blocks + b) * 16 + r] = NAN;
+                minimums[(p * blocks + b) * 16 + r] = NAN;
+                continue;
+            }
             float lo = src[0], hi = src[0];
             for (long k = 0; k < count; k++) { lo = fminf(lo, src[k]); hi = fmaxf(hi, src[k]); }
             float rangeStep = (hi - lo) / 255.0f, symmetricStep = fmaxf(hi, -lo) / 127.0f;
             float rangeError = encode_block(src, count, rangeStep, lo, ranged);
             float symmetricError = encode_block(src, count, symmetricStep, -128 * symmetricStep, symmetric);
-            int useRange = rangeError <= symmetricError;
+            int useRange = !isnan(rangeError) && (isnan(symmetricError) || rangeError <= symmetricError);
             steps[(p * blocks + b) * 16 + r] = useRange ? rangeStep : symmetricStep;
             minimums[(p * blocks + b) * 16 + r] = useRange ? lo : -128 * symmetricStep;
             for (long k = 0; k < count; k++)
@@ -64,18 +85,20 @@ void torl_unpack_q8_row(const uint8_t *packed, const float *steps, const float *
     }
 }
 
-// One token's block: codes q = nearbyint(x · 127 / max|x|), the scale max|x| / 127 and scale · Σ q.
+// One token's block: codes q = nearbyint(x · 127 / max|x|), the scale max|x| / 127 and scale · Σ q. A block
+// below 127 / FLT_MAX in magnitude (its reciprocal overflows) gets zero codes; a non-finite one a NaN scale.
 static void quantize_block_portable(const float *x, long n, int8_t *q, float *scale, float *scaledSum) {
     float maxAbs = 0;
     for (long i = 0; i < n; i++) maxAbs = fmaxf(maxAbs, fabsf(x[i]));
-    float inverse = maxAbs > 0 ? 127.0f / maxAbs : 0;
+    int finite = all_finite(x, n);
+    float inverse = finite ? reciprocal_or_zero(127.0f, maxAbs) : 0;
     int32_t sum = 0;
     for (long i = 0; i < TORL_Q8_BLOCK; i++) {
-        float v = i < n ? nearbyintf(x[i] * inverse) : 0;
+        float v = i < n && finite ? nearbyintf(x[i] * inverse) : 0;
         q[i] = (int8_t)(v > 127 ? 127 : (v < -127 ? -127 : v));
         sum += q[i];
     }
-    *scale = maxAbs / 127.0f;
+    *scale = finite ? maxAbs / 127.0f : NAN;
     *scaledSum = *scale * (float)sum;
 }
 
@@ -197,14 +220,20 @@ TORL_AVX512VNNI static void quantize_q8_avx512(const float *x, long T, long K, l
             const float *src = x + t * ldx + k0;
             __m512 v[TORL_Q8_BLOCK / 16];
             __m512 maxv = _mm512_setzero_ps();
+            __mmask16 nonFinite = 0;
             for (int i = 0; i < TORL_Q8_BLOCK / 16; i++) {
                 long left = K - k0 - 16 * i;
                 __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (left > 0 ? (__mmask16)((1u << left) - 1) : 0);
                 v[i] = _mm512_maskz_loadu_ps(m, src + 16 * i);
                 maxv = _mm512_max_ps(maxv, _mm512_abs_ps(v[i]));
+                // x · 0 is NaN exactly where x is NaN or ±inf.
+                __m512 zeroed = _mm512_mul_ps(v[i], _mm512_setzero_ps());
+                nonFinite |= _mm512_cmp_ps_mask(zeroed, zeroed, _CMP_UNORD_Q);
             }
             float maxAbs = _mm512_reduce_max_ps(maxv);
-            __m512 inverse = _mm512_set1_ps(maxAbs > 0 ? 127.0f / maxAbs : 0);
+            int finite = nonFinite == 0;
+            if (!finite) for (int i = 0; i < TORL_Q8_BLOCK / 16; i++) v[i] = _mm512_setzero_ps();
+            __m512 inverse = _mm512_set1_ps(finite ? reciprocal_or_zero(127.0f, maxAbs) : 0);
             __m512i sum = _mm512_setzero_si512();
             for (int i = 0; i < TORL_Q8_BLOCK / 16; i++) {
                 __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v[i], inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -212,7 +241,7 @@ TORL_AVX512VNNI static void quantize_q8_avx512(const float *x, long T, long K, l
                 sum = _mm512_add_epi32(sum, q);
                 _mm_storeu_si128((__m128i *)(xq + t * ldq + k0 + 16 * i), _mm512_cvtepi32_epi8(q));
             }
-            float scale = maxAbs / 127.0f;
+            float scale = finite ? maxAbs / 127.0f : NAN;
             xs[t * blocks + b] = scale;
             xsum[t * blocks + b] = scale * (float)_mm512_reduce_add_epi32(sum);
         }

@@ -47,22 +47,19 @@ final class Int8KernelTests: XCTestCase {
                 }
             }
         }
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
-            let restored = WeightMatrix(rows: rows, columns: columns, values: values, precision: .int8).toFloat32()
-            for i in values.indices {
-                XCTAssertLessThanOrEqual(abs(restored[i] - values[i]), 1e-5 * steps[i] / 0.01, "element \(i)")
-            }
+        let restored = WeightMatrix(rows: rows, columns: columns, values: values, precision: .int8).toFloat32()
+        for i in values.indices {
+            XCTAssertLessThanOrEqual(abs(restored[i] - values[i]), 1e-5 * steps[i] / 0.01, "element \(i)")
         }
         // Arbitrary values: within half an 8-bit step of the block's range.
         let arbitrary = pseudoRandom(7 * 45, seed: 12).map { $0 * 3 }
-        let restored = WeightMatrix(rows: 7, columns: 45, values: arbitrary, precision: .int8).toFloat32()
+        let arbitraryRestored = WeightMatrix(rows: 7, columns: 45, values: arbitrary, precision: .int8).toFloat32()
         for row in 0..<7 {
             for (start, end) in [(0, 32), (32, 45)] {
                 let block = arbitrary[(row * 45 + start)..<(row * 45 + end)]
                 let halfStep = (block.max()! - block.min()!) / 255 / 2
                 for k in start..<end {
-                    XCTAssertLessThanOrEqual(abs(restored[row * 45 + k] - arbitrary[row * 45 + k]), halfStep * 1.001 + 1e-7)
+                    XCTAssertLessThanOrEqual(abs(arbitraryRestored[row * 45 + k] - arbitrary[row * 45 + k]), halfStep * 1.001 + 1e-7)
                 }
             }
         }
@@ -130,17 +127,41 @@ final class Int8KernelTests: XCTestCase {
         }
     }
 
-    /// A token's output does not depend on the batch it runs in (each output is one fixed sequence of operations).
-    func testOutputsDoNotDependOnBatchComposition() {
-        let C = 160, OC = 100
-        let weight = WeightMatrix(rows: OC, columns: C, values: pseudoRandom(OC * C, seed: 31), precision: .int8)
-        let x = pseudoRandom(8 * C, seed: 32)
-        var all = [Float](repeating: 0, count: 8 * OC)
-        Linear.forward(out: &all, inp: x, weight: weight, bias: nil, rows: 8)
-        for t in 0..<8 {
-            var single = [Float](repeating: 0, count: OC)
-            Linear.forward(out: &single, inp: Array(x[(t * C)..<((t + 1) * C)]), weight: weight, bias: nil, rows: 1)
-            XCTAssertEqual(single, Array(all[(t * OC)..<((t + 1) * OC)]), "token \(t)")
+    /// NaN and ±inf propagate as in f32: a non-finite weight turns its block (32 weights of one row) into NaN and
+    /// leaves the rest; a non-finite activation makes its token's outputs NaN and leaves the other tokens. A block
+    /// too small for a finite reciprocal scale quantizes to zero codes. Both implementations agree bit for bit.
+    func testNonFiniteValuesPropagateAndTinyBlocksQuantizeToZero() {
+        var w = pseudoRandom(3 * 64, seed: 51)
+        w[64 + 40] = .nan                            // row 1, block 1
+        w[2 * 64 + 3] = .infinity                    // row 2, block 0
+        let restored = WeightMatrix(rows: 3, columns: 64, values: w, precision: .int8).toFloat32()
+        for i in 0..<(3 * 64) {
+            let poisoned = (64 + 32..<128).contains(i) || (128..<160).contains(i)
+            XCTAssertEqual(restored[i].isNaN, poisoned, "weight \(i)")
+        }
+
+        var x = pseudoRandom(4 * 64, seed: 52)
+        x[64 + 7] = .nan
+        x[2 * 64 + 50] = -.infinity
+        for k in 0..<32 { x[3 * 64 + k] = 1e-38 * Float(k % 3) }   // row 3, block 0: below 127 / FLT_MAX
+        var quantized = [Int8Activations]()
+        for avx512 in [true, false] {
+            KernelInfo.enableAVX512(avx512)
+            quantized.append(Int8Activations(x, rows: 4, columns: 64))
+        }
+        XCTAssertEqual(quantized[0].codes, quantized[1].codes)
+        XCTAssertEqual(quantized[0].scales.map(\.bitPattern), quantized[1].scales.map(\.bitPattern))
+        XCTAssertEqual(quantized[0].scaledSums.map(\.bitPattern), quantized[1].scaledSums.map(\.bitPattern))
+        XCTAssertEqual(Array(quantized[0].codes[(3 * 64)..<(3 * 64 + 32)]), [Int8](repeating: 0, count: 32))
+        XCTAssertTrue(quantized[0].scales[2].isNaN && quantized[0].scales[5].isNaN)
+
+        let finiteWeights = WeightMatrix(rows: 20, columns: 64, values: pseudoRandom(20 * 64, seed: 53), precision: .int8)
+        var y = [Float](repeating: 0, count: 4 * 20)
+        Linear.forward(out: &y, inp: x, weight: finiteWeights, bias: nil, rows: 4)
+        for t in 0..<4 {
+            let row = y[(t * 20)..<((t + 1) * 20)]
+            XCTAssertEqual(row.allSatisfy(\.isNaN), t == 1 || t == 2, "token \(t)")
+            XCTAssertEqual(row.contains(where: \.isNaN), t == 1 || t == 2, "token \(t)")
         }
     }
 }

@@ -27,7 +27,8 @@ final class LinearTests: XCTestCase {
         let variants = [true, false].flatMap { avx512 in WeightPrecision.allCases.map { (avx512, $0) } }
         for (avx512, precision) in variants {
             KernelInfo.enableAVX512(avx512)
-            for (T, C, OC) in [(1, 37, 7), (3, 64, 33), (5, 16, 4), (17, 70, 19), (70, 33, 130)] {
+            // Shapes reach every register block: 4 panels × 6/4/2/1 tokens, single panels × 6/1 tokens, ragged edges.
+            for (T, C, OC) in [(1, 37, 7), (1, 37, 70), (2, 64, 65), (3, 64, 33), (5, 16, 4), (17, 70, 19), (70, 33, 130)] {
                 let x = pseudoRandom(T * C, seed: 1), rawW = pseudoRandom(OC * C, seed: 2), bias = pseudoRandom(OC, seed: 3)
                 // The reference uses the weights as stored and the activations as the kernel sees them (rounded to
                 // bf16, or quantized to 8 bits per block), so only the summation order differs.
@@ -52,6 +53,46 @@ final class LinearTests: XCTestCase {
         }
     }
 
+    /// A token's output does not depend on the batch it runs in (each output is one fixed sequence of operations),
+    /// for every precision; f32 and int8 also give the same bits on the AVX-512 and portable paths (bf16's
+    /// `vdpbf16ps` rounds its pair sums differently from a scalar loop).
+    func testOutputsDoNotDependOnBatchOrPath() {
+        defer { KernelInfo.enableAVX512(true) }
+        let C = 160, OC = 100, T = 8
+        let x = pseudoRandom(T * C, seed: 32)
+        for precision in WeightPrecision.allCases {
+            let weight = WeightMatrix(rows: OC, columns: C, values: pseudoRandom(OC * C, seed: 31), precision: precision)
+            var byPath = [[Float]]()
+            for avx512 in [true, false] {
+                KernelInfo.enableAVX512(avx512)
+                var all = [Float](repeating: 0, count: T * OC)
+                Linear.forward(out: &all, inp: x, weight: weight, bias: nil, rows: T)
+                for t in 0..<T {
+                    var single = [Float](repeating: 0, count: OC)
+                    Linear.forward(out: &single, inp: Array(x[(t * C)..<((t + 1) * C)]), weight: weight, bias: nil, rows: 1)
+                    XCTAssertEqual(single, Array(all[(t * OC)..<((t + 1) * OC)]), "\(precision) token \(t) avx512=\(avx512)")
+                }
+                byPath.append(all)
+            }
+            if precision != .bf16 { XCTAssertEqual(byPath[0], byPath[1], "\(precision): AVX-512 and portable") }
+        }
+    }
+
+    /// Large matrices are packed in parallel by panel ranges: the result equals packing each row on its own.
+    func testParallelPackingEqualsRowByRowPacking() {
+        let rows = 16 * 40 + 5, columns = 40
+        let values = pseudoRandom(rows * columns, seed: 41)
+        for precision in WeightPrecision.allCases {
+            let whole = WeightMatrix(rows: rows, columns: columns, values: values, precision: precision).toFloat32()
+            let rowByRow = (0..<rows).flatMap { row in
+                WeightMatrix(rows: 1, columns: columns, values: Array(values[(row * columns)..<((row + 1) * columns)]),
+                             precision: precision).toFloat32()
+            }
+            XCTAssertEqual(whole, rowByRow, "\(precision)")
+            if precision == .f32 { XCTAssertEqual(whole, values) }
+        }
+    }
+
     func testBF16StorageRoundsToNearestEven() {
         let values: [UInt32] = [0x3F80_8000, 0x3F81_8000, 0x3F80_8001, 0x3F80_7FFF, 0xC049_0FDB]
         let expected: [UInt16] = [0x3F80, 0x3F82, 0x3F81, 0x3F80, 0xC049]
@@ -60,7 +101,7 @@ final class LinearTests: XCTestCase {
         XCTAssertEqual(BFloat16.float(fromBits: BFloat16.bits(from: -.infinity)), -.infinity)
         let matrix = WeightMatrix(rows: 1, columns: 5, values: values.map { Float(bitPattern: $0) }, precision: .bf16)
         XCTAssertEqual(matrix.toFloat32(), expected.map(BFloat16.float(fromBits:)))
-        XCTAssertEqual(matrix.byteCount, 10)
+        XCTAssertEqual(matrix.byteCount, 16 * 6 * 2)  // one panel of 16 rows × 3 k-pairs
     }
 }
 

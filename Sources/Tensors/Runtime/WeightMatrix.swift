@@ -76,11 +76,11 @@ public final class WeightMatrix: @unchecked Sendable {
         blockMinimums?.deallocate()
     }
 
-    /// Bytes a pass over the whole matrix reads.
+    /// Bytes a pass over the whole matrix reads (panel padding included).
     public var byteCount: Int {
         switch precision {
-        case .f32: return rows * columns * 4
-        case .bf16: return rows * columns * 2
+        case .f32: return torl_f32_packed_count(rows, columns) * 4
+        case .bf16: return torl_bf16_packed_count(rows, columns) * 2
         case .int8: return torl_q8_packed_bytes(rows, columns) + 8 * torl_q8_block_count(rows, columns)
         }
     }
@@ -91,7 +91,7 @@ public final class WeightMatrix: @unchecked Sendable {
     var packedBFloat16: UnsafePointer<UInt16> { UnsafePointer(storage.assumingMemoryBound(to: UInt16.self)) }
     /// int8 panels: [ceil(rows / 16)][Kpad / 4][16][4] codes
     var packedInt8: UnsafePointer<UInt8> { UnsafePointer(storage.assumingMemoryBound(to: UInt8.self)) }
-    /// Panels of 16 rows in the bf16 and int8 layouts.
+    /// Panels of 16 rows (every layout).
     var panelCount: Int { (rows + 15) / 16 }
 
     /// dst: [rowRange.count, columns] f32 ← rows `rowRange` of W.
