@@ -92,6 +92,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Sandbox workers of a daemon started for this run (default: the number of cores, at least 2).")
     var poolSize: Int?
 
+    @Option(help: "Weight precision of the rollouts' inference model: f32, bf16 or int8 (default: f32 for a daemon started for this run; the connected daemon's otherwise). Training itself is always f32; the step metrics' log-prob mismatch shows what a reduced precision costs.")
+    var weights: WeightPrecision?
+
     func validate() throws {
         guard (dataset != nil) != synthetic else { throw ValidationError("give exactly one of --dataset or --synthetic") }
         guard steps >= 1, batch >= 1, groupSize >= 2 else {
@@ -165,7 +168,7 @@ struct TrainCommand: ParsableCommand {
         let order = Array(problems.indices).shuffled(using: &orderGenerator)
         let metricsFile = try metrics.map(MetricsFile.init(path:))
         defer { try? metricsFile?.close() }
-        return try await connection.withClient(.init(poolSize: poolSize)) { client in
+        return try await connection.withClient(.init(weights: weights, poolSize: poolSize)) { client in
             var summary = TrainSummary()
             var step: Int
             if let resume {
