@@ -3,8 +3,8 @@
 // and block (x ≈ scale · q, q in −127...127). Per block the code products are summed exactly in int32
 // (AVX512_VNNI `vpdpbusd`: 64 multiply-adds per instruction, twice `vdpbf16ps`), then
 //   Σ_k w_k x_k = step · scale · Σ q_w q_x + min · (scale · Σ q_x)
-// in f32. The weight grid is chosen per block so that GGUF sources come back (see torl_pack_q8). Symmetric per-row
-// codes were tried first and moved SmolLM2's logits by 1.0 against the f32 oracle (bf16: 0.21).
+// in f32. The weight grid is chosen per block so that GGUF sources come back (see torl_pack_q8). Symmetric codes
+// per 32 weights alone moved SmolLM2's logits by up to 1.03 against the f32 oracle (bf16: 0.21; see docs/ENGINE.md).
 // Non-finite values propagate as in f32: a weight block or an activation block holding NaN or ±inf gets a NaN
 // step (scale) and zero codes, so every output it touches is NaN rather than a finite guess.
 #include "CKernels.h"

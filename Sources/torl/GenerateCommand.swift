@@ -9,8 +9,8 @@ struct GenerateCommand: ParsableCommand {
         commandName: "generate",
         abstract: "Continue a prompt with the model (streams text; --json prints ids, text and top logits).")
 
-    @Option(help: "A .gguf file or a Hugging Face checkpoint folder.")
-    var model: String
+    @Option(help: "A .gguf file or a Hugging Face checkpoint folder (default: $TORL_MODEL).")
+    var model: String?
 
     @Option(help: "The prompt text (special tokens such as <|im_start|> are recognised).")
     var prompt: String
@@ -60,7 +60,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loadStart = Date()
-        let loaded = try LoadedModel.load(path: model, precision: weights)
+        let loaded = try LoadedModel.load(path: try modelPath(model), precision: weights)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let promptIDs = try loaded.promptTokens(for: prompt, chat: chat)
         let request = GenerationRequest(prompt: promptIDs, sampling: sampling, maxNewTokens: maxTokens,

@@ -25,9 +25,7 @@ struct ModelBenchCommand: ParsableCommand {
     var batches: String = "1,8,32,64"
 
     func run() throws {
-        guard let path = model ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
-            throw ValidationError("no model: pass --model or set TORL_MODEL")
-        }
+        let path = try modelPath(model)
         let precisions = try precision.split(separator: ",").map { name -> WeightPrecision in
             guard let value = WeightPrecision(rawValue: String(name)) else {
                 throw ValidationError("unknown precision \(name) (\(WeightPrecision.allCases.map(\.rawValue).joined(separator: ", ")))")

@@ -40,9 +40,7 @@ struct TrainBenchCommand: ParsableCommand {
     var responseLength: Int = 64
 
     func run() throws {
-        guard let path = weights ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
-            throw ValidationError("no model: pass --weights or set TORL_MODEL")
-        }
+        let path = try modelPath(weights, option: "--weights")
         guard let policy = ActivationPolicy(rawValue: activations) else {
             throw ValidationError("unknown activation policy \(activations) (keepAll, recomputePerLayer)")
         }

@@ -70,7 +70,8 @@ public enum Linear {
         var first = 0
         while first < T {
             let count = min(rowsPerPass, T - first), start = first
-            ComputePool.parallelFor(weight.panelCount, grain: 1) { panels in kernel(start, count, panels) }
+            // Ranges of whole 4-panel groups: a range ending inside a group runs its last panels one at a time.
+            ComputePool.parallelFor(weight.panelCount, grain: 1, alignment: 4) { panels in kernel(start, count, panels) }
             first += count
         }
     }

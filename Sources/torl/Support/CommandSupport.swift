@@ -1,3 +1,4 @@
+import ArgumentParser
 import Dispatch
 import Foundation
 import JSONRPC
@@ -52,6 +53,14 @@ func ownExecutablePath() throws -> String {
     let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     guard FileManager.default.isExecutableFile(atPath: path) else {
         throw RPCClientError.connectFailed("cannot find this executable to start the daemon (\(path))")
+    }
+    return path
+}
+
+/// The model a command loads itself: the path given with `option` (its flag named in the error), else $TORL_MODEL.
+func modelPath(_ given: String?, option: String = "--model") throws -> String {
+    guard let path = given ?? ProcessInfo.processInfo.environment["TORL_MODEL"] else {
+        throw ValidationError("no model: pass \(option) or set TORL_MODEL")
     }
     return path
 }
