@@ -80,7 +80,9 @@ public final class GRPOTrainer {
                      isCancelled: () -> Bool = { false }) throws -> StepMetrics {
         let started = DispatchTime.now().uptimeNanoseconds
         let accumulated = try accumulateGradients(sequences, isCancelled: isCancelled)
-        let gradientNorm = GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
+        // A skipped step's gradients are all +0: their norm is 0 and there is nothing to clip.
+        let gradientNorm = accumulated.passesSkipped
+            ? 0 : GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
         let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
         optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
         let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
