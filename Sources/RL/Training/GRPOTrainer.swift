@@ -75,7 +75,7 @@ public final class GRPOTrainer {
     /// One update. `isCancelled` is polled before each micro-batch (once when the passes are skipped); when it
     /// returns true the step throws `TrainingInputError.cancelled` and the parameters and optimizer state stay as
     /// they were. A step whose gradient is exactly zero skips the forward and backward passes but still takes the
-    /// clipping and AdamW step on the zero gradient, exactly as the passes would have left it.
+    /// AdamW step on the zero gradient, exactly the update the passes would have led to.
     public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init(),
                      isCancelled: () -> Bool = { false }) throws -> StepMetrics {
         let started = DispatchTime.now().uptimeNanoseconds
