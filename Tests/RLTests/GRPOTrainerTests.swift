@@ -132,7 +132,9 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertThrowsError(try trainer.step([s])) { XCTAssertTrue($0 is TrainingModelError) }
         let before = model.parameters.array()
         var polls = 0
-        XCTAssertThrowsError(try trainer.step([good, good, good], isCancelled: { polls += 1; return polls > 1 })) {
+        // Different rewards: a gradient, so the passes run, micro-batch by micro-batch.
+        var worse = good; worse.reward = -1
+        XCTAssertThrowsError(try trainer.step([good, worse, good], isCancelled: { polls += 1; return polls > 1 })) {
             XCTAssertEqual($0 as? TrainingInputError, .cancelled)
         }
         XCTAssertEqual(polls, 2, "polled before each micro-batch until cancelled")
@@ -149,7 +151,7 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertGreaterThan(late, 0.6, "mean reward \(early) → \(late)")
         XCTAssertGreaterThan(metrics.last!.accuracy, 0.5)
         // Rollout log-probs come from the same forward: the mismatch is rounding only.
-        XCTAssertLessThan(metrics[0].logProbabilityMismatchMax, 1e-4)
+        XCTAssertLessThan(try XCTUnwrap(metrics[0].logProbabilityMismatchMax), 1e-4)
         XCTAssertEqual(metrics[0].clipFraction, 0)
         XCTAssertGreaterThan(metrics[0].gradientNorm, 0)
     }
@@ -247,14 +249,15 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertEqual(m.meanResponseLength, Double(4 + 6 + 3 + 5) / 4)
         XCTAssertEqual(m.trainedTokens, 16)
         XCTAssertEqual(m.kl ?? -1, 0, accuracy: 1e-9, "the reference is the policy before the step")
-        XCTAssertGreaterThan(m.entropy, 0)
+        XCTAssertGreaterThan(try XCTUnwrap(m.entropy), 0)
         XCTAssertEqual(m.clipFraction, 0)
-        XCTAssertEqual(m.meanRatio, 1, accuracy: 1e-5)
+        XCTAssertEqual(try XCTUnwrap(m.meanRatio), 1, accuracy: 1e-5)
         XCTAssertEqual(m.generationSeconds, 3)
         XCTAssertEqual(m.sandboxSeconds, 2)
         XCTAssertEqual(m.gradingSeconds, 1)
         XCTAssertGreaterThan(m.updateSeconds, 0)
-        XCTAssertGreaterThan(m.tokensPerSecond, 0)
+        XCTAssertGreaterThan(try XCTUnwrap(m.tokensPerSecond), 0)
+        XCTAssertFalse(m.forwardBackwardSkipped)
         XCTAssertEqual(m.learningRate, 1e-6)
         XCTAssertGreaterThan(m.gradientNorm, 0)
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(m)) as? [String: Any]

@@ -83,6 +83,12 @@ public enum GRPOLoss {
                               ratio: ratio, clipped: clipped, kl: kl)
     }
 
+    /// Whether the step's loss has an exactly zero gradient whatever the policy computes: every advantage is 0
+    /// (dℓ/dlogp = −A·ρ vanishes on either branch, for any finite ρ), no KL term and no entropy bonus.
+    public static func gradientIsExactlyZero(advantages: [Double], configuration c: GRPOLossConfiguration) -> Bool {
+        c.klCoefficient == 0 && c.entropyCoefficient == 0 && advantages.allSatisfy { $0 == 0 }
+    }
+
     /// The aggregation weight of each trained token of sequence s (the step loss is Σ weight · token loss), given
     /// the trained-token count of every sequence in the whole batch.
     public static func tokenWeights(trainedTokenCounts: [Int], configuration c: GRPOLossConfiguration) -> [Double] {

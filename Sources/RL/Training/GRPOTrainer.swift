@@ -43,6 +43,9 @@ public final class GRPOTrainer {
     public let optimizer: AdamW
     /// Completed updates.
     public var step: Int { optimizer.stepCount }
+    /// Whether a step whose gradient is exactly zero skips the forward and backward passes (see
+    /// `gradientIsExactlyZero`); off only in tests that compare the shortcut with the full passes.
+    var skipsPassesWithZeroGradient = true
 
     public init(policy: TrainableTransformer, configuration: TrainerConfiguration,
                 reference: TrainableTransformer? = nil) throws {
@@ -69,13 +72,17 @@ public final class GRPOTrainer {
         optimizer.configuration = newConfiguration.optimizer
     }
 
-    /// One update. `isCancelled` is polled before each micro-batch; when it returns true the step throws
-    /// `TrainingInputError.cancelled` and the parameters and optimizer state stay as they were.
+    /// One update. `isCancelled` is polled before each micro-batch (once when the passes are skipped); when it
+    /// returns true the step throws `TrainingInputError.cancelled` and the parameters and optimizer state stay as
+    /// they were. A step whose gradient is exactly zero skips the forward and backward passes but still takes the
+    /// AdamW step on the zero gradient, exactly the update the passes would have led to.
     public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init(),
                      isCancelled: () -> Bool = { false }) throws -> StepMetrics {
         let started = DispatchTime.now().uptimeNanoseconds
         let accumulated = try accumulateGradients(sequences, isCancelled: isCancelled)
-        let gradientNorm = GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
+        // A skipped step's gradients are all +0: their norm is 0 and there is nothing to clip.
+        let gradientNorm = accumulated.passesSkipped
+            ? 0 : GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
         let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
         optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
         let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -85,11 +92,14 @@ public final class GRPOTrainer {
     }
 
     /// Sets the policy's gradients to those of the step's loss over `sequences` (all micro-batches) and returns
-    /// the loss and token statistics. Parameters are not changed.
+    /// the loss and token statistics. Parameters are not changed. When the gradient is exactly zero the passes
+    /// are skipped: the gradients are set to zero and only what is known without them is accumulated.
     func accumulateGradients(_ sequences: [TrainingSequence],
                              isCancelled: () -> Bool = { false }) throws -> StepAccumulator {
         guard !sequences.isEmpty else { throw TrainingInputError.emptyBatch }
-        for (index, sequence) in sequences.enumerated() { try sequence.validate(index: index) }
+        for (index, sequence) in sequences.enumerated() {
+            try sequence.validate(index: index, model: policy.configuration)
+        }
         let lossConfiguration = configuration.loss
         let advantages = configuration.advantage.advantages(rewards: sequences.map(\.reward),
                                                             groups: sequences.map(\.group))
@@ -100,6 +110,15 @@ public final class GRPOTrainer {
 
         var accumulator = StepAccumulator()
         policy.zeroGradients()
+        if skipsPassesWithZeroGradient
+            && GRPOLoss.gradientIsExactlyZero(advantages: advantages, configuration: lossConfiguration) {
+            if isCancelled() { throw TrainingInputError.cancelled }
+            // Every token's loss is max(−0·ρ, −0·clip(ρ)) = 0 and never on the clipped branch: the loss and clip
+            // counts the passes would give are known; entropy, ratio and mismatch are not.
+            accumulator.tokens = trainedPositions.reduce(0) { $0 + $1.count }
+            accumulator.passesSkipped = true
+            return accumulator
+        }
         let temperature = Float(lossConfiguration.temperature)
         for members in microBatches(sequences.map(\.tokens.count)) {
             if isCancelled() { throw TrainingInputError.cancelled }
@@ -176,6 +195,8 @@ struct StepAccumulator {
     var mismatchMax = 0.0
     var processedTokens = 0
     var referenceSeconds = 0.0
+    /// No forward or backward pass ran: only `tokens` (and the zero loss and clip count) hold.
+    var passesSkipped = false
 
     mutating func add(_ terms: TokenLossTerms, weight: Double, entropy tokenEntropy: Double, mismatch tokenMismatch: Double) {
         loss += weight * terms.loss
@@ -209,10 +230,14 @@ struct StepAccumulator {
             meanToolCalls: Double(sequences.reduce(0) { $0 + $1.outcome.toolCalls }) / n,
             meanResponseLength: Double(sequences.reduce(0) { $0 + $1.responseLength }) / n,
             truncationRate: share(\.truncated), gradientNorm: gradientNorm,
-            kl: hasReference ? kl / tokenCount : nil, entropy: entropy / tokenCount,
-            clipFraction: Double(clipped) / tokenCount, meanRatio: ratio / tokenCount,
-            logProbabilityMismatchMean: mismatch / tokenCount, logProbabilityMismatchMax: mismatchMax,
-            trainedTokens: tokens, tokensPerSecond: Double(processedTokens) / max(updateSeconds, 1e-9),
+            kl: hasReference && !passesSkipped ? kl / tokenCount : nil,
+            entropy: passesSkipped ? nil : entropy / tokenCount,
+            clipFraction: Double(clipped) / tokenCount, meanRatio: passesSkipped ? nil : ratio / tokenCount,
+            logProbabilityMismatchMean: passesSkipped ? nil : mismatch / tokenCount,
+            logProbabilityMismatchMax: passesSkipped ? nil : mismatchMax,
+            trainedTokens: tokens,
+            tokensPerSecond: passesSkipped ? nil : Double(processedTokens) / max(updateSeconds, 1e-9),
+            forwardBackwardSkipped: passesSkipped,
             generationSeconds: timings.generationSeconds, sandboxSeconds: timings.sandboxSeconds,
             gradingSeconds: timings.gradingSeconds, updateSeconds: updateSeconds, referenceSeconds: referenceSeconds)
     }

@@ -31,18 +31,27 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     public var truncationRate: Double
     /// Before clipping.
     public var gradientNorm: Double
-    /// Mean k3 to the reference; nil without a reference model.
+    /// Mean k3 to the reference; nil without a reference model and when the passes were skipped.
     @EncodesNull public var kl: Double?
-    public var entropy: Double
+    /// Mean entropy of the trained tokens' distributions; nil when the passes were skipped.
+    @EncodesNull public var entropy: Double?
+    /// Exactly 0 when every advantage is 0 (both branches of the clipped objective are equal), so it is known
+    /// without the forward pass.
     public var clipFraction: Double
-    public var meanRatio: Double
+    @EncodesNull public var meanRatio: Double?
     /// Mean and max |logp_train − logp_rollout| over trained tokens: how far the trainer's numerics (and any
-    /// policy lag) are from the sampler's.
-    public var logProbabilityMismatchMean: Double
-    public var logProbabilityMismatchMax: Double
+    /// policy lag) are from the sampler's; nil when the passes were skipped.
+    @EncodesNull public var logProbabilityMismatchMean: Double?
+    @EncodesNull public var logProbabilityMismatchMax: Double?
     public var trainedTokens: Int
-    /// All tokens through forward + backward (prompt and tool output included) per update second.
-    public var tokensPerSecond: Double
+    /// All tokens through forward + backward (prompt and tool output included) per update second; nil when the
+    /// passes were skipped.
+    @EncodesNull public var tokensPerSecond: Double?
+    /// The step's loss had an exactly zero gradient (every advantage 0, no KL term, no entropy bonus), so the
+    /// policy's forward and backward passes were not run; AdamW still stepped with the zero gradient (moments
+    /// decay, the weights move by the remaining momentum and weight decay, the step count and schedule advance).
+    /// 1 or 0 on the wire, whose metrics are numbers.
+    @EncodesAsZeroOrOne public var forwardBackwardSkipped: Bool
     public var generationSeconds: Double
     public var sandboxSeconds: Double
     public var gradingSeconds: Double

@@ -1,3 +1,5 @@
+import Models
+
 /// What the rollout observed about one response: the inputs of the step's metrics (the reward itself comes
 /// computed, in `TrainingSequence.reward`).
 public struct ResponseOutcome: Sendable, Codable, Equatable {
@@ -57,7 +59,9 @@ public struct TrainingSequence: Sendable, Codable, Equatable {
     /// Positions t whose token the loss trains on (predicted from position t − 1).
     public var trainedPositions: [Int] { (0..<tokens.count).filter { lossMask[$0] != 0 } }
 
-    func validate(index: Int) throws {
+    /// Checks the arrays against each other and the tokens against `model`. The model's forward checks the tokens
+    /// too, but a step with a zero gradient runs no forward, and bad input must fail the same way either way.
+    func validate(index: Int, model: ModelConfiguration) throws {
         guard promptLength >= 1, promptLength <= tokens.count else {
             throw TrainingInputError.invalidPromptLength(sequence: index, promptLength: promptLength,
                                                          tokenCount: tokens.count)
@@ -76,6 +80,12 @@ public struct TrainingSequence: Sendable, Codable, Equatable {
                                                               value: oldLogProbabilities[t])
         }
         guard reward.isFinite else { throw TrainingInputError.invalidReward(sequence: index) }
+        guard tokens.count <= model.contextLength else {
+            throw TrainingModelError.sequenceTooLong(length: tokens.count, contextLength: model.contextLength)
+        }
+        if let token = tokens.first(where: { $0 < 0 || Int($0) >= model.vocabularySize }) {
+            throw TrainingModelError.tokenOutOfRange(token: token, vocabularySize: model.vocabularySize)
+        }
     }
 }
 

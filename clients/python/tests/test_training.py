@@ -22,7 +22,9 @@ def client(daemon):
 
 def test_train_step_updates_and_solve_still_works(client, schemas):
     before = client.status()["training"]
-    params = dict(TINY, problems=[PROBLEM])
+    # A small entropy bonus gives the step a gradient whatever the rewards, so the passes run and the trainer's
+    # log-probabilities exist (with equal rewards and no bonus the step would skip them).
+    params = dict(TINY, problems=[PROBLEM], entropy_coef=1e-4)
     schemas("train_step", "params", params)
     reports = []
     result = client.train_step(on_progress=reports.append, **params)
@@ -34,6 +36,7 @@ def test_train_step_updates_and_solve_still_works(client, schemas):
     assert metrics["generation_seconds"] > 0 and metrics["update_seconds"] > 0
     assert metrics["learning_rate"] == pytest.approx(1e-5)
     assert 0 <= metrics["accuracy"] <= 1
+    assert metrics["forward_backward_skipped"] == 0
     assert metrics["log_probability_mismatch_max"] < 0.05, "the trainer scores sampled tokens as the sampler did"
     assert any(r.get("kind") == "report" for r in reports)
     status = client.status()
@@ -81,6 +84,27 @@ def test_train_step_on_a_stored_rollout(client, schemas):
     assert result["step"] == step + 1
     expected = sum(sum(t["loss_mask"]) for t in rollout["trajectories"])
     assert result["metrics"]["trained_tokens"] == expected
+    # One group: the gradient is exactly zero, and the passes skipped, iff its rewards are equal.
+    equal_rewards = len({t["reward"] for t in rollout["trajectories"]}) == 1
+    assert result["metrics"]["forward_backward_skipped"] == (1 if equal_rewards else 0)
+
+
+def test_train_step_without_a_gradient_skips_the_passes(client, schemas):
+    """One-token responses hold no answer: equal rewards, every advantage 0 and no KL or entropy term, so the loss
+    gradient is exactly zero; the step is AdamW on that zero gradient without the forward and backward passes."""
+    rollout = client.rollout([PROBLEM], group_size=2, max_tokens=1, max_tool_calls=0, seed=6)
+    assert len({t["reward"] for t in rollout["trajectories"]}) == 1, "one token cannot hold a boxed answer"
+    step = client.status()["training"]["step"]
+    result = client.train_step(rollout_ids=[rollout["rollout_id"]], learning_rate=1e-5)
+    schemas("train_step", "result", result)
+    metrics = result["metrics"]
+    assert result["step"] == metrics["step"] == step + 1, "a zero-gradient step is still an update"
+    assert metrics["forward_backward_skipped"] == 1
+    assert metrics["loss"] == 0 and metrics["gradient_norm"] == 0 and metrics["clip_fraction"] == 0
+    assert metrics["trained_tokens"] == sum(sum(t["loss_mask"]) for t in rollout["trajectories"])
+    for key in ("entropy", "mean_ratio", "log_probability_mismatch_mean", "log_probability_mismatch_max",
+                "tokens_per_second", "kl"):
+        assert key in metrics and metrics[key] is None, "%s needs the forward pass: null, not left out" % key
 
 
 def test_train_step_rejects_bad_params_by_name(client):
