@@ -198,10 +198,10 @@ struct TrainBenchCommand: ParsableCommand {
             "generated_tokens_per_second": Double(prompts * samples * responseTokens) / generationSeconds,
             "sandbox_seconds": NSNull(), "grading_seconds": NSNull(),
             "update_seconds": metrics.updateSeconds,
-            "update_tokens_per_second": metrics.tokensPerSecond,
+            "update_tokens_per_second": metrics.tokensPerSecond as Any,
             "weight_push_seconds": pushSeconds,
-            "log_probability_mismatch_mean": metrics.logProbabilityMismatchMean,
-            "log_probability_mismatch_max": metrics.logProbabilityMismatchMax,
+            "log_probability_mismatch_mean": metrics.logProbabilityMismatchMean as Any,
+            "log_probability_mismatch_max": metrics.logProbabilityMismatchMax as Any,
             "total_seconds": generationSeconds + metrics.updateSeconds + pushSeconds,
         ]
     }

@@ -239,6 +239,7 @@ struct TrainCommand: ParsableCommand {
                       step, steps, value("reward_mean"), value("accuracy"), value("code_share"), value("loss"),
                       value("gradient_norm"), value("mean_response_length"), value("generation_seconds"),
                       value("sandbox_seconds"), value("grading_seconds"), value("update_seconds"))
+            + (value("forward_backward_skipped") == 1 ? "  (no gradient: equal rewards, forward/backward skipped)" : "")
     }
 
     private func trainingProblems() throws -> [Problem] {

@@ -202,8 +202,11 @@ final class CLIClientTests: XCTestCase {
         let client = try await fixture.client()
         let start = Int(try await client.request("status")["training"]?["step"]?.intValue ?? 0)
         try await client.shutdownAndExit()
+        // A small entropy bonus gives every step a gradient, so the forward and backward passes run and their
+        // figures exist to compare (a step whose rewards are all equal would skip them and report them as null).
         let common = ["train", "--synthetic", "--count", "6", "--difficulty", "1", "--steps", String(start + 2),
-                      "--batch", "1", "--group-size", "2", "--max-tokens", "12", "--lr", "1e-4", "--seed", "3"]
+                      "--batch", "1", "--group-size", "2", "--max-tokens", "12", "--lr", "1e-4", "--seed", "3",
+                      "--entropy", "1e-4"]
         let full = try await TorlProcess.run(
             common + ["--connect", fixture.socket.description, "--metrics", "full.jsonl", "--checkpoint-every", "1",
                       "--checkpoint-dir", "ck", "--eval-every", "1", "--eval-dataset", "problems.jsonl",
@@ -229,7 +232,7 @@ final class CLIClientTests: XCTestCase {
         XCTAssertEqual(uninterrupted.count, 2)
         XCTAssertEqual(repeated.count, 1)
         // The same rollouts (same problems, seed and weights): what was sampled and scored is equal exactly.
-        for key in ["step", "mean_response_length", "reward_mean", "trained_tokens", "accuracy"] {
+        for key in ["step", "mean_response_length", "reward_mean", "trained_tokens", "accuracy", "forward_backward_skipped"] {
             XCTAssertEqual(repeated[0][key], uninterrupted[1][key], "step \(start + 2)'s \(key) after resume")
         }
         // The update's figures come from float reductions whose order may differ between the two processes.
