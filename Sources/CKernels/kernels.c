@@ -62,12 +62,12 @@ TORL_AVX512 static void NAME(const float *x, long ldx, long K, const float *pane
     TORL_STORE_PANEL_BLOCK(P, TT, s, y, ldy, rowsLeft, acc)                                                   \
 }
 
-DEFINE_F32_PANEL_BLOCK(f32_block_4x6, 4, 6)
-DEFINE_F32_PANEL_BLOCK(f32_block_4x4, 4, 4)
-DEFINE_F32_PANEL_BLOCK(f32_block_4x2, 4, 2)
-DEFINE_F32_PANEL_BLOCK(f32_block_4x1, 4, 1)
-DEFINE_F32_PANEL_BLOCK(f32_block_1x6, 1, 6)
-DEFINE_F32_PANEL_BLOCK(f32_block_1x1, 1, 1)
+// The register blocks DEFINE_PANEL_LINEAR runs (P panels × TT tokens), named PREFIX_PxTT.
+#define DEFINE_PANEL_BLOCK_SHAPES(DEFINE, PREFIX)                                                             \
+    DEFINE(PREFIX##_4x6, 4, 6) DEFINE(PREFIX##_4x4, 4, 4) DEFINE(PREFIX##_4x2, 4, 2)                         \
+    DEFINE(PREFIX##_4x1, 4, 1) DEFINE(PREFIX##_1x6, 1, 6) DEFINE(PREFIX##_1x1, 1, 1)
+
+DEFINE_PANEL_BLOCK_SHAPES(DEFINE_F32_PANEL_BLOCK, f32_block)
 
 // Runs a panel kernel's register blocks over panels [p0, p1) and T tokens: 4 panels at a time, tokens in blocks of
 // 6 and the rest in the largest blocks that fit (each block streams its panels once). `steps` is the kernel's
@@ -122,12 +122,7 @@ TORL_AVX512BF16 static void NAME(const uint16_t *x, long ldx, long Kp, const uin
     TORL_STORE_PANEL_BLOCK(P, TT, s, y, ldy, rowsLeft, acc)                                                   \
 }
 
-DEFINE_PANEL_BLOCK(panel_block_4x6, 4, 6)
-DEFINE_PANEL_BLOCK(panel_block_4x4, 4, 4)
-DEFINE_PANEL_BLOCK(panel_block_4x2, 4, 2)
-DEFINE_PANEL_BLOCK(panel_block_4x1, 4, 1)
-DEFINE_PANEL_BLOCK(panel_block_1x6, 1, 6)
-DEFINE_PANEL_BLOCK(panel_block_1x1, 1, 1)
+DEFINE_PANEL_BLOCK_SHAPES(DEFINE_PANEL_BLOCK, panel_block)
 
 DEFINE_PANEL_LINEAR(linear_bf16_packed_avx512, TORL_AVX512BF16, uint16_t, uint16_t, 32, panel_block_4x6,
                     panel_block_4x4, panel_block_4x2, panel_block_4x1, panel_block_1x6, panel_block_1x1)

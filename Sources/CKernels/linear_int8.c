@@ -36,7 +36,8 @@ static float encode_block(const float *w, long n, float step, float minimum, uin
         float q = nearbyintf((w[k] - minimum) * inverse);
         codes[k] = (uint8_t)(q > 255 ? 255 : (q < 0 ? 0 : q));
         float error = fabsf(step * (float)codes[k] + minimum - w[k]);
-        if (error > largest || isnan(error)) largest = isnan(largest) ? largest : error;
+        if (isnan(error)) return NAN;
+        largest = fmaxf(largest, error);
     }
     return largest;
 }

@@ -310,9 +310,9 @@ final class RolloutEngineTests: XCTestCase {
         let cancelled = expectation(description: "cancelled")
         let task = Task { () -> Error? in
             do {
-                _ = try await engine.run(problems: [problem], settings: settings()) { event in
+                _ = try await engine.run(problems: [problem], settings: settings(), observer: { event in
                     if case .toolCall = event { withUnsafeCurrentTask { $0?.cancel() } }
-                }
+                })
                 return nil
             } catch {
                 cancelled.fulfill()
@@ -426,9 +426,9 @@ final class RolloutEngineTests: XCTestCase {
         let called = expectation(description: "tool call started")
         let task = Task { () -> Error? in
             do {
-                _ = try await engine.run(problems: [problem], settings: settings()) { event in
+                _ = try await engine.run(problems: [problem], settings: settings(), observer: { event in
                     if case .toolCall = event { called.fulfill() }
-                }
+                })
                 return nil
             } catch {
                 return error
