@@ -351,32 +351,43 @@ final class RolloutEngineTests: XCTestCase {
     /// The abandoned problem's tool call is still running when the other problem finishes: the run ends without
     /// waiting for it (its result would be dropped anyway).
     func testAnAbandonedToolCallDoesNotHoldBackTheBatch() async throws {
-        actor CallCounter {
-            var count = 0
-            func next() -> Int { count += 1; return count }
-        }
-        /// The first call (problem 0's: its stream is first in the batch) takes 3 s more; the others are prompt.
-        struct FirstCallSlowExecutor: CodeExecutor {
+        /// The first call to reach the executor takes 3 s more and says so in its `wallMs`. The engine starts each
+        /// call in its own task, so which problem's call arrives first is up to the scheduler: a run where problem
+        /// 1's call was the slow one does not set up the case and is repeated.
+        final class FirstCallSlowExecutor: CodeExecutor, @unchecked Sendable {
+            static let delaySeconds = 3.0
             let base: CodeExecutor
-            let counter = CallCounter()
+            private let calls = NSLock()
+            private var count = 0
+            init(base: CodeExecutor) { self.base = base }
             func execute(_ code: String, limits: ExecutionLimits?) async -> ExecutionResult {
-                if await counter.next() == 1 { try? await Task.sleep(nanoseconds: 3_000_000_000) }
-                return await base.execute(code, limits: limits)
+                let first = calls.withLock { count += 1; return count == 1 }
+                if first { try? await Task.sleep(nanoseconds: UInt64(Self.delaySeconds * 1e9)) }
+                var result = await base.execute(code, limits: limits)
+                if first { result.wallMs += Self.delaySeconds * 1000 }
+                return result
             }
         }
-        let (engine, _) = try await engine(scripts: [codeTurn + answerTurn],
-                                           executor: FirstCallSlowExecutor(base: try await pool()))
         final class Flags { var abandoned = false }
-        let flags = Flags()
         let other = Problem(id: "p2", problem: "What is 6 times 7, again?", answer: "42")
-        let started = Date()
-        let trajectories = try await engine.run(problems: [problem, other], settings: settings(),
-                                                isProblemCancelled: { $0 == 0 && flags.abandoned }) { event in
-            if case .toolCall(let key, _, _) = event, key.group == 0 { flags.abandoned = true }
+        for _ in 0..<5 {
+            let (engine, _) = try await engine(scripts: [codeTurn + answerTurn],
+                                               executor: FirstCallSlowExecutor(base: try await pool()))
+            let flags = Flags()
+            let started = Date()
+            let trajectories = try await engine.run(problems: [problem, other], settings: settings(),
+                                                    isProblemCancelled: { $0 == 0 && flags.abandoned },
+                                                    observer: { event in
+                if case .toolCall(let key, _, _) = event, key.group == 0 { flags.abandoned = true }
+            })
+            XCTAssertEqual(trajectories.map(\.finishReason), ["cancelled", "eos"])
+            XCTAssertEqual(trajectories[1].reward, 1)
+            let otherCall = try XCTUnwrap(trajectories[1].toolCalls.first)
+            if otherCall.wallMs >= FirstCallSlowExecutor.delaySeconds * 1000 { continue }  // problem 1 got the slow call
+            XCTAssertLessThan(Date().timeIntervalSince(started), 2.5, "the run waited for the abandoned 3 s call")
+            return
         }
-        XCTAssertEqual(trajectories.map(\.finishReason), ["cancelled", "eos"])
-        XCTAssertEqual(trajectories[1].reward, 1)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 2.5, "the run waited for the abandoned 3 s call")
+        XCTFail("in 5 runs the slow call never went to the abandoned problem")
     }
 
     /// A tool call that takes 5 s, standing in for a slow sandbox run; nothing of it outlives the test but a sleep.
