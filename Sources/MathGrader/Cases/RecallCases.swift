@@ -34,6 +34,8 @@ extension GraderCase {
         .unequal("x+y=5", "5", "label", rule: .shapeMismatch),
         .unequal("2x=5", "5", "label", rule: .shapeMismatch),
         .unequal("y^2=4x", "4x", "label", rule: .shapeMismatch),
+        .equal("x = 5+5+1 = 11", "x=11", "label", rule: .identical),
+        .unequal("x = 5+5+1 = 12", "x=11", "label", rule: .equation),
         .equal("y=2x+1", "y=2x+1", "label", rule: .identical),
         .unequal("y=2x+1", "y=2x-1", "label", rule: .equation),
         .unequal("AB=4", "CD=4", "label", rule: .equation),

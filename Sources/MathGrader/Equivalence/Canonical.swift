@@ -49,6 +49,10 @@ enum Canonical {
     }
 
     private static func relationForm(_ sides: [MathNode], _ operators: [RelationOperator]) -> MathNode {
+        // `x = 5 + 5 + 1 = 11` assigns its last value to its label (Math-Verify reads assignment chains so).
+        if operators.count > 1, operators.allSatisfy({ $0 == .equal }), sides[0].isLabel {
+            return relationForm([sides[0], sides[sides.count - 1]], [.equal])
+        }
         if operators == [.member], sides[0].isIntervalLabel { return form(sides[1]) }
         if operators == [.equal], sides.count == 2, sides[1].isLabel {
             if sides[0].isLabel { return .relation(sides, operators) }
