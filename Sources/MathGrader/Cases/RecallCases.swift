@@ -35,6 +35,8 @@ extension GraderCase {
         .unequal("2x=5", "5", "label", rule: .shapeMismatch),
         .unequal("y^2=4x", "4x", "label", rule: .shapeMismatch),
         .equal("x = 5+5+1 = 11", "x=11", "label", rule: .identical),
+        .equal(#"\text{Area} = 24 \text{ cm}^2"#, "24", "label", rule: .label),
+        .unequal(#"\text{Area} = 42 \text{ cm}^2"#, "24", "label", rule: .label),
         .unequal("x = 5+5+1 = 12", "x=11", "label", rule: .equation),
         .equal("y=2x+1", "y=2x+1", "label", rule: .identical),
         .unequal("y=2x+1", "y=2x-1", "label", rule: .equation),

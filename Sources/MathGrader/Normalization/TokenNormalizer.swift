@@ -103,6 +103,14 @@ enum TokenNormalizer {
                 continue
             }
             let word = String(content.lowercased().filter { $0 != "," && !$0.isWhitespace })
+            let letters = content.filter { !$0.isWhitespace }
+            if index + 1 < tokens.count, tokens[index + 1].kind == .equals, output.isEmpty || endsItem(output.last?.kind),
+               !letters.isEmpty, letters.count <= 24, letters.utf8.allSatisfy(isLetter) {
+                // `\text{Area} = 24`: a named quantity labelling the answer, spelled as letters like `AB = 4`.
+                for letter in letters { output.append(Token(kind: .letter(letter), followsSpace: false)) }
+                index += 1
+                continue
+            }
             let isConnective = connectiveWords.contains(word) || word.isEmpty && content.contains(",")
             if isConnective {
                 // "2, 3, \text{ and } 4": the list already has its comma.
