@@ -98,6 +98,8 @@ extension GraderCase {
 
     static let solutionSets: [GraderCase] = [
         .equal("-x>-1", "x<1", "solution-set", rule: .solutionSet),
+        .equal("x<1", #"(-\infty,1)"#, "solution-set", rule: .identical),
+        .unequal("x<1", #"x\le1"#, "solution-set", rule: .tuple),
         .unequal(#"-x\ge-1"#, "x<1", "solution-set", rule: .solutionSet),
         .equal(#"1\ge x"#, #"x\le 1"#, "solution-set", rule: .identical),
         .unequal("1> x", #"x\le 1"#, "solution-set", rule: .tuple),
