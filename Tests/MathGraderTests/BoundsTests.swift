@@ -33,6 +33,14 @@ final class BoundsTests: XCTestCase {
             ("2" + String(repeating: "^2", count: 1500), "2", false),
             (Array(repeating: "3000!", count: 600).joined(separator: "+"), "0", false),
             (Array(repeating: #"\frac{3000!+1}{2999!+3}"#, count: 150).joined(separator: "+"), "0", false),
+            // Issue 16's rules on hostile input: long ratios, groups, worded lists, labels and solved inequalities.
+            (Array(repeating: "2", count: 1500).joined(separator: ":"), Array(repeating: "4", count: 1500).joined(separator: ":"), true),
+            (Array(repeating: "p=1,q=2", count: 300).joined(separator: ";"), "(1,2)", false),
+            (Array(repeating: "1", count: 1000).joined(separator: " or "), "1", false),
+            (String(repeating: "x+", count: 1000) + "x<1", "x<1", false),
+            ("|" + String(repeating: "x+", count: 1000) + "x|<1", "(-1,1)", false),
+            (Array(repeating: "x", count: 1000).joined(separator: "=") + "=5", "5", true),
+            ("0." + String(repeating: "3", count: 3000), #"\frac13"#, true),
         ]
         let grader = MathGrader()
         // 24 sets of 24 symbolic elements against the same sets in reverse order: quadratic matching on two levels.

@@ -3,12 +3,6 @@ import XCTest
 @testable import MathGrader
 
 final class ParserAndNumberTests: XCTestCase {
-    private func parse(_ text: String) throws -> MathNode {
-        try Parser.parse(TokenNormalizer.normalize(try Lexer.tokenize(text)).tokens)
-    }
-
-    private func number(_ value: Int) -> MathNode { .number(Rational(integer: value)) }
-
     func testPrecedenceAndShorthands() throws {
         XCTAssertEqual(try parse(#"\frac12"#), .quotient(number(1), number(2)))
         XCTAssertEqual(try parse("-2^2"), .negation(.power(number(2), number(2))))

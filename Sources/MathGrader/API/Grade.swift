@@ -35,6 +35,15 @@ public enum GradeRule: String, Codable, Sendable, Equatable, CaseIterable {
     case equation
     /// Inequality chains, compared as intervals or operator by operator.
     case inequality
+    /// A one-variable inequality solved into its interval or union (`-x > -1`, `1 \le |x| \le \frac32`).
+    case solutionSet = "solution_set"
+    /// A label named the answer (`AB = 4`, `(p,q) = (3,2)`, `p=5, q=2`) and the values decided.
+    case label
+    /// Ratios: proportional terms (`7:32` = `14:64`), or a two-term ratio as the fraction of its terms.
+    case ratio
+    /// A decimal of 12 or more significant digits that is the exact rational rounded, truncated or printed from a
+    /// double to the places it shows (`0.0833333333333333` for `\frac{1}{12}`).
+    case roundedDecimal = "rounded_decimal"
     /// Prose answers (`\text{Evelyn}`, `(B)`) compared as normalized text.
     case text
     /// At least one side could not be parsed: normalized strings were compared.

@@ -22,14 +22,21 @@ public struct MathGrader: Sendable {
         extractor.extract(from: response)
     }
 
-    /// Extracts the final answer of `response` and compares it with `reference` (a bare answer, not boxed).
+    /// Extracts the final answer of `response` and compares it with `reference`: a bare answer, or a whole
+    /// worked solution (some data sets ship those), whose final answer is then taken as a response's is.
     public func grade(response: String, reference: String) -> Grade {
         guard let extracted = extractAnswer(from: response) else {
             return Grade(verdict: .noAnswer, extracted: nil, rule: .noAnswer, fellBack: false)
         }
-        let outcome = compare(answer: extracted, reference: reference)
+        let outcome = compare(answer: extracted, reference: referenceAnswer(reference))
         return Grade(verdict: outcome.isEquivalent ? .correct : .incorrect, extracted: extracted,
                      rule: outcome.rule, fellBack: outcome.fellBack)
+    }
+
+    /// The final answer of a reference: the last box's content when it has a box (a worked solution), else the
+    /// configured fallback phrases' answer, else the reference itself.
+    public func referenceAnswer(_ reference: String) -> String {
+        extractor.extract(from: reference) ?? reference
     }
 
     /// Compares two bare answers.

@@ -3,7 +3,7 @@
 
 extension GraderCase {
     public static let all: [GraderCase] = extraction + normalization + numbers + expressions + structures
-        + bounds + fallback + nearMisses + regressions
+        + bounds + fallback + nearMisses + regressions + recall
 
     static let extraction: [GraderCase] = [
         GraderCase(response: #"So $x = 3$ and the answer is $\boxed{3}$."#, reference: "3", expected: .correct, topic: "extraction"),
@@ -414,8 +414,9 @@ extension GraderCase {
         .equal(#"A \cap B"#, #"A\cap B"#, "string-fallback", rule: .stringFallback),
         .unequal(#"A \cap C"#, #"A\cap B"#, "string-fallback", rule: .stringFallback),
         .unequal("3 4", "12", "string-fallback", rule: .stringFallback),
-        .equal("1 : 4", "1:4", "string-fallback", rule: .stringFallback),
-        .unequal("x:y", "xy", "string-fallback", rule: .stringFallback),
+        // Ratios parse since issue 16 (`ratio` rule); clock times (`4:05`) still fall back.
+        .equal("1 : 4", "1:4", "string-fallback", rule: .identical),
+        .unequal("x:y", "xy", "string-fallback", rule: .ratio),
         .unequal("((1)", "1", "string-fallback", rule: .stringFallback),
     ]
 

@@ -5,15 +5,23 @@ struct ParsedAnswer: Sendable {
     let node: MathNode?
     let marks: AnswerMarks
     let parseError: MathParseError?
+    /// The decimal literals as written (`0.083333` has 6 places), for the rounded-decimal rule.
+    let writtenDecimals: [Rational: DecimalDigits]
 
     init(_ raw: String) {
         self.raw = raw
         var marks = AnswerMarks()
         var node: MathNode?
         var parseError: MathParseError?
+        var writtenDecimals: [Rational: DecimalDigits] = [:]
         do {
             let normalized = TokenNormalizer.normalize(try Lexer.tokenize(raw))
             marks = normalized.marks
+            for token in normalized.tokens {
+                guard case .number(let digits) = token.kind, let written = DecimalDigits(literal: digits),
+                      let value = Rational(decimalLiteral: Substring(digits)) else { continue }
+                writtenDecimals[value] = written
+            }
             node = try Parser.parse(normalized.tokens)
         } catch let error as MathParseError {
             parseError = error
@@ -23,12 +31,13 @@ struct ParsedAnswer: Sendable {
         self.marks = marks
         self.node = node
         self.parseError = parseError
+        self.writtenDecimals = writtenDecimals
     }
 }
 
 /// Compares answers by shape: collections, tuples and intervals, matrices, equations, inequalities, then scalars.
 struct AnswerComparator: Sendable {
-    let scalars: ScalarComparator
+    var scalars: ScalarComparator
     let requiresEvaluatedNumbers: Bool
 
     /// Sets larger than this are compared as text: pairwise matching is quadratic.
@@ -40,6 +49,15 @@ struct AnswerComparator: Sendable {
     }
 
     func compare(answer: ParsedAnswer, reference: ParsedAnswer) -> Equivalence {
+        guard answer.writtenDecimals.isEmpty && reference.writtenDecimals.isEmpty else {
+            var comparator = self
+            comparator.scalars.writtenDecimals = answer.writtenDecimals.merging(reference.writtenDecimals) { first, _ in first }
+            return comparator.compareParsed(answer: answer, reference: reference)
+        }
+        return compareParsed(answer: answer, reference: reference)
+    }
+
+    private func compareParsed(answer: ParsedAnswer, reference: ParsedAnswer) -> Equivalence {
         guard let answerNode = answer.node, let referenceNode = reference.node else {
             return Equivalence(isEquivalent: TextKey.make(answer.raw) == TextKey.make(reference.raw),
                                rule: .stringFallback, fellBack: true)
@@ -81,9 +99,16 @@ struct AnswerComparator: Sendable {
     }
 
     func compare(_ first: MathNode, _ second: MathNode) -> (equal: Bool, rule: GradeRule) {
+        if let named = compareNamedValues(first, second) { return named }
         let a = Canonical.form(first)
         let b = Canonical.form(second)
-        if a == b { return (true, .identical) }
+        let solved = Canonical.isSolvedBySolver(first) || Canonical.isSolvedBySolver(second)
+        if a == b { return (true, solved ? .solutionSet : .identical) }
+        let outcome = compareCanonical(a, b)
+        return solved ? (outcome.equal, .solutionSet) : outcome
+    }
+
+    private func compareCanonical(_ a: MathNode, _ b: MathNode) -> (equal: Bool, rule: GradeRule) {
         switch (a, b) {
         case (.text(let x), .text(let y)):
             return (TextKey.make(x) == TextKey.make(y), .text)
@@ -101,14 +126,50 @@ struct AnswerComparator: Sendable {
         case let (.relation(x, opsX), .relation(y, opsY)):
             return compareRelations(x, opsX, y, opsY)
         case let (.relation(sides, ops), other), let (other, .relation(sides, ops)):
-            // `y = 2x + 1` against `2x + 1`, `x = 5` against `5`.
-            guard ops == [.equal], sides.count == 2, case .variable = sides[0], other.isScalar else {
-                return (false, .shapeMismatch)
-            }
-            return (compare(sides[1], other).equal, .equation)
+            // `y = 2x + 1` against `2x + 1`, `x = 5` against `5`; a label names the answer: `AB = 4`,
+            // `(p,q) = (3,2)`, `V_1:V_2 = 11:21`.
+            guard let value = Canonical.labelledValue(.relation(sides, ops)) else { return (false, .shapeMismatch) }
+            if case .variable = sides[0], other.isScalar { return (compare(value, other).equal, .equation) }
+            return (compare(value, other).equal, .label)
+        case let (.ratio(x), .ratio(y)):
+            return (areProportional(x, y), .ratio)
+        case let (.ratio(terms), other) where terms.count == 2 && other.isScalar,
+             let (other, .ratio(terms)) where terms.count == 2 && other.isScalar:
+            // A two-term ratio is the fraction of its terms: `7:32` is `\frac{7}{32}`.
+            return (compare(.quotient(terms[0], terms[1]), other).equal, .ratio)
         default:
             guard a.isScalar, b.isScalar else { return (false, .shapeMismatch) }
             return scalars.compare(a, b)
+        }
+    }
+
+    /// `a:b:c` and `d:e:f` name the same ratio when a·e = b·d and a·f = c·d (`7:32` = `14:64`, not `32:7`).
+    private func areProportional(_ x: [MathNode], _ y: [MathNode]) -> Bool {
+        guard x.count == y.count, x.allSatisfy(\.isScalar), y.allSatisfy(\.isScalar) else { return false }
+        let zero = MathNode.number(.zero)
+        guard !compare(x[0], zero).equal, !compare(y[0], zero).equal else { return false }
+        return (1..<x.count).allSatisfy { index in
+            compare(.product([x[index], y[0]]), .product([y[index], x[0]])).equal
+        }
+    }
+
+    /// `p=5, q=2` against `(p,q) = (5,2)` or `q=2, p=5` (values by name), or against the tuple `(5,2)` (in the
+    /// order written). Nil when neither side names its values.
+    private func compareNamedValues(_ first: MathNode, _ second: MathNode) -> (equal: Bool, rule: GradeRule)? {
+        let namedFirst = first.namedValues
+        let namedSecond = second.namedValues
+        switch (namedFirst, namedSecond) {
+        case let (x?, y?):
+            let valuesY = Dictionary(y, uniquingKeysWith: { value, _ in value })
+            guard x.count == y.count else { return (false, .label) }
+            return (x.allSatisfy { name, value in valuesY[name].map { compare(value, $0).equal } ?? false }, .label)
+        case let (named?, nil), let (nil, named?):
+            let other = namedFirst == nil ? first : second
+            guard case .bracketed(let open, let close, let items) = other, open.matches(.paren), close.matches(.paren),
+                  items.count == named.count else { return nil }
+            return (zip(named, items).allSatisfy { compare($0.1, $1).equal }, .label)
+        default:
+            return nil
         }
     }
 
@@ -162,6 +223,29 @@ struct AnswerComparator: Sendable {
 }
 
 extension MathNode {
+    /// `p = 5, q = 2` or `(p, q) = (5, 2)`: values under distinct variable names, in the order written.
+    var namedValues: [(String, MathNode)]? {
+        var pairs: [(String, MathNode)] = []
+        switch self {
+        case .list(let items) where items.count >= 2:
+            for item in items {
+                guard case .relation(let sides, let operators) = item, operators == [.equal], sides.count == 2,
+                      case .variable(let name) = sides[0], !sides[1].isRelation else { return nil }
+                pairs.append((name, sides[1]))
+            }
+        case .relation(let sides, let operators) where operators == [.equal] && sides.count == 2:
+            guard case .bracketed(let open, _, let names) = sides[0], open != .square,
+                  case .bracketed(_, _, let values) = sides[1], names.count == values.count else { return nil }
+            for (label, value) in zip(names, values) {
+                guard case .variable(let name) = label else { return nil }
+                pairs.append((name, value))
+            }
+        default:
+            return nil
+        }
+        return Set(pairs.map(\.0)).count == pairs.count ? pairs : nil
+    }
+
     var isText: Bool {
         if case .text = self { return true }
         return false

@@ -22,25 +22,52 @@ enum Canonical {
 
     private static func expandedItems(_ items: [MathNode]) -> [MathNode] {
         items.flatMap { item -> [MathNode] in
-            var value = item
-            if case .relation(let sides, let operators) = item, operators == [.equal], sides.count == 2,
-               case .variable = sides[0] {
-                value = sides[1]
+            var value = labelledValue(item) ?? item
+            if case .list(let group) = value {
+                // A group closed by a semicolon (`p=5,q=2; p=7,q=2`) is one ordered answer.
+                value = .bracketed(open: .paren, close: .paren, group.map { labelledValue($0) ?? $0 })
             }
             return value.containsPlusMinus ? expandPlusMinus(value, budget: maximumPlusMinusSigns) : [value]
         }
     }
 
+    /// The value of `label = value` or `value = label` (`x = 5`, `AB = 4`, `5 = x`), nil for anything else.
+    /// Beyond a single variable, the value may use only the label's own variables (`f(x) = x^2 + 1`), so that
+    /// `y^2 = 4x` stays an equation.
+    static func labelledValue(_ node: MathNode) -> MathNode? {
+        guard case .relation(let sides, let operators) = node, operators == [.equal], sides.count == 2 else { return nil }
+        func value(labelled label: MathNode, _ value: MathNode) -> MathNode? {
+            guard label.isLabel, !value.isRelation else { return nil }
+            if case .variable = label { return value }
+            var labelNames = Set<String>()
+            var valueNames = Set<String>()
+            label.collectVariables(into: &labelNames)
+            value.collectVariables(into: &valueNames)
+            return valueNames.isSubset(of: labelNames) ? value : nil
+        }
+        return value(labelled: sides[0], sides[1]) ?? value(labelled: sides[1], sides[0])
+    }
+
     private static func relationForm(_ sides: [MathNode], _ operators: [RelationOperator]) -> MathNode {
-        if operators == [.member], case .variable = sides[0] { return form(sides[1]) }
-        if operators == [.equal], sides.count == 2, case .variable = sides[1] {
-            if case .variable = sides[0] { return .relation(sides, operators) }
+        // `x = 5 + 5 + 1 = 11` assigns its last value to its label (Math-Verify reads assignment chains so).
+        if operators.count > 1, operators.allSatisfy({ $0 == .equal }), sides[0].isLabel {
+            return relationForm([sides[0], sides[sides.count - 1]], [.equal])
+        }
+        if operators == [.member], sides[0].isIntervalLabel { return form(sides[1]) }
+        if operators == [.equal], sides.count == 2, sides[1].isLabel {
+            if sides[0].isLabel { return .relation(sides, operators) }
             return .relation([sides[1], sides[0]], operators)
         }
         if operators == [.equal], sides.count == 2, case .variable = sides[0], sides[1].containsPlusMinus {
             return .list(expandPlusMinus(sides[1], budget: maximumPlusMinusSigns))
         }
-        return interval(sides, operators) ?? .relation(sides, operators)
+        return interval(sides, operators) ?? SolutionSets.solve(sides, operators) ?? .relation(sides, operators)
+    }
+
+    /// Whether `form` turns this relation into a set only by solving it (`-x > -1`, `1 \le |x| \le 2`).
+    static func isSolvedBySolver(_ node: MathNode) -> Bool {
+        guard case .relation(let sides, let operators) = node, interval(sides, operators) == nil else { return false }
+        return SolutionSets.solve(sides, operators) != nil
     }
 
     /// `x > 3` → `(3, \infty)`, `-2 \le x < 7` → `[-2, 7)`, `5 \ge x` → `(-\infty, 5]`.
@@ -54,9 +81,9 @@ enum Canonical {
         if sides.count == 2 {
             // Read as `variable relation bound`, mirroring `bound relation variable`.
             let (bound, relation): (MathNode, RelationOperator)
-            if case .variable = sides[0], !sides[1].hasVariables {
+            if sides[0].isIntervalLabel, !sides[1].hasVariables {
                 (bound, relation) = (sides[1], operators[0])
-            } else if case .variable = sides[1], !sides[0].hasVariables {
+            } else if sides[1].isIntervalLabel, !sides[0].hasVariables {
                 (bound, relation) = (sides[0], operators[0].flipped)
             } else {
                 return nil
@@ -68,7 +95,7 @@ enum Canonical {
                 return .bracketed(open: bracket(relation), close: .paren, [bound, infinity])
             }
         }
-        guard sides.count == 3, case .variable = sides[1], !sides[0].hasVariables, !sides[2].hasVariables else {
+        guard sides.count == 3, sides[1].isIntervalLabel, !sides[0].hasVariables, !sides[2].hasVariables else {
             return nil
         }
         let ascending = operators.allSatisfy { $0 == .less || $0 == .lessOrEqual }
@@ -123,6 +150,11 @@ enum Canonical {
 }
 
 extension MathNode {
+    var isRelation: Bool {
+        if case .relation = self { return true }
+        return false
+    }
+
     var hasVariables: Bool {
         var names = Set<String>()
         collectVariables(into: &names)

@@ -1,9 +1,17 @@
+import BigInt
+
 /// Decides whether two scalar expressions are equal: structurally, then exactly over the rationals, then in
 /// floating point (constants) or at random points (free variables).
 struct ScalarComparator: Sendable {
     let options: GraderOptions
     let exact = ExactEvaluator()
+    /// The decimal literals written in the two answers being compared, by value.
+    var writtenDecimals: [Rational: DecimalDigits] = [:]
 
+    /// A decimal stands for the exact rational it rounds only when it shows at least this many significant
+    /// digits: a machine printout (Python's repr gives 16-17, SymPy's `N` 15), not a hand rounding. Ten digits
+    /// of 1/3 are not 1/3; Math-Verify, which rounds both sides to 6 places, would accept them.
+    static let roundedDecimalSignificantDigits = 12
     /// Floating point cannot tell values apart beyond this magnitude (or below its inverse).
     static let numericRange = 1e250
     /// Fewer agreeing points than this prove nothing, whatever the options ask for.
@@ -16,7 +24,11 @@ struct ScalarComparator: Sendable {
         if let decided = compareBaseNumerals(a, b) { return decided }
         let exactA = exact.value(of: a)
         let exactB = exact.value(of: b)
-        if let exactA, let exactB { return (exactA == exactB, .exactRational) }
+        if let exactA, let exactB {
+            if exactA == exactB { return (true, .exactRational) }
+            if roundsTo(a, exactB) || roundsTo(b, exactA) { return (true, .roundedDecimal) }
+            return (false, .exactRational)
+        }
 
         // Absolute tolerance absorbs rounding noise around an exact zero (`\sin\pi` against `0`). Between two
         // values that are merely small it would call `10^{-15}\pi` equal to `2 \cdot 10^{-15}\pi`.
@@ -36,6 +48,31 @@ struct ScalarComparator: Sendable {
         }
         return compareAtRandomPoints(a, b, variables: names.sorted(), nearZeroAllowed: nearZeroAllowed)
     }
+
+    /// The written decimal `literal` and the value it would round, or nil when `node` is not one.
+    private func writtenDecimal(_ node: MathNode) -> (value: Rational, digits: DecimalDigits)? {
+        switch node {
+        case .number(let value): return writtenDecimals[value].map { (value, $0) }
+        case .negation(.number(let value)): return writtenDecimals[value].map { (-value, $0) }
+        default: return nil
+        }
+    }
+
+    /// Whether `decimal` is a decimal literal of at least 12 significant digits within one unit of its last
+    /// place of `exactValue` (|decimal − value| ≤ 10^-places: the value rounded or truncated to the places shown,
+    /// or printed from a binary double, `0.6666666666666666` for 2/3), or within 10^-12 of it relatively (the
+    /// last bits of double arithmetic, `0.30000000000000004` for 0.3).
+    private func roundsTo(_ decimal: MathNode, _ exactValue: Rational) -> Bool {
+        guard let (value, digits) = writtenDecimal(decimal),
+              digits.significant >= ScalarComparator.roundedDecimalSignificantDigits else { return false }
+        func magnitude(_ x: Rational) -> Rational { x.isNegative ? -x : x }
+        let error = magnitude(value - exactValue)
+        let unit = Rational(numerator: 1, denominator: BigInt(10).power(digits.places))!
+        let relative = magnitude(exactValue) * ScalarComparator.doubleArithmeticError
+        return !(unit - error).isNegative || !(relative - error).isNegative
+    }
+
+    private static let doubleArithmeticError = Rational(numerator: 1, denominator: BigInt(10).power(12))!
 
     /// Values agree at every sample point where both are defined; at least three points must be usable.
     private func compareAtRandomPoints(_ a: MathNode, _ b: MathNode, variables: [String],
@@ -108,6 +145,21 @@ struct ScalarComparator: Sendable {
         default:
             return nil
         }
+    }
+}
+
+/// How a decimal literal was written: digits after the point, and significant digits (from the first nonzero one).
+struct DecimalDigits: Sendable, Equatable {
+    let places: Int
+    let significant: Int
+
+    /// Nil for integers and scientific literals (`1.5e-3`), which show no rounding position of their own.
+    init?(literal: String) {
+        guard !literal.contains("e"), !literal.contains("E"),
+              let point = literal.firstIndex(of: ".") else { return nil }
+        places = literal.distance(from: point, to: literal.endIndex) - 1
+        let digits = literal.filter { $0 != "." }.drop { $0 == "0" }
+        significant = digits.count
     }
 }
 

@@ -18,15 +18,23 @@ enum TokenNormalizer {
         "hrs", "minute", "minutes", "min", "mins", "second", "seconds", "sec", "s", "day", "days", "week", "weeks",
         "month", "months", "year", "years", "mph", "kg", "g", "gram", "grams", "pound", "pounds", "lb", "lbs",
         "ounce", "ounces", "oz", "gallon", "gallons", "liter", "liters", "litre", "litres", "ml", "l",
-        "people", "students", "ways", "points", "times", "percent", "degree", "degrees", "deg",
+        "people", "students", "ways", "points", "times", "percent", "pct", "percentage", "percentages", "per",
+        "degree", "degrees", "deg",
         "radians", "rad", "steps", "coins", "books", "marbles", "apples", "eggs", "pages",
     ]
+
+    /// Words that mean a percent sign: `28 pct`, `28 percentage`, `28 per cent` (the unit loop joins "per cent").
+    static let percentWords: Set<String> = ["percent", "pct", "percentage", "percentages", "%"]
+
+    /// Words joining the items of a list: `$21, 16$ or $11$`, `1 and 2 and 3`.
+    static let connectiveWords: Set<String> = ["or", "and"]
 
     static func normalize(_ input: [Token]) -> (tokens: [Token], marks: AnswerMarks) {
         var marks = AnswerMarks()
         var tokens = dropDegreeSigns(input, marks: &marks)
         tokens = dropPercentSigns(tokens, marks: &marks)
         tokens = handleProse(tokens, marks: &marks)
+        tokens = joinConnectiveWords(tokens)
         tokens = dropTrailingUnitWords(tokens, marks: &marks)
         tokens = mergeThousands(tokens)
         return (tokens, marks)
@@ -95,10 +103,18 @@ enum TokenNormalizer {
                 continue
             }
             let word = String(content.lowercased().filter { $0 != "," && !$0.isWhitespace })
-            let isConnective = word == "or" || word == "and" || word.isEmpty && content.contains(",")
+            let letters = content.filter { !$0.isWhitespace }
+            if index + 1 < tokens.count, tokens[index + 1].kind == .equals, output.isEmpty || endsItem(output.last?.kind),
+               !letters.isEmpty, letters.count <= 24, letters.utf8.allSatisfy(isLetter) {
+                // `\text{Area} = 24`: a named quantity labelling the answer, spelled as letters like `AB = 4`.
+                for letter in letters { output.append(Token(kind: .letter(letter), followsSpace: false)) }
+                index += 1
+                continue
+            }
+            let isConnective = connectiveWords.contains(word) || word.isEmpty && content.contains(",")
             if isConnective {
                 // "2, 3, \text{ and } 4": the list already has its comma.
-                if output.last?.kind != .comma { output.append(Token(kind: .comma, followsSpace: true)) }
+                if !endsItem(output.last?.kind) { output.append(Token(kind: .comma, followsSpace: true)) }
                 index += 1
                 continue
             }
@@ -110,24 +126,75 @@ enum TokenNormalizer {
                 index += 1
                 continue
             }
-            if word == "percent" || word == "%" { marks.isPercent = true }
+            if percentWords.contains(word) { marks.isPercent = true }
             if word.hasPrefix("degree") { marks.isDegrees = true }
             index = next
         }
         return output
     }
 
+    private static func endsItem(_ kind: TokenKind?) -> Bool {
+        kind == .comma || kind == .semicolon
+    }
+
+    /// `$21, 16$ or $11$`, `(11,7) or (7,11)`: the words "or" and "and" standing alone between two items of
+    /// mathematics are list commas. Inside a word or next to an operator they stay letters.
+    private static func joinConnectiveWords(_ tokens: [Token]) -> [Token] {
+        var output: [Token] = []
+        output.reserveCapacity(tokens.count)
+        var index = 0
+        while index < tokens.count {
+            var end = index
+            while end < tokens.count, case .letter = tokens[end].kind, end == index || !tokens[end].followsSpace {
+                end += 1
+            }
+            let word = String(tokens[index..<end].compactMap { token -> Character? in
+                if case .letter(let letter) = token.kind { return letter }
+                return nil
+            })
+            let standsAlone = end - index >= 2 && tokens[index].followsSpace && end < tokens.count
+                && tokens[end].followsSpace
+            if standsAlone, connectiveWords.contains(word.lowercased()), let previous = output.last?.kind,
+               isValueEnd(previous) || endsItem(previous), startsValue(tokens[end].kind) {
+                // "1, 2, and 3": the list already has its comma.
+                if !endsItem(previous) { output.append(Token(kind: .comma, followsSpace: true)) }
+                index = end
+                continue
+            }
+            let stop = max(end, index + 1)
+            output.append(contentsOf: tokens[index..<stop])
+            index = stop
+        }
+        return output
+    }
+
+    private static func isValueEnd(_ kind: TokenKind) -> Bool {
+        switch kind {
+        case .number, .letter, .closeParen, .closeBracket, .closeBrace, .closeSet, .bang, .prime, .command("infty"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func startsValue(_ kind: TokenKind) -> Bool {
+        switch kind {
+        case .number, .letter, .openParen, .openBracket, .openBrace, .openSet, .minus, .command, .bar: return true
+        default: return false
+        }
+    }
+
     /// A unit follows a quantity and ends an item: `5 \text{ cm}`, `5 \text{ cm}, 6 \text{ cm}`, `(5 \text{ cm})`.
     private static func isUnitPosition(after previous: TokenKind?, before following: TokenKind?) -> Bool {
         switch previous {
-        case nil, .comma?, .openParen?, .openBracket?, .openSet?, .openBrace?, .equals?, .plus?, .minus?, .times?,
+        case nil, .comma?, .semicolon?, .openParen?, .openBracket?, .openSet?, .openBrace?, .equals?, .plus?, .minus?, .times?,
              .divide?, .caret?:
             return false
         default:
             break
         }
         switch following {
-        case nil, .comma?, .closeParen?, .closeBracket?, .closeSet?, .closeBrace?, .text?: return true
+        case nil, .comma?, .semicolon?, .closeParen?, .closeBracket?, .closeSet?, .closeBrace?, .text?: return true
         default: return false
         }
     }
@@ -146,6 +213,7 @@ enum TokenNormalizer {
     /// "18 dollars", "5 square units", "864 inches^2": trailing words of two or more letters after a quantity.
     private static func dropTrailingUnitWords(_ tokens: [Token], marks: inout AnswerMarks) -> [Token] {
         var end = tokens.count
+        var droppedWord = ""
         var changed = true
         while changed {
             changed = false
@@ -164,7 +232,8 @@ enum TokenNormalizer {
                 return nil
             }).lowercased()
             guard unitWords.contains(word) else { break }
-            if word == "percent" { marks.isPercent = true }
+            if percentWords.contains(word) || word == "per" && droppedWord.hasPrefix("cent") { marks.isPercent = true }
+            droppedWord = word
             if word.hasPrefix("degree") { marks.isDegrees = true }
             end = wordStart
             changed = true

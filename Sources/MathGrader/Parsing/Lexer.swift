@@ -174,7 +174,7 @@ struct Lexer {
         UInt8(ascii: "&"): .ampersand, UInt8(ascii: "("): .openParen, UInt8(ascii: ")"): .closeParen,
         UInt8(ascii: "["): .openBracket, UInt8(ascii: "]"): .closeBracket, UInt8(ascii: "{"): .openBrace,
         UInt8(ascii: "}"): .closeBrace, UInt8(ascii: "%"): .percent, UInt8(ascii: ":"): .colon,
-        UInt8(ascii: ";"): .comma, UInt8(ascii: "'"): .prime,
+        UInt8(ascii: ";"): .semicolon, UInt8(ascii: "'"): .prime,
     ]
 
     /// Unicode mathematics that models write instead of LaTeX; nil kind means "spacing, skip".

@@ -31,6 +31,8 @@ indirect enum MathNode: Hashable, Sendable {
     case relation([MathNode], [RelationOperator])
     /// A bare top-level comma list: several answers, compared as a set.
     case list([MathNode])
+    /// `a : b` (`7:32`, `V_1:V_2`), two or more terms.
+    case ratio([MathNode])
     /// Prose (`\text{Evelyn}`, `\text{(B)}`).
     case text(String)
 }
@@ -87,7 +89,7 @@ extension MathNode {
     /// Scalars evaluate to one number; composites are compared by shape.
     var isScalar: Bool {
         switch self {
-        case .bracketed, .set, .union, .matrix, .relation, .list, .text: return false
+        case .bracketed, .set, .union, .matrix, .relation, .list, .ratio, .text: return false
         case .plusMinus: return false
         default: return true
         }
@@ -98,7 +100,7 @@ extension MathNode {
         case .plusMinus: return true
         case .number, .baseNumeral, .variable, .constant, .text: return false
         case .sum(let items), .product(let items), .bracketed(_, _, let items), .set(let items), .union(let items),
-             .list(let items), .relation(let items, _):
+             .list(let items), .relation(let items, _), .ratio(let items):
             return items.contains { $0.containsPlusMinus }
         case .matrix(let rows): return rows.contains { $0.contains { $0.containsPlusMinus } }
         case .quotient(let a, let b), .power(let a, let b), .root(let a, let b), .binomial(let a, let b):
@@ -114,7 +116,7 @@ extension MathNode {
         case .variable(let name): names.insert(name)
         case .number, .baseNumeral, .constant, .text: break
         case .sum(let items), .product(let items), .bracketed(_, _, let items), .set(let items), .union(let items),
-             .list(let items), .relation(let items, _):
+             .list(let items), .relation(let items, _), .ratio(let items):
             for item in items { item.collectVariables(into: &names) }
         case .matrix(let rows): for row in rows { for item in row { item.collectVariables(into: &names) } }
         case .quotient(let a, let b), .power(let a, let b), .root(let a, let b), .binomial(let a, let b),

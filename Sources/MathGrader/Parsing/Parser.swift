@@ -34,7 +34,7 @@ struct Parser {
             throw MathParseError.unexpectedToken("prose inside an expression")
         }
         var parser = Parser(tokens: tokens)
-        let node = try parser.parseList()
+        let node = try parser.parseList(groupsAtSemicolons: true)
         if let leftover = parser.peek { throw MathParseError.unexpectedToken("\(leftover)") }
         return node
     }
@@ -70,15 +70,26 @@ struct Parser {
 
     // MARK: - Levels
 
-    private mutating func parseList() throws -> MathNode {
+    /// A comma list. At the top level a semicolon closes a group (`p=5,q=2; p=7,q=2` is two groups of two);
+    /// inside brackets it is a comma.
+    private mutating func parseList(groupsAtSemicolons: Bool = false) throws -> MathNode {
         try nested { parser in
+            var groups: [MathNode] = []
             var items = [try parser.parseRelation()]
-            while parser.peek == .comma || parser.peek == .thousandsSeparator {
+            func closeGroup() {
+                if !items.isEmpty { groups.append(items.count == 1 ? items[0] : .list(items)) }
+                items = []
+            }
+            while let separator = parser.peek,
+                  separator == .comma || separator == .thousandsSeparator || separator == .semicolon {
                 parser.advance()
+                if separator == .semicolon && groupsAtSemicolons { closeGroup() }
                 if parser.isAtCloser { break }
                 items.append(try parser.parseRelation())
             }
-            return items.count == 1 ? items[0] : .list(items)
+            guard !groups.isEmpty else { return items.count == 1 ? items[0] : .list(items) }
+            closeGroup()
+            return groups.count == 1 ? groups[0] : .list(groups)
         }
     }
 
@@ -90,13 +101,27 @@ struct Parser {
     }
 
     private mutating func parseRelation() throws -> MathNode {
-        var operands = [try parseUnion()]
+        var operands = [try parseRatio()]
         var operators: [RelationOperator] = []
         while let relation = try takeRelationOperator() {
             operators.append(relation)
-            operands.append(try parseUnion())
+            operands.append(try parseRatio())
         }
         return operators.isEmpty ? operands[0] : .relation(operands, operators)
+    }
+
+    /// `7:32`, `a:b:c`, `V_1:V_2`. A term written with a leading zero (`4:05`, `12:00`) makes it a clock time,
+    /// which has no value to compare: the answer then compares as text.
+    private mutating func parseRatio() throws -> MathNode {
+        var terms = [try parseUnion()]
+        while peek == .colon {
+            advance()
+            if case .number(let digits)? = peek, digits.count > 1, digits.hasPrefix("0") {
+                throw MathParseError.unexpectedToken("clock time")
+            }
+            terms.append(try parseUnion())
+        }
+        return terms.count == 1 ? terms[0] : .ratio(terms)
     }
 
     private mutating func takeRelationOperator() throws -> RelationOperator? {
@@ -564,6 +589,7 @@ struct Parser {
         }
         var rows: [[MathNode]] = []
         var row: [MathNode] = []
+        skipRowSpacing()
         while true {
             if peek == .command("end") {
                 advance()
@@ -577,6 +603,7 @@ struct Parser {
                 advance()
             case .rowBreak?:
                 advance()
+                skipRowSpacing()
                 rows.append(row)
                 row = []
             case .command("end")?:
@@ -591,6 +618,22 @@ struct Parser {
             throw MathParseError.unbalanced("matrix rows of different lengths")
         }
         return .matrix(rows)
+    }
+
+    /// `\\[4pt]` and `\hline` after a row break only space the rows out.
+    private mutating func skipRowSpacing() {
+        // `[2pt]`, `[-1.5ex]`: a few tokens at most, so a stray `[` costs no scan of the whole answer.
+        let window = tokens[position..<min(tokens.count, position + 8)]
+        if peek == .openBracket, let close = window.firstIndex(where: { $0.kind == .closeBracket }),
+           tokens[position..<close].allSatisfy({ token in
+               switch token.kind {
+               case .openBracket, .number, .letter: return true
+               default: return false
+               }
+           }) {
+            position = close + 1
+        }
+        while peek == .command("hline") { advance() }
     }
 
     private mutating func readEnvironmentName() throws -> String {

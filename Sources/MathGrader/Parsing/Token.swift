@@ -21,8 +21,10 @@ enum TokenKind: Equatable, Sendable {
     case thousandsSeparator
     /// `'`, as in `f'` or `x''`.
     case prime
-    /// `:`, which no supported answer form uses (ratios and times fall back to text).
+    /// `:`, a ratio (`7:32`); a term with a leading zero (`4:05`) is a clock time and falls back to text.
     case colon
+    /// `;`: like a comma inside brackets; at the top level it separates groups (`p=5,q=2; p=7,q=2`).
+    case semicolon
 }
 
 struct Token: Equatable, Sendable {
