@@ -28,7 +28,8 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 0x1000, 0x4000, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 1 << 18
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -135,15 +136,33 @@ def enter_namespaces(isolation, tmpfs_bytes):
         mounted = []
         needed = interpreter_paths()
         for directory in PRIVATE_DIRS:
-            if any(path == directory or path.startswith(directory + "/") for path in needed):
-                isolation["errors"].append("%s kept shared: the interpreter lives there" % directory)
+            if not os.path.isdir(directory):
                 continue
-            if os.path.isdir(directory):
-                mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%d" % tmpfs_bytes)
-                mounted.append(directory)
+            if directory in needed:
+                isolation["errors"].append("%s kept shared: the interpreter lives in it directly" % directory)
+                continue
+            private_tmp_keeping_interpreter(directory, needed, tmpfs_bytes, isolation)
+            mounted.append(directory)
         isolation["private_tmp"] = mounted
     except OSError as e:
         isolation["errors"].append(str(e))
+
+
+def private_tmp_keeping_interpreter(directory, needed, tmpfs_bytes, isolation):
+    """Covers `directory` with a private tmpfs; the entries of it the interpreter lives in (a virtual environment
+    under /tmp) are bind-mounted back into the tmpfs read-only, so runs still start but share nothing else of the
+    host's directory, and cannot write into the interpreter."""
+    inside = sorted({path[len(directory) + 1:].split("/")[0] for path in needed
+                     if path.startswith(directory + "/")})
+    handles = {name: os.open(os.path.join(directory, name), os.O_PATH | os.O_CLOEXEC) for name in inside}
+    mount("tmpfs", directory, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=%d" % tmpfs_bytes)
+    for name, handle in handles.items():
+        target = os.path.join(directory, name)
+        os.mkdir(target, 0o755)
+        mount("/proc/self/fd/%d" % handle, target, None, MS_BIND | MS_REC)
+        os.close(handle)
+        mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
+        isolation.setdefault("interpreter_binds", []).append(target)
 
 
 def interpreter_paths():
@@ -395,9 +414,11 @@ def sweep_leftovers(pid, isolation):
             os.setresuid(0, 0, 0)
 
 
-def wipe(directory):
+def wipe(directory, keep=()):
     import shutil
     for entry in os.scandir(directory):
+        if entry.path in keep:
+            continue
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:
@@ -424,7 +445,7 @@ def clean_up(workdir, isolation):
     import shutil
     shutil.rmtree(workdir, ignore_errors=True)
     for directory in isolation.get("private_tmp", []):
-        wipe(directory)
+        wipe(directory, keep=isolation.get("interpreter_binds", ()))
 
 
 class Spare:

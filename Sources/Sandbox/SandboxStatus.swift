@@ -17,6 +17,9 @@ public struct IsolationReport: Codable, Equatable, Sendable {
     public var runUID: Int?
     /// Private directories covered so that only the interpreter inside them stays reachable (e.g. /root).
     public var exposed: [String]?
+    /// The interpreter's directories inside a private tmp (a virtual environment under /tmp), bind-mounted back
+    /// read-only into the tmpfs: the rest of the host's directory stays out of reach.
+    public var interpreterBinds: [String]?
     /// What was tried and refused.
     public var errors: [String]
 
@@ -25,6 +28,7 @@ public struct IsolationReport: Codable, Equatable, Sendable {
         case privateTmp = "private_tmp"
         case pidNamespace = "pid_namespace"
         case pidNamespaceMethod = "pid_namespace_method"
+        case interpreterBinds = "interpreter_binds"
         case runUID = "run_uid"
     }
 

@@ -45,6 +45,14 @@ struct TrainCommand: ParsableCommand {
     var epsLow = 0.2
     @Option(help: "Upper clip range of the ratio (1 + eps).")
     var epsHigh = 0.2
+    @Option(help: "Dual-clip bound c: a token with a negative advantage loses at most -A*c (verl's clip_ratio_c).")
+    var clipRatioC = 3.0
+    @Flag(help: "Turn dual-clip off (the plain clipped surrogate for negative advantages too).")
+    var noDualClip = false
+    @Option(help: "Old policy of the ratio: rollout (the sampler's log-probs) or recompute (the trainer's); default: recompute when --weights is bf16 or int8.")
+    var oldLogprobs: String?
+    @Option(help: "Truncated importance sampling cap of the trainer/rollout ratio (off when absent).")
+    var tisCap: Double?
     @Option(help: "Coefficient of the KL term to the initial policy (0: no reference model).")
     var kl = 0.0
     @Option(help: "Coefficient of the entropy bonus.")
@@ -130,7 +138,8 @@ struct TrainCommand: ParsableCommand {
             problems: problems.map { ProblemRequest(id: $0.id, problem: $0.problem, answer: $0.answer) },
             group_size: groupSize, learning_rate: lr, warmup_steps: warmupSteps,
             cosine_total_steps: cosine ? steps : nil, min_lr_ratio: minLrRatio, eps_low: epsLow, eps_high: epsHigh,
-            kl_coef: kl, entropy_coef: entropy, advantage: advantage, aggregation: aggregation,
+            clip_ratio_c: noDualClip ? nil : clipRatioC, dual_clip: !noDualClip, old_logprobs: oldLogprobs,
+            tis_cap: tisCap, kl_coef: kl, entropy_coef: entropy, advantage: advantage, aggregation: aggregation,
             micro_batch: microBatch, max_grad_norm: maxGradNorm, weight_decay: weightDecay))
     }
 
@@ -240,6 +249,7 @@ struct TrainCommand: ParsableCommand {
                       value("gradient_norm"), value("mean_response_length"), value("generation_seconds"),
                       value("sandbox_seconds"), value("grading_seconds"), value("update_seconds"))
             + (value("forward_backward_skipped") == 1 ? "  (no gradient: equal rewards, forward/backward skipped)" : "")
+            + (value("update_skipped") == 1 ? "  (update skipped: the gradient norm was not finite)" : "")
     }
 
     private func trainingProblems() throws -> [Problem] {
@@ -262,6 +272,10 @@ struct TrainStepRequest: Encodable {
     var min_lr_ratio: Double
     var eps_low: Double
     var eps_high: Double
+    var clip_ratio_c: Double?
+    var dual_clip: Bool
+    var old_logprobs: String?
+    var tis_cap: Double?
     var kl_coef: Double
     var entropy_coef: Double
     var advantage: String

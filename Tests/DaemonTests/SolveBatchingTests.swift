@@ -46,6 +46,33 @@ final class SolveBatchingTests: XCTestCase {
 }
 
 extension SolveBatchingTests {
+    /// A sampled solve with a seed draws its random numbers from its own request, not from its place in the batch:
+    /// eight identical seeded requests decoded together all give the text the request gives alone. (Before, the
+    /// request at batch position g drew stream g.)
+    func testASeededSampledSolveGivesTheSameTextAloneAndInABatch() async throws {
+        let fixture = try await DaemonFixture.get()
+        let params: JSONValue = ["problem": "Name three prime numbers and add them up.", "template": "torl",
+                                 "temperature": 1, "seed": 42, "max_tokens": 16, "max_tool_calls": 0]
+        let clients = try await (0..<8).asyncMap { _ in try await fixture.client() }
+        let alone = try await clients[0].request("solve", params: params)
+        func batches() async throws -> Int64 {
+            let status = try await clients[0].request("status")
+            return try XCTUnwrap(status["queue"]?["model"]?["solve_batches"]?.intValue)
+        }
+        let before = try await batches()
+        let together = try await withThrowingTaskGroup(of: JSONValue.self) { group in
+            for client in clients { group.addTask { try await client.request("solve", params: params) } }
+            var results: [JSONValue] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+        let used = try await batches() - before
+        XCTAssertLessThan(used, 8, "the eight solves were never batched: the test proves nothing")
+        XCTAssertFalse((alone["text"]?.stringValue ?? "").isEmpty)
+        for result in together { XCTAssertEqual(result["text"], alone["text"]) }
+        for client in clients { try await client.shutdownAndExit() }
+    }
+
     /// `$/cancelRequest` of one solve of a shared batch answers it -32800 at once, while the batch goes on and the
     /// other solve gets its full answer.
     func testCancellingOneSolveOfABatchAnswersItAtOnceAndSparesTheOther() async throws {

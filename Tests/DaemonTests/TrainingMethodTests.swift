@@ -123,6 +123,67 @@ final class TrainingMethodTests: XCTestCase {
         _ = try await client.request("model/load", params: ["path": .string(path), "weights": .string(weights)])
     }
 
+    /// A train_step cancelled mid-rollout and a solve cancelled mid-decode leave no sequence in the inference
+    /// model's cache (the decoder that owned them is dropped with the run). Before, the leaked sequences made every
+    /// later update fail to copy its weights into the inference model, and checkpoint/restore fail with them.
+    func testCancelledRolloutsAndSolvesLeaveTheModelUpdatable() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        let scratch = try fixture.scratch("cancelled-runs")
+        let longProblem: JSONValue = "Write the numbers from 1 to 200, separated by commas."
+        let long: JSONValue = ["id": "long", "problem": longProblem, "answer": "1"]
+
+        func cancelAfterFirstProgress(_ method: String, _ params: JSONValue) async throws {
+            let progressed = Locked(false)
+            let call = Task {
+                try await client.request(method, params: params, onProgress: { _ in progressed.withLock { $0 = true } })
+            }
+            let deadline = Date().addingTimeInterval(120)
+            while !progressed.withLock({ $0 }), Date() < deadline { try await Task.sleep(nanoseconds: 5_000_000) }
+            XCTAssertTrue(progressed.withLock { $0 }, "\(method): no progress within 120 s")
+            call.cancel()
+            do {
+                _ = try await call.value
+                XCTFail("\(method) finished before it was cancelled: the test proves nothing")
+            } catch let error as RPCError {
+                XCTAssertEqual(error.code, RPCError.requestCancelledCode, "\(method): \(error)")
+            }
+        }
+        // Two samples of a short problem finish (progress) while two of a long one are still decoding.
+        try await cancelAfterFirstProgress("train_step", [
+            "problems": [["id": "short", "problem": "What is 2 + 3?", "answer": "5"], long],
+            "group_size": 2, "max_tokens": 512, "max_tool_calls": 0, "seed": 3,
+        ])
+        try await cancelAfterFirstProgress("solve", ["problem": longProblem, "template": "torl", "temperature": 0,
+                                                     "max_tokens": 512, "max_tool_calls": 0])
+
+        let status = try await client.request("status")
+        let before = try XCTUnwrap(status["training"]?["step"]?.intValue)
+        let stepped = try await client.request("train_step", params: [
+            "problems": [["id": "add", "problem": "What is 2 + 3?", "answer": "5"]], "group_size": 2, "max_tokens": 8,
+            "max_tool_calls": 0, "seed": 4, "learning_rate": 1e-3, "entropy_coef": 0.01,
+        ])
+        XCTAssertEqual(stepped["step"]?.intValue, before + 1)
+        // The inference model samples from the trainer's new weights: rollouts scored again by the trainer (a step
+        // at learning rate 0 on them) agree with its log-probabilities to float rounding.
+        let rollout = try await client.request("rollout", params: [
+            "problems": [["id": "add", "problem": "What is 7 + 8?", "answer": "15"]], "group_size": 2, "max_tokens": 8,
+            "max_tool_calls": 0, "seed": 5,
+        ])
+        let id = try XCTUnwrap(rollout["rollout_id"]?.stringValue)
+        let rescored = try await client.request("train_step", params: ["rollout_ids": [.string(id)], "learning_rate": 0,
+                                                                       "entropy_coef": 0.01])
+        let weights = try await client.request("status")["model"]?["weights"]?.stringValue
+        if weights == "f32" {
+            XCTAssertLessThan(try XCTUnwrap(rescored["metrics"]?["log_probability_mismatch_max"]?.doubleValue), 1e-3)
+        }
+        let checkpoint = scratch.appendingPathComponent("after-cancel.safetensors").path
+        _ = try await client.request("checkpoint/save", params: ["path": .string(checkpoint)])
+        let restored = try await client.request("checkpoint/restore", params: ["path": .string(checkpoint)])
+        XCTAssertEqual(restored["step"]?.intValue, before + 2)
+    }
+
     /// evaluate's reports count responses and carry the graded and correct counts so far (the CLI's running
     /// accuracy); the last report agrees with the result.
     func testEvaluateProgressCarriesRunningAccuracy() async throws {

@@ -277,6 +277,40 @@ final class BatchDecoderTests: XCTestCase {
         XCTAssertFalse(decoder.hasRunnableWork)
     }
 
+    /// An owner that leaves by an error (a cancelled rollout, a failed forward call) drops its decoder mid-run:
+    /// the decoding, paused and waiting streams' cache sequences go back to the model with it. Before, they stayed
+    /// cached for good and the model refused every later weight update.
+    func testDroppingTheDecoderMidRunReleasesEverySequence() throws {
+        let model = FakeInferenceModel(vocabularySize: 64)
+        func abandonedRun() throws {
+            let decoder = BatchDecoder(model: model, tokenizer: tokenizer,
+                                       configuration: .init(maximumStreams: 3, maximumPrefillTokensPerStep: 4096))
+            let streams = try decoder.add(GenerationRequest(prompt: [3, 4], sampling: SamplingParameters(seed: 1),
+                                                            maxNewTokens: 50, samples: 2, endOfSequenceIDs: []))
+            _ = try decoder.add(GenerationRequest(prompt: [5], maxNewTokens: 50, endOfSequenceIDs: []))
+            _ = try decoder.add(GenerationRequest(prompt: [6, 7], maxNewTokens: 50, endOfSequenceIDs: []))  // waits
+            _ = try decoder.step()
+            _ = try decoder.step()
+            try decoder.pause(streams[1])
+            _ = try decoder.step()
+            XCTAssertEqual(model.liveSequenceCount, 3)
+            XCTAssertEqual(decoder.liveStreamCount, 4)
+            struct Interrupted: Error {}
+            throw Interrupted()
+        }
+        XCTAssertThrowsError(try abandonedRun())
+        XCTAssertEqual(model.liveSequenceCount, 0)
+
+        let kept = BatchDecoder(model: model, tokenizer: tokenizer)
+        _ = try kept.add(GenerationRequest(prompt: [3], maxNewTokens: 50, samples: 3, endOfSequenceIDs: []))
+        _ = try kept.step()
+        XCTAssertEqual(model.liveSequenceCount, 3)
+        kept.abandonAllStreams()
+        XCTAssertEqual(model.liveSequenceCount, 0)
+        XCTAssertEqual(kept.liveStreamCount, 0)
+        XCTAssertFalse(kept.hasRunnableWork)
+    }
+
     func testFullCacheMakesRequestsWaitAndResultsStayTheSame() throws {
         let sampling = SamplingParameters(temperature: 1, seed: 9)
         let requests = [

@@ -53,6 +53,61 @@ final class GRPOLossTests: XCTestCase {
         XCTAssertEqual(far.ratio, exp(20), accuracy: 1); XCTAssertEqual(far.dLogProbability, 0)
     }
 
+    /// verl's compute_policy_loss with clip_ratio_c: for A < 0 the loss is min(−A·c, max(−A·ρ, −A·clip(ρ))).
+    func testDualClipBoundsNegativeAdvantagesOnly() {
+        func dual(ratio: Double, advantage: Double, c: Double? = 3) -> TokenLossTerms {
+            GRPOLoss.tokenTerms(logProbability: log(ratio * 0.1), oldLogProbability: log(0.1), referenceLogProbability: nil,
+                                advantage: advantage, entropy: 0, configuration: GRPOLossConfiguration(dualClipRatio: c))
+        }
+        // A = −2, ρ = 5 > c = 3: −A·ρ = 10 is above −A·c = 6, so the loss is 6 with no gradient.
+        var t = dual(ratio: 5, advantage: -2)
+        XCTAssertEqual(t.loss, 6, accuracy: 1e-12); XCTAssertEqual(t.dLogProbability, 0)
+        XCTAssertTrue(t.dualClipped); XCTAssertFalse(t.clipped)
+        // Without dual-clip the same token costs 10 and pushes logp down with gradient −A·ρ = 10.
+        t = dual(ratio: 5, advantage: -2, c: nil)
+        XCTAssertEqual(t.loss, 10, accuracy: 1e-12); XCTAssertEqual(t.dLogProbability, 10, accuracy: 1e-12)
+        XCTAssertFalse(t.dualClipped)
+        // ρ = 2.5 < c: the ordinary unclipped branch, untouched.
+        t = dual(ratio: 2.5, advantage: -2)
+        XCTAssertEqual(t.loss, 5, accuracy: 1e-12); XCTAssertEqual(t.dLogProbability, 5, accuracy: 1e-12)
+        XCTAssertFalse(t.dualClipped)
+        // A > 0 never meets the bound, however large ρ: the upper clip −A·1.2 holds.
+        t = dual(ratio: 5, advantage: 2)
+        XCTAssertEqual(t.loss, -2.4, accuracy: 1e-12); XCTAssertFalse(t.dualClipped); XCTAssertTrue(t.clipped)
+        // Exactly at the bound (ρ = c) the two agree and the token is not counted, as verl's strict comparison.
+        t = dual(ratio: 3, advantage: -1)
+        XCTAssertEqual(t.loss, 3, accuracy: 1e-9); XCTAssertFalse(t.dualClipped)
+    }
+
+    /// verl's low_var_kl: k3 = exp(d) − d − 1 with d clamped to ±20, the value clamped to [−10, 10].
+    func testK3ValueIsClampedAtTen() {
+        let c = GRPOLossConfiguration(klCoefficient: 0.5)
+        // d = logp_ref − logp = 4: k3 = e⁴ − 5 ≈ 49.6, clamped to 10, no gradient from the KL term.
+        let far = GRPOLoss.tokenTerms(logProbability: -5, oldLogProbability: -5, referenceLogProbability: -1,
+                                      advantage: 0, entropy: 0, configuration: c)
+        XCTAssertEqual(far.kl, 10); XCTAssertEqual(far.loss, 5, accuracy: 1e-12); XCTAssertEqual(far.dLogProbability, 0)
+        // d = 2: k3 = e² − 3 ≈ 4.389 inside the clamp, gradient β·(1 − e²).
+        let near = GRPOLoss.tokenTerms(logProbability: -3, oldLogProbability: -3, referenceLogProbability: -1,
+                                       advantage: 0, entropy: 0, configuration: c)
+        XCTAssertEqual(near.kl, exp(2) - 3, accuracy: 1e-12)
+        XCTAssertEqual(near.dLogProbability, 0.5 * (1 - exp(2)), accuracy: 1e-12)
+    }
+
+    /// A checkpoint written before dual-clip and the KL value clamp existed resumes with the objective it was
+    /// trained with (both off); a new configuration round-trips with both.
+    func testLossConfigurationDecodesOlderCheckpoints() throws {
+        let old = #"{"clipLow":0.2,"clipHigh":0.28,"klCoefficient":0,"entropyCoefficient":0,"aggregation":"tokenMean","drGRPOLengthBudget":512,"temperature":1,"logRatioClamp":20}"#
+        let decoded = try JSONDecoder().decode(GRPOLossConfiguration.self, from: Data(old.utf8))
+        XCTAssertNil(decoded.dualClipRatio)
+        XCTAssertEqual(decoded.klValueClamp, .infinity)
+        XCTAssertEqual(decoded.clipHigh, 0.28)
+        let again = try JSONDecoder().decode(GRPOLossConfiguration.self, from: try JSONEncoder().encode(decoded))
+        XCTAssertEqual(again, decoded)
+        let current = GRPOLossConfiguration()
+        XCTAssertEqual(try JSONDecoder().decode(GRPOLossConfiguration.self, from: try JSONEncoder().encode(current)), current)
+        XCTAssertEqual(current.dualClipRatio, 3); XCTAssertEqual(current.klValueClamp, 10)
+    }
+
     func testK3KLAndEntropyTerms() {
         let c = GRPOLossConfiguration(klCoefficient: 0.1, entropyCoefficient: 0.01)
         let t = GRPOLoss.tokenTerms(logProbability: log(0.5), oldLogProbability: log(0.5),

@@ -67,12 +67,22 @@ final class GRPOTrainerTests: XCTestCase {
             (.drGRPO, -zip(counts, advantages).reduce(0) { $0 + Double($1.0) * $1.1 } / (4 * 10)),
         ]
         for (aggregation, expected) in expectations {
-            let trainer = try GRPOTrainer(policy: model, configuration: configuration(aggregation, kl: 0, entropy: 0,
-                                                                                      microBatchTokens: 100))
-            let accumulated = try trainer.accumulateGradients(sequences)
-            XCTAssertEqual(accumulated.loss, expected, accuracy: 1e-6, "\(aggregation)")
-            XCTAssertEqual(accumulated.clipped, 0)
-            XCTAssertEqual(accumulated.mismatch, 0, accuracy: 1e-6)
+            var c = configuration(aggregation, kl: 0, entropy: 0, microBatchTokens: 100)
+            // The trainer's own old log-probabilities: every ratio is exactly 1, so the loss is the formula's up to
+            // the double-precision sums.
+            c.loss.oldLogProbabilities = .recompute
+            let recomputed = try GRPOTrainer(policy: model, configuration: c).accumulateGradients(sequences)
+            XCTAssertEqual(recomputed.loss, expected, accuracy: 1e-12, "\(aggregation)")
+            XCTAssertEqual(recomputed.clipped, 0)
+            // The stored ones were computed one sequence at a time, the step packs all four: the BLAS kernels
+            // block the two differently, so log-probabilities differ by float rounding (more on AVX2 than on
+            // AVX-512, measured 5e-6 in the loss). The loss then departs from the formula by at most
+            // Σ w·|A|·(e^δ − 1) <= max|A|·(e^δmax − 1), with δmax the measured mismatch, itself float rounding.
+            c.loss.oldLogProbabilities = .rollout
+            let stored = try GRPOTrainer(policy: model, configuration: c).accumulateGradients(sequences)
+            XCTAssertLessThan(stored.mismatchMax, 1e-4, "beyond float rounding of the same computation")
+            XCTAssertEqual(stored.loss, expected, accuracy: a * expm1(stored.mismatchMax) + 1e-12, "\(aggregation)")
+            XCTAssertEqual(stored.clipped, 0)
         }
         XCTAssertNotEqual(expectations[0].1, expectations[2].1)
     }
@@ -140,6 +150,85 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertEqual(polls, 2, "polled before each micro-batch until cancelled")
         XCTAssertEqual(model.parameters.array(), before)
         XCTAssertEqual(trainer.step, 0, "failed steps change nothing")
+    }
+
+    /// Rollouts sampled with rounded (int8-like) weights store log-probabilities up to ±0.5 off the trainer's.
+    /// Taken as the old policy they clip on-policy tokens; recomputed by the trainer, the first update is the one
+    /// exact (f32) rollouts give: clip fraction 0, ratio 1 and the same gradient, bit for bit.
+    func testRecomputedOldLogProbabilitiesUndoTheRolloutMismatch() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let exact = try batch(model, logRatioOffsets: [0])
+        let rounded = try batch(model, logRatioOffsets: [0.5, -0.4, 0.3, -0.5, 0.25])
+        func gradient(_ sequences: [TrainingSequence], _ source: OldLogProbabilitySource,
+                      tisCap: Double? = nil) throws -> (StepAccumulator, [Float]) {
+            var c = configuration(.tokenMean, kl: 0, entropy: 0, microBatchTokens: 9)
+            c.loss.oldLogProbabilities = source
+            c.loss.truncatedImportanceSamplingCap = tisCap
+            let trainer = try GRPOTrainer(policy: model, configuration: c)
+            let accumulated = try trainer.accumulateGradients(sequences)
+            return (accumulated, model.gradients.array())
+        }
+        let (reference, exactGradient) = try gradient(exact, .rollout)
+        XCTAssertEqual(reference.clipped, 0)
+        let (offPolicy, offGradient) = try gradient(rounded, .rollout)
+        XCTAssertGreaterThan(offPolicy.clipped, 0, "the rounded log-probabilities clip tokens when taken as the old policy")
+        XCTAssertNotEqual(offGradient, exactGradient)
+        let (recomputed, recomputedGradient) = try gradient(rounded, .recompute)
+        XCTAssertEqual(recomputed.clipped, 0)
+        XCTAssertEqual(recomputed.ratio, Double(recomputed.tokens), "every ratio is exactly 1")
+        XCTAssertEqual(recomputedGradient, exactGradient)
+        XCTAssertEqual(recomputed.loss, reference.loss)
+        XCTAssertGreaterThan(recomputed.mismatchMax, 0.4, "the mismatch metric still compares with the rollout")
+
+        // TIS weights each token by min(exp(logp − logp_rollout), cap) = min(exp(offset), cap): every offset is
+        // >= −0.5, so at cap 0.5 (< exp(−0.5)) each weight is the cap and the gradient is half the exact one.
+        let (_, capped) = try gradient(rounded, .recompute, tisCap: 0.5)
+        for (a, b) in zip(capped, exactGradient) { XCTAssertEqual(a, 0.5 * b, accuracy: 1e-6 * max(1, abs(b))) }
+        let (weighted, _) = try gradient(rounded, .recompute, tisCap: 100)
+        XCTAssertNotEqual(weighted.loss, reference.loss, "uncapped weights exp(±offset) change the loss")
+    }
+
+    /// A NaN anywhere in the passes makes the gradient norm NaN, which fails `norm > maxNorm`: before the fix AdamW
+    /// wrote NaN into every weight and both moments. Now the update is skipped and reported, and the next good
+    /// step proceeds from the untouched state.
+    func testNonFiniteGradientSkipsTheUpdateAndKeepsWeightsAndMoments() throws {
+        let model = try TinyModels.model(TinyModels.configuration())
+        let sequences = try batch(model, logRatioOffsets: [0, 0.1])
+        let trainer = try GRPOTrainer(policy: model, configuration: configuration(.tokenMean, kl: 0, entropy: 0,
+                                                                                  microBatchTokens: 100))
+        _ = try trainer.step(sequences)  // moments that are not all zero, so "unchanged" means something
+        let norm = model.layout.entries.first { $0.name.contains("norm") } ?? model.layout.entries[0]
+        let poisoned = norm.range.lowerBound
+        let saved = model.parameters.pointer[poisoned]
+        model.parameters.pointer[poisoned] = .nan
+        let parameters = model.parameters.array(), first = trainer.optimizer.firstMoment.array()
+        let second = trainer.optimizer.secondMoment.array()
+        let metrics = try trainer.step(sequences)
+        XCTAssertTrue(metrics.updateSkipped)
+        XCTAssertTrue(metrics.gradientNorm.isNaN)
+        XCTAssertEqual(trainer.step, 1, "no update was taken")
+        XCTAssertEqual(metrics.step, 1)
+        XCTAssertEqual(trainer.skippedUpdates, 1)
+        func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
+        XCTAssertEqual(bits(model.parameters.array()), bits(parameters), "weights unchanged (the NaN included)")
+        XCTAssertEqual(bits(trainer.optimizer.firstMoment.array()), bits(first))
+        XCTAssertEqual(bits(trainer.optimizer.secondMoment.array()), bits(second))
+        XCTAssertFalse(trainer.optimizer.firstMoment.array().contains { $0.isNaN })
+        // The step is still reported: non-finite figures are null, never an encoding error.
+        let fields = try metrics.snakeCaseFields()
+        XCTAssertEqual(fields["update_skipped"], 1)
+        XCTAssertEqual(fields["gradient_norm"], .some(nil))
+        XCTAssertNotNil(fields["loss"], "the key is present")
+        let decoded = try JSONDecoder().decode(StepMetrics.self, from: JSONEncoder().encode(metrics))
+        XCTAssertTrue(decoded.gradientNorm.isNaN)
+        XCTAssertEqual(decoded, metrics)
+
+        model.parameters.pointer[poisoned] = saved
+        let good = try trainer.step(sequences)
+        XCTAssertFalse(good.updateSkipped)
+        XCTAssertEqual(trainer.step, 2)
+        XCTAssertTrue(good.gradientNorm.isFinite)
+        XCTAssertFalse(model.parameters.array().contains { $0.isNaN })
     }
 
     /// The proof that it learns: a random tiny model's mean reward rises clearly within a few dozen GRPO steps.

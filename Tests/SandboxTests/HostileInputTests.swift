@@ -108,6 +108,65 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(second.stdout, "['main.py'] False\n", "the work dir or private /tmp was not wiped")
     }
 
+    /// An interpreter in a virtual environment under /tmp used to keep the host's /tmp shared with every run (a run
+    /// wrote into it and the next run saw it). Now /tmp is private all the same: the environment's directory is
+    /// bind-mounted back read-only into the private tmpfs, survives the wipe, and nothing else of the host's /tmp
+    /// is visible or writable.
+    func testAnInterpreterUnderTmpStillGetsAPrivateTmp() async throws {
+        let base = SandboxConfiguration.defaultPythonPath()
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: base)
+        probe.arguments = ["-c", "import sys, sysconfig; print(sys.base_prefix); print(sysconfig.get_paths()['purelib'])"]
+        let pipe = Pipe()
+        probe.standardOutput = pipe
+        try probe.run()
+        probe.waitUntilExit()
+        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+        guard probe.terminationStatus == 0, lines.count == 2 else { return XCTFail("cannot read \(base)'s paths") }
+        // A venv in /tmp whose python is the base interpreter's, seeing the configured interpreter's packages
+        // (numpy, sympy) through a .pth file: made in milliseconds, no download.
+        let venv = "/tmp/torl-venv-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: venv) }
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: base)
+        make.arguments = ["-m", "venv", "--without-pip", venv]
+        try make.run()
+        make.waitUntilExit()
+        XCTAssertEqual(make.terminationStatus, 0)
+        let purelib = try FileManager.default.subpathsOfDirectory(atPath: "\(venv)/lib")
+            .first { $0.hasSuffix("site-packages") }.map { "\(venv)/lib/\($0)" }
+        try "\(lines[1])\n".write(toFile: "\(try XCTUnwrap(purelib))/configured.pth", atomically: true, encoding: .utf8)
+        let hostFile = "/tmp/torl-host-\(getpid())"
+        try "host".write(toFile: hostFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: hostFile) }
+
+        var configuration = SharedTestPool.configuration(poolSize: 1)
+        configuration.pythonPath = "\(venv)/bin/python"
+        let pool = try SandboxPool(configuration: configuration)
+        try await pool.waitUntilReady()
+        let isolation = await pool.status().isolation
+        XCTAssertEqual(isolation?.privateTmp.contains("/tmp"), true, "\(String(describing: isolation))")
+        XCTAssertEqual(isolation?.interpreterBinds, [venv])
+        let marker = "torl-escape-\(getpid())"
+        let first = await pool.execute("""
+        import os, sys, numpy
+        open('/tmp/\(marker)', 'w').write('x')
+        print(sys.prefix, os.path.exists('\(hostFile)'))
+        try:
+            open('\(venv)/planted', 'w').write('x')
+            print('WROTE')
+        except OSError as e:
+            print('REFUSED', type(e).__name__)
+        """)
+        XCTAssertEqual(first.stdout, "\(venv) False\nREFUSED OSError\n", "\(first)")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/\(marker)"), "a run wrote into the host's /tmp")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(venv)/planted"))
+        let second = await pool.execute("import os\nprint(os.path.exists('/tmp/\(marker)'), os.path.isdir('\(venv)/bin'))")
+        XCTAssertEqual(second.stdout, "False True\n", "\(second)")
+        await pool.shutdown()
+    }
+
     func testTenGigabyteFileIsCappedByTheFileSizeLimit() async throws {
         let code = """
         chunk = b'z' * (1 << 20)

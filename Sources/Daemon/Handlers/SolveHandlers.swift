@@ -36,7 +36,8 @@ extension Daemon {
             let token = params.progress_token
             let trajectory = try await scheduler.solve(
                 Problem(id: "solve-\(context.id)", problem: params.problem, answer: params.reference ?? ""),
-                settings: settings, cancellation: context.cancellation,
+                settings: settings, randomStream: params.options.seed == nil ? nil : 0,
+                cancellation: context.cancellation,
                 engine: { [self] in try makeEngine() },
                 observer: { event in
                     // Nothing more for a requester that cancelled: it already has its -32800.

@@ -13,6 +13,10 @@ struct TrainStepParams: WireParams {
     var min_lr_ratio: Double?
     var eps_low: Double?
     var eps_high: Double?
+    var clip_ratio_c: Double?
+    var dual_clip: Bool?
+    var old_logprobs: String?
+    var tis_cap: Double?
     var kl_coef: Double?
     var entropy_coef: Double?
     var advantage: String?
@@ -28,7 +32,7 @@ struct TrainStepParams: WireParams {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case problems, rollout_ids, group_size, learning_rate, warmup_steps, cosine_total_steps, min_lr_ratio, eps_low,
-             eps_high, kl_coef, entropy_coef, advantage, aggregation, micro_batch, max_grad_norm, weight_decay, progress_token
+             eps_high, clip_ratio_c, dual_clip, old_logprobs, tis_cap, kl_coef, entropy_coef, advantage, aggregation, micro_batch, max_grad_norm, weight_decay, progress_token
     }
     static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
@@ -43,6 +47,10 @@ struct TrainStepParams: WireParams {
         min_lr_ratio = try c.decodeIfPresent(Double.self, forKey: .min_lr_ratio)
         eps_low = try c.decodeIfPresent(Double.self, forKey: .eps_low)
         eps_high = try c.decodeIfPresent(Double.self, forKey: .eps_high)
+        clip_ratio_c = try c.decodeIfPresent(Double.self, forKey: .clip_ratio_c)
+        dual_clip = try c.decodeIfPresent(Bool.self, forKey: .dual_clip)
+        old_logprobs = try c.decodeIfPresent(String.self, forKey: .old_logprobs)
+        tis_cap = try c.decodeIfPresent(Double.self, forKey: .tis_cap)
         kl_coef = try c.decodeIfPresent(Double.self, forKey: .kl_coef)
         entropy_coef = try c.decodeIfPresent(Double.self, forKey: .entropy_coef)
         advantage = try c.decodeIfPresent(String.self, forKey: .advantage)
@@ -69,6 +77,20 @@ struct TrainStepParams: WireParams {
         if let min_lr_ratio { result.minimumLearningRateRatio = min_lr_ratio }
         if let eps_low { result.clipLow = eps_low }
         if let eps_high { result.clipHigh = eps_high }
+        if let clip_ratio_c { result.dualClipRatio = clip_ratio_c }
+        if dual_clip == false {
+            if clip_ratio_c != nil {
+                throw RPCError.invalidParams(field: "clip_ratio_c", reason: "cannot be given with dual_clip: false")
+            }
+            result.dualClipRatio = nil
+        }
+        if let old_logprobs {
+            guard let source = OldLogProbabilitySource(rawValue: old_logprobs) else {
+                throw RPCError.invalidParams(field: "old_logprobs", reason: "must be one of [\"recompute\", \"rollout\"]")
+            }
+            result.oldLogProbabilities = source
+        }
+        result.truncatedImportanceSamplingCap = tis_cap
         if let kl_coef { result.klCoefficient = kl_coef }
         if let entropy_coef { result.entropyCoefficient = entropy_coef }
         if let advantage {

@@ -15,6 +15,8 @@ actor ModelScheduler {
         let id: Int
         let problem: Problem
         let settings: RolloutSettings
+        /// The random stream this request's sample draws, wherever the batch places it.
+        let randomStream: UInt64
         let observer: @Sendable (RolloutEvent) -> Void
         let cancellation: CancellationFlag
     }
@@ -65,7 +67,10 @@ actor ModelScheduler {
     }
 
     /// One tool-integrated solution; batched with other solves of the same settings.
-    func solve(_ problem: Problem, settings: RolloutSettings, cancellation: CancellationFlag,
+    /// `randomStream` keys the sample's random numbers on the request: a request with a seed passes 0, so it
+    /// samples the same text alone or at any place in a shared batch; nil (no seed given) takes the request's
+    /// ticket number, unique in this daemon, so unseeded requests never share a stream.
+    func solve(_ problem: Problem, settings: RolloutSettings, randomStream: UInt64?, cancellation: CancellationFlag,
                engine: @escaping @Sendable () throws -> RolloutEngine,
                observer: @escaping @Sendable (RolloutEvent) -> Void) async throws -> Trajectory {
         nextTicket += 1
@@ -73,7 +78,8 @@ actor ModelScheduler {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 requesters[id] = continuation
-                solves.append(SolveTicket(id: id, problem: problem, settings: settings, observer: observer,
+                solves.append(SolveTicket(id: id, problem: problem, settings: settings,
+                                          randomStream: randomStream ?? UInt64(id), observer: observer,
                                           cancellation: cancellation))
                 if !solvePumpQueued {
                     solvePumpQueued = true
@@ -121,7 +127,7 @@ actor ModelScheduler {
         let observers = batch.map(\.observer)
         let task = Task(executorPreference: compute) { () async throws -> [Trajectory] in
             try await engine().run(problems: batch.map(\.problem), settings: settings,
-                                   isProblemCancelled: { batch[$0].cancellation.isCancelled }) { event in
+                                   randomStreams: batch.map(\.randomStream), isProblemCancelled: { batch[$0].cancellation.isCancelled }) { event in
                 observers[event.key.group](event)
             }
         }

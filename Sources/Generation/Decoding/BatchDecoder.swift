@@ -43,6 +43,24 @@ public final class BatchDecoder {
         self.configuration = configuration
     }
 
+    /// The decoder owns the cache sequences of its streams: however its owner leaves (a return, a thrown error, a
+    /// cancelled task), dropping the decoder gives them back to the model, which refuses new weights while any
+    /// sequence is cached. Runs on the thread that drops the last reference: the owner's, which holds the model.
+    deinit { abandonAllStreams() }
+
+    /// Ends every live stream now (waiting, decoding or paused), releasing its cache; no events are reported for
+    /// them and queued events are dropped. For an owner that gives up on a run but keeps the decoder.
+    public func abandonAllStreams() {
+        for state in streams.values {
+            if let sequence = state.modelSequence { model.releaseSequence(sequence) }
+            state.modelSequence = nil
+        }
+        streams = [:]
+        admittedOrder = []
+        waitingGroups = []
+        queuedEvents = []
+    }
+
     /// Streams that a `step()` would advance, or events waiting to be reported. Paused streams do not count:
     /// they wait for their owner.
     public var hasRunnableWork: Bool {

@@ -1,3 +1,5 @@
+import Tensors
+
 /// The GRPO and optimizer settings a user chooses, validated in one place for the CLI and the daemon. Defaults
 /// are TORL's published ones (docs/TORL_PROTOCOL.md): lr 1e-6 constant, clip 0.2/0.2, no KL, no entropy bonus,
 /// token-mean loss, group-normalised advantages, gradient-norm clip 1, no weight decay.
@@ -11,11 +13,18 @@ public struct TrainingHyperParameters: Sendable, Equatable {
     public var minimumLearningRateRatio = 0.0
     public var clipLow = 0.2
     public var clipHigh = 0.2
+    /// Dual-clip bound c for negative advantages (verl's `clip_ratio_c`, default 3); nil turns dual-clip off.
+    public var dualClipRatio: Double? = 3
     public var klCoefficient = 0.0
     public var entropyCoefficient = 0.0
     public var advantage = AdvantageEstimator.groupNormalized
     public var aggregation = LossAggregation.tokenMean
     public var microBatchTokens = 4096
+    /// The old policy of the ratio; nil chooses by the rollouts' weight precision: `recompute` for bf16 and int8
+    /// (their log-probabilities are off by the rounding), `rollout` for f32 (exact).
+    public var oldLogProbabilities: OldLogProbabilitySource?
+    /// Truncated importance sampling cap of the rollout/trainer ratio (e.g. 2); nil: off.
+    public var truncatedImportanceSamplingCap: Double?
     /// 0 disables clipping.
     public var maxGradientNorm = 1.0
     public var weightDecay = 0.0
@@ -35,8 +44,15 @@ public struct TrainingHyperParameters: Sendable, Equatable {
         try require((0...1).contains(minimumLearningRateRatio), "min_lr_ratio", "must be in [0, 1]")
         try require(clipLow.isFinite && (0..<1).contains(clipLow), "eps_low", "must be in [0, 1)")
         try require(clipHigh.isFinite && clipHigh >= 0, "eps_high", "must be a finite number >= 0")
+        if let dualClipRatio {
+            try require(dualClipRatio.isFinite && dualClipRatio > 1, "clip_ratio_c", "must be a finite number > 1")
+        }
         try require(klCoefficient.isFinite && klCoefficient >= 0, "kl_coef", "must be a finite number >= 0")
         try require(entropyCoefficient.isFinite, "entropy_coef", "must be finite")
+        if let truncatedImportanceSamplingCap {
+            try require(truncatedImportanceSamplingCap.isFinite && truncatedImportanceSamplingCap > 0, "tis_cap",
+                        "must be a finite number > 0")
+        }
         try require(microBatchTokens >= 1, "micro_batch", "must be >= 1 token")
         try require(maxGradientNorm.isFinite && maxGradientNorm >= 0, "max_grad_norm", "must be a finite number >= 0 (0: off)")
         try require(weightDecay.isFinite && weightDecay >= 0, "weight_decay", "must be a finite number >= 0")
@@ -56,12 +72,16 @@ public struct TrainingHyperParameters: Sendable, Equatable {
     }
 
     /// The trainer's configuration for rollouts sampled at `temperature` (the loss scores tokens under the same
-    /// tempered distribution the sampler drew them from).
-    public func trainerConfiguration(samplingTemperature temperature: Double, responseBudget: Int) -> TrainerConfiguration {
+    /// tempered distribution the sampler drew them from) by a model with `rolloutPrecision` weights.
+    public func trainerConfiguration(samplingTemperature temperature: Double, responseBudget: Int,
+                                     rolloutPrecision: WeightPrecision = .f32) -> TrainerConfiguration {
         TrainerConfiguration(
             loss: GRPOLossConfiguration(clipLow: clipLow, clipHigh: clipHigh, klCoefficient: klCoefficient,
                                         entropyCoefficient: entropyCoefficient, aggregation: aggregation,
-                                        drGRPOLengthBudget: responseBudget, temperature: temperature),
+                                        drGRPOLengthBudget: responseBudget, temperature: temperature,
+                                        dualClipRatio: dualClipRatio,
+                                        oldLogProbabilities: oldLogProbabilities ?? (rolloutPrecision == .f32 ? .rollout : .recompute),
+                                        truncatedImportanceSamplingCap: truncatedImportanceSamplingCap),
             advantage: advantage, optimizer: AdamWConfiguration(weightDecay: weightDecay), schedule: schedule,
             maxGradientNorm: maxGradientNorm, microBatchTokens: microBatchTokens)
     }

@@ -69,7 +69,8 @@ public final class TrainingLoop {
         let sequences = TrainingSequence.combining(batches)
         guard !sequences.isEmpty else { throw TrainingLoopError.noTrajectories }
         try trainer.reconfigure(hyperParameters.trainerConfiguration(samplingTemperature: samplingTemperature,
-                                                                     responseBudget: responseBudget))
+                                                                     responseBudget: responseBudget,
+                                                                     rolloutPrecision: model.precision))
         let metrics: StepMetrics
         do {
             // Cancelling the calling task stops the update between micro-batches with nothing changed.

@@ -36,24 +36,30 @@ public final class RolloutEngine {
     /// Trajectories ordered by problem, then sample. `observer` sees text, tool calls and finished
     /// trajectories as they happen. `isProblemCancelled(g)`, polled between decoder steps, stops decoding problem
     /// g's samples (finish reason `cancelled`) while the others go on: a batch shared by several requesters.
-    public func run(problems: [Problem], settings: RolloutSettings,
+    /// `randomStreams[g]` is the random stream of problem g's first sample (sample i draws the next i-th); nil
+    /// gives problem g stream g·G, so no two trajectories of one request share a stream. A batch of independent
+    /// requests passes each request's own stream, so where the scheduler places a request never changes its text.
+    public func run(problems: [Problem], settings: RolloutSettings, randomStreams: [UInt64]? = nil,
                     isProblemCancelled: ((Int) -> Bool)? = nil,
                     observer: ((RolloutEvent) -> Void)? = nil) async throws -> [Trajectory] {
-        try await runMeasured(problems: problems, settings: settings, isProblemCancelled: isProblemCancelled,
-                              observer: observer).trajectories
+        try await runMeasured(problems: problems, settings: settings, randomStreams: randomStreams,
+                              isProblemCancelled: isProblemCancelled, observer: observer).trajectories
     }
 
     /// `run`, with where the time went: grading is the scoring of finished responses, sandbox the summed
     /// wall time of the tool calls (they overlap decoding), generation the rest of the run.
-    public func runMeasured(problems: [Problem], settings: RolloutSettings,
+    public func runMeasured(problems: [Problem], settings: RolloutSettings, randomStreams: [UInt64]? = nil,
                             isProblemCancelled: ((Int) -> Bool)? = nil,
                             observer: ((RolloutEvent) -> Void)? = nil) async throws
         -> (trajectories: [Trajectory], timings: RolloutTimings) {
         try settings.validate()
+        if let randomStreams, randomStreams.count != problems.count {
+            throw RolloutError.invalidSettings("\(randomStreams.count) random streams for \(problems.count) problems")
+        }
         let started = DispatchTime.now().uptimeNanoseconds
         var batch = RolloutBatch(engine: self, settings: settings, observer: observer)
         batch.isProblemCancelled = isProblemCancelled
-        try batch.start(problems)
+        try batch.start(problems, randomStreams: randomStreams)
         try await batch.decodeUntilDone()
         let trajectories = batch.trajectories()
         let totalSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
@@ -121,7 +127,7 @@ private struct RolloutBatch {
                                configuration: engine.decoderConfiguration)
     }
 
-    mutating func start(_ problems: [Problem]) throws {
+    mutating func start(_ problems: [Problem], randomStreams: [UInt64]?) throws {
         let groupSize = settings.groupSize
         for (group, problem) in problems.enumerated() {
             let prompt = try prompts.tokens(for: problem.problem, template: settings.template,
@@ -137,8 +143,8 @@ private struct RolloutBatch {
             }
             let request = GenerationRequest(
                 prompt: prompt, sampling: settings.sampling, maxNewTokens: settings.maxResponseTokens,
-                // Sample i of problem g draws random stream g·G + i: no two trajectories of a batch share one.
-                samples: groupSize, randomStreamOffset: UInt64(group) &* UInt64(groupSize),
+                // Sample i of problem g draws random stream g·G + i unless the caller keyed problem g's streams.
+                samples: groupSize, randomStreamOffset: randomStreams?[group] ?? UInt64(group) &* UInt64(groupSize),
                 stopStrings: settings.stopStrings, includeStopStringInText: true,
                 pauseStrings: settings.maxToolCalls > 0 ? [settings.trigger.pauseString] : [])
             for (sample, stream) in try decoder.add(request).enumerated() {

@@ -24,10 +24,21 @@ public struct GRPOLossConfiguration: Sendable, Codable, Equatable {
     public var temperature: Double
     /// The log-ratio (and the KL log-ratio) are clamped to ± this before exponentiation.
     public var logRatioClamp: Double
+    /// Dual-clip (Ye et al. 2020, verl's `clip_ratio_c`): for a negative advantage the token loss is at most
+    /// −A·c, so a token whose ratio has grown far past 1 + ε cannot dominate the step; nil turns it off.
+    public var dualClipRatio: Double?
+    /// The k3 KL value is clamped to ± this (verl's `low_var_kl`); its gradient is zero where the clamp holds.
+    public var klValueClamp: Double
+    /// Where the old policy of the clipped ratio comes from.
+    public var oldLogProbabilities: OldLogProbabilitySource
+    /// Truncated importance sampling of the rollout/trainer mismatch: each token's loss is weighted by
+    /// min(exp(logp_old − logp_rollout), cap), held constant; nil turns it off.
+    public var truncatedImportanceSamplingCap: Double?
 
     public init(clipLow: Double = 0.2, clipHigh: Double = 0.2, klCoefficient: Double = 0, entropyCoefficient: Double = 0,
                 aggregation: LossAggregation = .tokenMean, drGRPOLengthBudget: Int = 3072, temperature: Double = 1,
-                logRatioClamp: Double = 20) {
+                logRatioClamp: Double = 20, dualClipRatio: Double? = 3, klValueClamp: Double = 10,
+                oldLogProbabilities: OldLogProbabilitySource = .rollout, truncatedImportanceSamplingCap: Double? = nil) {
         self.clipLow = clipLow
         self.clipHigh = clipHigh
         self.klCoefficient = klCoefficient
@@ -36,12 +47,67 @@ public struct GRPOLossConfiguration: Sendable, Codable, Equatable {
         self.drGRPOLengthBudget = drGRPOLengthBudget
         self.temperature = temperature
         self.logRatioClamp = logRatioClamp
+        self.dualClipRatio = dualClipRatio
+        self.klValueClamp = klValueClamp
+        self.oldLogProbabilities = oldLogProbabilities
+        self.truncatedImportanceSamplingCap = truncatedImportanceSamplingCap
     }
+
+    enum CodingKeys: String, CodingKey {
+        case clipLow, clipHigh, klCoefficient, entropyCoefficient, aggregation, drGRPOLengthBudget, temperature,
+             logRatioClamp, dualClipRatio, klValueClamp, oldLogProbabilities, truncatedImportanceSamplingCap
+    }
+
+    /// Checkpoints written before dual-clip and the KL value clamp existed decode with both off: the objective
+    /// they were trained with.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        clipLow = try c.decode(Double.self, forKey: .clipLow)
+        clipHigh = try c.decode(Double.self, forKey: .clipHigh)
+        klCoefficient = try c.decode(Double.self, forKey: .klCoefficient)
+        entropyCoefficient = try c.decode(Double.self, forKey: .entropyCoefficient)
+        aggregation = try c.decode(LossAggregation.self, forKey: .aggregation)
+        drGRPOLengthBudget = try c.decode(Int.self, forKey: .drGRPOLengthBudget)
+        temperature = try c.decode(Double.self, forKey: .temperature)
+        logRatioClamp = try c.decode(Double.self, forKey: .logRatioClamp)
+        dualClipRatio = try c.decodeIfPresent(Double.self, forKey: .dualClipRatio)
+        klValueClamp = try c.decodeIfPresent(Double.self, forKey: .klValueClamp) ?? .infinity
+        oldLogProbabilities = try c.decodeIfPresent(OldLogProbabilitySource.self, forKey: .oldLogProbabilities) ?? .rollout
+        truncatedImportanceSamplingCap = try c.decodeIfPresent(Double.self, forKey: .truncatedImportanceSamplingCap)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(clipLow, forKey: .clipLow)
+        try c.encode(clipHigh, forKey: .clipHigh)
+        try c.encode(klCoefficient, forKey: .klCoefficient)
+        try c.encode(entropyCoefficient, forKey: .entropyCoefficient)
+        try c.encode(aggregation, forKey: .aggregation)
+        try c.encode(drGRPOLengthBudget, forKey: .drGRPOLengthBudget)
+        try c.encode(temperature, forKey: .temperature)
+        try c.encode(logRatioClamp, forKey: .logRatioClamp)
+        try c.encodeIfPresent(dualClipRatio, forKey: .dualClipRatio)
+        // JSON has no infinity: an unclamped KL (an old checkpoint's) is written by leaving the key out.
+        if klValueClamp.isFinite { try c.encode(klValueClamp, forKey: .klValueClamp) }
+        try c.encode(oldLogProbabilities, forKey: .oldLogProbabilities)
+        try c.encodeIfPresent(truncatedImportanceSamplingCap, forKey: .truncatedImportanceSamplingCap)
+    }
+}
+
+/// The old policy π_old of the clipped ratio π/π_old.
+public enum OldLogProbabilitySource: String, Sendable, Codable {
+    /// The sampler's log-probabilities, stored with the rollout: exact when the rollout ran the trainer's weights
+    /// at f32, off-policy by the rounding of bf16 or int8 inference weights otherwise.
+    case rollout
+    /// The trainer's own log-probabilities of the sampled tokens under the policy before the update (verl
+    /// recomputes them the same way). One update per batch, so they are the same forward pass's values, held
+    /// constant: the ratio starts at exactly 1 whatever precision the rollouts ran at.
+    case recompute
 }
 
 /// One token's share of the GRPO objective before aggregation weighting.
 public struct TokenLossTerms: Sendable, Equatable {
-    /// max(−A·ρ, −A·clip(ρ, 1 − ε_low, 1 + ε_high)) + β·k3 − c_H·H
+    /// max(−A·ρ, −A·clip(ρ, 1 − ε_low, 1 + ε_high)), for A < 0 at most −A·c (dual-clip), + β·k3 − c_H·H
     public var loss: Double
     /// dloss/dlogp
     public var dLogProbability: Double
@@ -50,7 +116,10 @@ public struct TokenLossTerms: Sendable, Equatable {
     public var ratio: Double
     /// The clipped branch is the active one (its gradient is zero).
     public var clipped: Bool
-    /// k3 = exp(d) − d − 1 with d = logp_ref − logp; 0 without a reference.
+    /// A < 0 and the dual-clip bound −A·c is below the clipped objective, so it is the loss (gradient zero);
+    /// verl's `pg_clipfrac_lower` counts these tokens.
+    public var dualClipped: Bool
+    /// k3 = exp(d) − d − 1 with d = logp_ref − logp, clamped to ± `klValueClamp`; 0 without a reference.
     public var kl: Double
 }
 
@@ -69,18 +138,35 @@ public enum GRPOLoss {
         var loss = max(unclipped, clippedObjective)
         // d(−A·ρ)/dlogp = −A·ρ, unless the clamp or the clipped branch holds ρ constant.
         var dLogProbability = clipped || logRatio != clampedLogRatio ? 0 : -advantage * ratio
+        var dualClipped = false
+        if let dualClipRatio = c.dualClipRatio, advantage < 0, loss > -advantage * dualClipRatio {
+            loss = -advantage * dualClipRatio
+            dLogProbability = 0
+            dualClipped = true
+        }
         var kl = 0.0
         if let referenceLogProbability {
             let d = referenceLogProbability - logProbability
             let clampedD = min(max(d, -c.logRatioClamp), c.logRatioClamp)
-            kl = exp(clampedD) - clampedD - 1
+            let k3 = exp(clampedD) - clampedD - 1
+            kl = min(max(k3, -c.klValueClamp), c.klValueClamp)
             loss += c.klCoefficient * kl
             // dk3/dlogp = (exp(d) − 1)·dd/dlogp = 1 − exp(d)
-            if d == clampedD { dLogProbability += c.klCoefficient * (1 - exp(clampedD)) }
+            if d == clampedD && k3 == kl { dLogProbability += c.klCoefficient * (1 - exp(clampedD)) }
         }
         loss -= c.entropyCoefficient * entropy
         return TokenLossTerms(loss: loss, dLogProbability: dLogProbability, dEntropy: -c.entropyCoefficient,
-                              ratio: ratio, clipped: clipped, kl: kl)
+                              ratio: ratio, clipped: clipped, dualClipped: dualClipped, kl: kl)
+    }
+
+    /// The truncated importance weight min(exp(logp_old − logp_rollout), cap) of one token (1 without a cap):
+    /// corrects the rollout/trainer mismatch of reduced-precision sampling (Yao et al. 2025, "Your efficient RL
+    /// framework secretly brings you off-policy RL training"; verl's `tis_imp_ratio_cap`). A constant factor of
+    /// the token's loss: no gradient flows through it.
+    public static func importanceWeight(oldLogProbability: Double, rolloutLogProbability: Double,
+                                        configuration c: GRPOLossConfiguration) -> Double {
+        guard let cap = c.truncatedImportanceSamplingCap else { return 1 }
+        return min(exp(min(oldLogProbability - rolloutLogProbability, c.logRatioClamp)), cap)
     }
 
     /// Whether the step's loss has an exactly zero gradient whatever the policy computes: every advantage is 0

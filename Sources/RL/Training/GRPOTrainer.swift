@@ -43,6 +43,9 @@ public final class GRPOTrainer {
     public let optimizer: AdamW
     /// Completed updates.
     public var step: Int { optimizer.stepCount }
+    /// Steps whose update was not applied because their gradient norm was not finite (since this trainer was
+    /// made; not part of a checkpoint).
+    public private(set) var skippedUpdates = 0
     /// Whether a step whose gradient is exactly zero skips the forward and backward passes (see
     /// `gradientIsExactlyZero`); off only in tests that compare the shortcut with the full passes.
     var skipsPassesWithZeroGradient = true
@@ -84,11 +87,20 @@ public final class GRPOTrainer {
         let gradientNorm = accumulated.passesSkipped
             ? 0 : GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
         let learningRate = configuration.schedule.learningRate(step: optimizer.stepCount)
-        optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
+        // A NaN or infinite norm fails every comparison, so clipping would pass the gradient through and AdamW
+        // would write NaN into the weights and both moments for good: such an update is not taken.
+        let updateSkipped = !gradientNorm.isFinite
+        if updateSkipped {
+            skippedUpdates += 1
+        } else {
+            optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
+        }
         let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        return accumulated.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
-                                   gradientNorm: gradientNorm, hasReference: reference != nil,
-                                   updateSeconds: updateSeconds, timings: timings)
+        var metrics = accumulated.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
+                                          gradientNorm: gradientNorm, hasReference: reference != nil,
+                                          updateSeconds: updateSeconds, timings: timings)
+        metrics.updateSkipped = updateSkipped
+        return metrics
     }
 
     /// Sets the policy's gradients to those of the step's loss over `sequences` (all micro-batches) and returns
@@ -148,15 +160,19 @@ public final class GRPOTrainer {
                 for i in range {
                     let (s, t) = targets[i]
                     let local = i - range.lowerBound
-                    let old = Double(sequences[s].oldLogProbabilities[t])
+                    let logProbability = Double(logP[local])
+                    let sampled = Double(sequences[s].oldLogProbabilities[t])
+                    let old = lossConfiguration.oldLogProbabilities == .recompute ? logProbability : sampled
                     let terms = GRPOLoss.tokenTerms(
-                        logProbability: Double(logP[local]), oldLogProbability: old,
+                        logProbability: logProbability, oldLogProbability: old,
                         referenceLogProbability: referenceLogProbabilities.map { Double($0[i]) },
                         advantage: advantages[s], entropy: Double(entropy[local]), configuration: lossConfiguration)
-                    dLogP[local] = Float(weights[s] * terms.dLogProbability)
-                    dEntropy[local] = Float(weights[s] * terms.dEntropy)
-                    accumulator.add(terms, weight: weights[s], entropy: Double(entropy[local]),
-                                    mismatch: abs(Double(logP[local]) - old))
+                    let tokenWeight = weights[s] * GRPOLoss.importanceWeight(
+                        oldLogProbability: old, rolloutLogProbability: sampled, configuration: lossConfiguration)
+                    dLogP[local] = Float(tokenWeight * terms.dLogProbability)
+                    dEntropy[local] = Float(tokenWeight * terms.dEntropy)
+                    accumulator.add(terms, weight: tokenWeight, entropy: Double(entropy[local]),
+                                    mismatch: abs(logProbability - sampled))
                 }
             }
             accumulator.processedTokens += packed.count
@@ -188,6 +204,7 @@ struct StepAccumulator {
     var loss = 0.0
     var tokens = 0
     var clipped = 0
+    var dualClipped = 0
     var kl = 0.0
     var entropy = 0.0
     var ratio = 0.0
@@ -202,6 +219,7 @@ struct StepAccumulator {
         loss += weight * terms.loss
         tokens += 1
         clipped += terms.clipped ? 1 : 0
+        dualClipped += terms.dualClipped ? 1 : 0
         kl += terms.kl
         entropy += tokenEntropy
         ratio += terms.ratio
@@ -220,6 +238,11 @@ struct StepAccumulator {
         }
         let withCalls = sequences.filter { $0.outcome.toolCalls > 0 }
         let tokenCount = Double(max(tokens, 1))
+        // A token average exists when the passes ran; a NaN one (a poisoned forward pass) is reported as absent.
+        func average(_ sum: Double, exists: Bool = true) -> Double? {
+            let value = sum / tokenCount
+            return exists && !passesSkipped && value.isFinite ? value : nil
+        }
         return StepMetrics(
             step: step, loss: loss, learningRate: learningRate, rewardMean: rewardMean,
             rewardStandardDeviation: rewardVariance.squareRoot(), accuracy: share { $0.answered && $0.correct },
@@ -230,14 +253,13 @@ struct StepAccumulator {
             meanToolCalls: Double(sequences.reduce(0) { $0 + $1.outcome.toolCalls }) / n,
             meanResponseLength: Double(sequences.reduce(0) { $0 + $1.responseLength }) / n,
             truncationRate: share(\.truncated), gradientNorm: gradientNorm,
-            kl: hasReference && !passesSkipped ? kl / tokenCount : nil,
-            entropy: passesSkipped ? nil : entropy / tokenCount,
-            clipFraction: Double(clipped) / tokenCount, meanRatio: passesSkipped ? nil : ratio / tokenCount,
-            logProbabilityMismatchMean: passesSkipped ? nil : mismatch / tokenCount,
-            logProbabilityMismatchMax: passesSkipped ? nil : mismatchMax,
+            kl: average(kl, exists: hasReference), entropy: average(entropy),
+            clipFraction: Double(clipped) / tokenCount, dualClipFraction: Double(dualClipped) / tokenCount,
+            meanRatio: average(ratio), logProbabilityMismatchMean: average(mismatch),
+            logProbabilityMismatchMax: passesSkipped || !mismatchMax.isFinite ? nil : mismatchMax,
             trainedTokens: tokens,
             tokensPerSecond: passesSkipped ? nil : Double(processedTokens) / max(updateSeconds, 1e-9),
-            forwardBackwardSkipped: passesSkipped,
+            forwardBackwardSkipped: passesSkipped, updateSkipped: false,
             generationSeconds: timings.generationSeconds, sandboxSeconds: timings.sandboxSeconds,
             gradingSeconds: timings.gradingSeconds, updateSeconds: updateSeconds, referenceSeconds: referenceSeconds)
     }

@@ -14,7 +14,8 @@ public struct RolloutTimings: Sendable, Codable, Equatable {
 /// exist for a step is nil and encodes as null: every key is in every line of a metrics file and every wire object.
 public struct StepMetrics: Sendable, Codable, Equatable {
     public var step: Int
-    public var loss: Double
+    /// null on the wire when not finite (a poisoned step; its update is skipped, see `updateSkipped`).
+    @NullWhenNotFinite public var loss: Double
     public var learningRate: Double
     public var rewardMean: Double
     public var rewardStandardDeviation: Double
@@ -29,8 +30,8 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// Response tokens (sampled and inserted tool output).
     public var meanResponseLength: Double
     public var truncationRate: Double
-    /// Before clipping.
-    public var gradientNorm: Double
+    /// Before clipping; null on the wire when not finite (the update was then skipped).
+    @NullWhenNotFinite public var gradientNorm: Double
     /// Mean k3 to the reference; nil without a reference model and when the passes were skipped.
     @EncodesNull public var kl: Double?
     /// Mean entropy of the trained tokens' distributions; nil when the passes were skipped.
@@ -38,6 +39,9 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// Exactly 0 when every advantage is 0 (both branches of the clipped objective are equal), so it is known
     /// without the forward pass.
     public var clipFraction: Double
+    /// Share of trained tokens held by the dual-clip bound (negative advantage, ratio past c): verl's
+    /// `pg_clipfrac_lower`. 0 with dual-clip off.
+    public var dualClipFraction: Double
     @EncodesNull public var meanRatio: Double?
     /// Mean and max |logp_train − logp_rollout| over trained tokens: how far the trainer's numerics (and any
     /// policy lag) are from the sampler's; nil when the passes were skipped.
@@ -52,6 +56,9 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// decay, the weights move by the remaining momentum and weight decay, the step count and schedule advance).
     /// 1 or 0 on the wire, whose metrics are numbers.
     @EncodesAsZeroOrOne public var forwardBackwardSkipped: Bool
+    /// The gradient norm was NaN or infinite, so no update was applied: the weights, both AdamW moments, the step
+    /// count and the schedule are as before the call (verl skips such steps the same way). 1 or 0 on the wire.
+    @EncodesAsZeroOrOne public var updateSkipped: Bool
     public var generationSeconds: Double
     public var sandboxSeconds: Double
     public var gradingSeconds: Double
