@@ -7,7 +7,7 @@ import XCTest
 /// The training forward and the engine's inference forward agree on the same weights, and updated weights reach
 /// the inference model.
 final class InferenceParityTests: XCTestCase {
-    private func inferenceLogits(_ model: LlamaModel, _ tokens: [Int32]) throws -> [Float] {
+    private func inferenceLogits(_ model: any InferenceModel, _ tokens: [Int32]) throws -> [Float] {
         let sequence = try model.makeSequence()
         defer { model.releaseSequence(sequence) }
         return try model.forward([ForwardStep(sequence: sequence, tokens: tokens, logitsForAllTokens: true)]).values

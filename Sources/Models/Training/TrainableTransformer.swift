@@ -13,6 +13,9 @@ public final class TrainableTransformer {
 
     public init(configuration: ModelConfiguration) throws {
         try configuration.validate(source: "trainable model")
+        guard configuration.architecture != .gemma3 else {
+            throw ModelError.invalidConfiguration(source: "trainable model", detail: "training Gemma 3 is not implemented yet")
+        }
         self.configuration = configuration
         layout = ParameterLayout(configuration: configuration)
         parameters = FloatBuffer(count: layout.totalCount)
