@@ -1,4 +1,4 @@
-"""Independent float64 NumPy forward pass of a tiny random Gemma 3 (Gemma3ModelTests' reference).
+"""Independent float64 NumPy forward pass of Gemma 3, and a tiny random Gemma 3 for Gemma3ModelTests.
 
     python Tests/Fixtures/gemma3_tiny_reference.py OUT_DIR
 
@@ -15,13 +15,14 @@ import sys
 
 import numpy as np
 
-V, C, F, LAYERS, H, KVH, D = 64, 32, 48, 4, 4, 2, 16
-WINDOW, PATTERN, EPS, QUERY_SCALAR = 3, 2, 1e-6, 24.0
-GLOBAL_THETA, LOCAL_THETA = 1_000_000.0, 10_000.0
+TINY = dict(V=64, C=32, F=48, LAYERS=4, H=4, KVH=2, D=16, WINDOW=3, PATTERN=2, EPS=1e-6, QUERY_SCALAR=24.0,
+            GLOBAL_THETA=1_000_000.0, LOCAL_THETA=10_000.0)
 IDS = [2, 17, 42, 5, 63, 0, 29, 8, 51, 12, 33, 7]
 
 
-def weights(rng):
+def weights(rng, cfg):
+    V, C, F, LAYERS, D = cfg["V"], cfg["C"], cfg["F"], cfg["LAYERS"], cfg["D"]
+    H, KVH = cfg["H"], cfg["KVH"]
     w = {"model.embed_tokens.weight": rng.normal(0, 1, (V, C)), "model.norm.weight": 0.1 * rng.normal(0, 1, C)}
     for l in range(LAYERS):
         p = f"model.layers.{l}."
@@ -41,12 +42,13 @@ def weights(rng):
     return {k: v.astype(np.float32).astype(np.float64) for k, v in w.items()}
 
 
-def rms_norm(x, w):
-    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + EPS) * (1 + w)
+def rms_norm(x, w, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * (1 + w)
 
 
 def rope(x, positions, theta):
     # x: [T, heads, D]; NeoX pairs (i, i + D/2)
+    D = x.shape[-1]
     half = D // 2
     freq = theta ** (-np.arange(half) * 2.0 / D)
     angle = positions[:, None] * freq[None, :]
@@ -59,51 +61,57 @@ def gelu_tanh(x):
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
-def forward(w, ids, window):
+def forward(w, ids, cfg, window=None):
+    """Logits of every position: [len(ids), V]. `window` overrides the sliding window (None: the config's)."""
+    C, LAYERS, H, KVH, D, PATTERN = cfg["C"], cfg["LAYERS"], cfg["H"], cfg["KVH"], cfg["D"], cfg["PATTERN"]
+    window = window or cfg["WINDOW"]
+    eps = cfg["EPS"]
     T = len(ids)
     pos = np.arange(T, dtype=np.float64)
     x = w["model.embed_tokens.weight"][ids] * np.sqrt(C)
     for l in range(LAYERS):
         p = f"model.layers.{l}."
         sliding = l % PATTERN != PATTERN - 1
-        h = rms_norm(x, w[p + "input_layernorm.weight"])
+        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(T, H, D)
         k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(T, KVH, D)
         v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(T, KVH, D)
-        q = rms_norm(q, w[p + "self_attn.q_norm.weight"])
-        k = rms_norm(k, w[p + "self_attn.k_norm.weight"])
-        theta = LOCAL_THETA if sliding else GLOBAL_THETA
+        q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+        k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        theta = cfg["LOCAL_THETA"] if sliding else cfg["GLOBAL_THETA"]
         q, k = rope(q, pos, theta), rope(k, pos, theta)
         i, j = np.arange(T)[:, None], np.arange(T)[None, :]
         visible = (j <= i) & ((i - j < window) if sliding else True)
         out = np.zeros((T, H, D))
         for head in range(H):
             kv = head // (H // KVH)
-            scores = q[:, head] @ k[:, kv].T / np.sqrt(QUERY_SCALAR)
+            scores = q[:, head] @ k[:, kv].T / np.sqrt(cfg["QUERY_SCALAR"])
             scores = np.where(visible, scores, -np.inf)
             probs = np.exp(scores - scores.max(axis=1, keepdims=True))
             probs /= probs.sum(axis=1, keepdims=True)
             out[:, head] = probs @ v[:, kv]
         attn = out.reshape(T, H * D) @ w[p + "self_attn.o_proj.weight"].T
-        x = x + rms_norm(attn, w[p + "post_attention_layernorm.weight"])
-        h = rms_norm(x, w[p + "pre_feedforward_layernorm.weight"])
+        x = x + rms_norm(attn, w[p + "post_attention_layernorm.weight"], eps)
+        h = rms_norm(x, w[p + "pre_feedforward_layernorm.weight"], eps)
         mlp = gelu_tanh(h @ w[p + "mlp.gate_proj.weight"].T) * (h @ w[p + "mlp.up_proj.weight"].T)
-        x = x + rms_norm(mlp @ w[p + "mlp.down_proj.weight"].T, w[p + "post_feedforward_layernorm.weight"])
-    return rms_norm(x, w["model.norm.weight"]) @ w["model.embed_tokens.weight"].T
+        x = x + rms_norm(mlp @ w[p + "mlp.down_proj.weight"].T, w[p + "post_feedforward_layernorm.weight"], eps)
+    return rms_norm(x, w["model.norm.weight"], eps) @ w["model.embed_tokens.weight"].T
 
 
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
-    w = weights(np.random.default_rng(270))
-    logits = forward(w, IDS, WINDOW)
+    cfg = TINY
+    w = weights(np.random.default_rng(270), cfg)
+    logits = forward(w, IDS, cfg)
     # The window must change the answer, or the tests could not see a model that ignores it.
-    assert np.abs(logits - forward(w, IDS, len(IDS))).max() > 1e-2
-    config = dict(architecture="gemma3", vocabularySize=V, hiddenSize=C, intermediateSize=F, layerCount=LAYERS,
-                  headCount=H, keyValueHeadCount=KVH, headDimension=D, contextLength=64, ropeTheta=GLOBAL_THETA,
-                  ropePairing="halves", rmsNormEpsilon=EPS, tiedEmbeddings=True, attentionBias=False,
-                  slidingWindow=WINDOW, slidingWindowPattern=PATTERN, localRopeTheta=LOCAL_THETA,
-                  queryPreAttentionScalar=QUERY_SCALAR)
+    assert np.abs(logits - forward(w, IDS, cfg, window=len(IDS))).max() > 1e-2
+    config = dict(architecture="gemma3", vocabularySize=cfg["V"], hiddenSize=cfg["C"], intermediateSize=cfg["F"],
+                  layerCount=cfg["LAYERS"], headCount=cfg["H"], keyValueHeadCount=cfg["KVH"], headDimension=cfg["D"],
+                  contextLength=64, ropeTheta=cfg["GLOBAL_THETA"], ropePairing="halves", rmsNormEpsilon=cfg["EPS"],
+                  tiedEmbeddings=True, attentionBias=False, slidingWindow=cfg["WINDOW"],
+                  slidingWindowPattern=cfg["PATTERN"], localRopeTheta=cfg["LOCAL_THETA"],
+                  queryPreAttentionScalar=cfg["QUERY_SCALAR"])
     with open(os.path.join(out, "config.json"), "w") as f:
         json.dump(config, f)
     index, blob = {}, bytearray()

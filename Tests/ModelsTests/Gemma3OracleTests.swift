@@ -5,7 +5,8 @@ import Tensors
 
 /// Gemma 3 270M (Q4_K_M GGUF, every weight dequantized to f32) against llama.cpp's F32 run of the same file:
 /// Tests/Fixtures/gemma3_270m_reference.json (prompt ids, top-10 last logits, 32 greedy ids) and
-/// gemma3_270m_last_logits_f32.bin (all last-position logits). The model comes from TORL_GEMMA_MODEL or
+/// gemma3_270m_last_logits_f32.bin (all last-position logits), and against a float64 NumPy forward pass of the
+/// same weights (gemma3_270m_float64.json, Tests/Fixtures/make_gemma3_float64_reference.py). The model comes from TORL_GEMMA_MODEL or
 /// models/gemma-3-270m-q4_k_m.gguf; the tests skip when it is absent.
 final class Gemma3OracleTests: XCTestCase {
     struct Prompt {
@@ -15,11 +16,13 @@ final class Gemma3OracleTests: XCTestCase {
         let greedy: [Int32]
     }
 
-    /// The issue asks for 1e-3; measured: up to 0.009 on the top-10 logits (values near 19), greedy ids identical.
-    /// Most of the gap is ggml's CPU GELU, which rounds its input to f16 and looks the result up in an f16 table
-    /// (ggml-cpu/vec.h, GGML_GELU_FP16): emulating that lowers the error to 0.0045. torl keeps the exact tanh
-    /// GELU of transformers (what training and the Hugging Face export must agree with); the rest is unexplained.
-    static let tolerance: Float = 0.02
+    /// Against the float64 computation (gemma3_270m_float64.json) torl's f32 logits are within 1e-3.
+    static let tolerance: Float = 1e-3
+    /// Against llama.cpp the issue asks for 1e-3 too, but llama.cpp's own F32 logits are up to 0.009 (top 10) and
+    /// 0.013 (all) from float64: ggml's CPU GELU rounds its input to f16 and reads an f16 table
+    /// (ggml-cpu/vec.h, GGML_GELU_FP16). torl keeps the exact tanh GELU of transformers, so it is held to
+    /// llama.cpp's distance from float64 plus 1e-3.
+    static let llamaCppTolerance: Float = 0.01
     static var cachedModels: [WeightPrecision: Gemma3Model] = [:]
 
     func model(_ precision: WeightPrecision) throws -> Gemma3Model {
@@ -91,16 +94,31 @@ final class Gemma3OracleTests: XCTestCase {
         XCTAssertEqual(named, stored.map { $0 - 1 })
     }
 
-    func testF32MatchesLlamaCpp() throws {
+    func testF32MatchesLlamaCppAndFloat64() throws {
         let model = try model(.f32), prompts = try prompts()
         let reference = try referenceLastLogits(vocabulary: model.configuration.vocabularySize)
+        let exact = try float64Reference()
         let (last, greedy) = try run(model, prompts: prompts, steps: 32)
         for (i, prompt) in prompts.enumerated() {
             let topError = prompt.top10.map { abs(last[i][$0.id] - $0.logit) }.max()!
-            XCTAssertLessThanOrEqual(topError, Self.tolerance, "\(prompt.name): top-10 logits")
+            XCTAssertLessThanOrEqual(topError, Self.llamaCppTolerance, "\(prompt.name): top-10 logits against llama.cpp")
+            XCTAssertEqual(prompt.top10.map(\.id), exact[i].top10, "\(prompt.name): llama.cpp and float64 rank the same top 10")
             let allError = TestSupport.maxAbsDifference(last[i], reference[i])
-            print("gemma3 f32 \(prompt.name): top-10 max |Δ| \(topError), all logits max |Δ| \(allError)")
+            let exactError = exact[i].logits.map { abs(last[i][$0.key] - $0.value) }.max()!
+            XCTAssertLessThanOrEqual(exactError, Self.tolerance, "\(prompt.name): logits against float64")
+            print("gemma3 f32 \(prompt.name): against llama.cpp top-10 max |Δ| \(topError), all max |Δ| \(allError); against float64 max |Δ| \(exactError) on \(exact[i].logits.count) ids")
             XCTAssertEqual(greedy[i], prompt.greedy, "\(prompt.name): greedy ids")
+        }
+    }
+
+    /// Per prompt: the float64 top 10 and float64 logits at ~500 ids (gemma3_270m_float64.json).
+    func float64Reference() throws -> [(top10: [Int], logits: [Int: Float])] {
+        let data = try Data(contentsOf: TestSupport.fixture("gemma3_270m_float64.json"))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        return try XCTUnwrap(json["prompts"] as? [[String: Any]]).map { entry in
+            let ids = try XCTUnwrap(entry["ids"] as? [Int]), logits = try XCTUnwrap(entry["logits"] as? [Double])
+            return (try XCTUnwrap(entry["top10_ids"] as? [Int]),
+                    Dictionary(uniqueKeysWithValues: zip(ids, logits.map { Float($0) })))
         }
     }
 
