@@ -20,11 +20,14 @@ struct Gemma3Weights {
     var finalNorm: [Float]                  // [C]
     var head: WeightMatrix                  // [V, C]: the embedding (Gemma 3 ties them)
     var layers: [Layer]
+    /// Every norm's w exactly as given (1 + w − 1 would round small w), for `namedTensors`.
+    var normWeights: [String: [Float]]
 
     /// Builds from f32 tensors keyed by Hugging Face name, already checked against `TensorNameTable`.
     init(configuration c: ModelConfiguration, tensors: [String: NamedTensor], precision: WeightPrecision) {
         func norm(_ name: String) -> [Float] { tensors[name]!.values.map { 1 + $0 } }
         func matrix(_ names: [String]) -> WeightMatrix { FusedWeights.matrix(names, of: tensors, precision: precision) }
+        normWeights = tensors.filter { TensorNameTable.isGemmaNorm($0.key) }.mapValues(\.values)
         embedding = tensors["model.embed_tokens.weight"]!.values
         finalNorm = norm("model.norm.weight")
         head = matrix([c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"])
@@ -48,29 +51,22 @@ struct Gemma3Weights {
     func namedTensors(configuration c: ModelConfiguration) -> [String: NamedTensor] {
         let C = c.hiddenSize, F = c.intermediateSize, D = c.headDimension
         let Q = c.headCount * D, KV = c.keyValueHeadCount * D
-        func norm(_ factor: [Float]) -> NamedTensor { NamedTensor(shape: [factor.count], values: factor.map { $0 - 1 }) }
         var result: [String: NamedTensor] = [
             "model.embed_tokens.weight": NamedTensor(shape: [c.vocabularySize, C], values: embedding),
-            "model.norm.weight": norm(finalNorm),
         ]
+        for (name, values) in normWeights { result[name] = NamedTensor(shape: [values.count], values: values) }
         if !c.tiedEmbeddings { result["lm_head.weight"] = NamedTensor(shape: [c.vocabularySize, C], values: head.toFloat32()) }
         for (l, layer) in layers.enumerated() {
             let p = "model.layers.\(l)."
             let qkv = FusedWeights.split(layer.qkv.toFloat32(), rows: [Q, KV, KV], columns: C)
             let gateUp = FusedWeights.split(layer.gateUp.toFloat32(), rows: [F, F], columns: C)
-            result[p + "input_layernorm.weight"] = norm(layer.attentionNorm)
             result[p + "self_attn.q_proj.weight"] = NamedTensor(shape: [Q, C], values: qkv[0])
             result[p + "self_attn.k_proj.weight"] = NamedTensor(shape: [KV, C], values: qkv[1])
             result[p + "self_attn.v_proj.weight"] = NamedTensor(shape: [KV, C], values: qkv[2])
-            result[p + "self_attn.q_norm.weight"] = norm(layer.queryNorm)
-            result[p + "self_attn.k_norm.weight"] = norm(layer.keyNorm)
             result[p + "self_attn.o_proj.weight"] = NamedTensor(shape: [C, Q], values: layer.attentionOutput.toFloat32())
-            result[p + "post_attention_layernorm.weight"] = norm(layer.postAttentionNorm)
-            result[p + "pre_feedforward_layernorm.weight"] = norm(layer.mlpNorm)
             result[p + "mlp.gate_proj.weight"] = NamedTensor(shape: [F, C], values: gateUp[0])
             result[p + "mlp.up_proj.weight"] = NamedTensor(shape: [F, C], values: gateUp[1])
             result[p + "mlp.down_proj.weight"] = NamedTensor(shape: [C, F], values: layer.down.toFloat32())
-            result[p + "post_feedforward_layernorm.weight"] = norm(layer.postMLPNorm)
         }
         return result
     }
