@@ -122,6 +122,16 @@ final class Gemma3ModelTests: XCTestCase {
         }
     }
 
+    func testHuggingFaceExportIsRefusedUntilItWritesGemma() throws {
+        let r = try reference()
+        let policy = try TrainableTransformer(configuration: r.configuration)
+        let folder = try TestSupport.temporaryDirectory().appendingPathComponent("export").path
+        XCTAssertThrowsError(try policy.exportHuggingFace(to: folder)) { error in
+            XCTAssertTrue("\(error)".contains("Gemma 3"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder))
+    }
+
     func testWrongShapesAndArchitecturesAreRefusedByName() throws {
         let r = try reference()
         var tensors = r.tensors
