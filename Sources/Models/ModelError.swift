@@ -15,7 +15,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unknownArchitecture(name, source):
-            return "\(source): unknown architecture \"\(name)\" (supported: llama, qwen2)"
+            return "\(source): unknown architecture \"\(name)\" (supported: llama, qwen2, gemma3)"
         case let .invalidConfiguration(source, detail):
             return "\(source): invalid configuration: \(detail)"
         case let .missingTensors(names, source):

@@ -13,7 +13,10 @@ struct GenerateCommand: ParsableCommand {
     var model: String?
 
     @Option(help: "The prompt text (special tokens such as <|im_start|> are recognised).")
-    var prompt: String
+    var prompt: String?
+
+    @Option(help: "The prompt as token ids, comma-separated (instead of --prompt; no BOS is added).")
+    var promptIds: String?
 
     @Flag(help: "Render the prompt through the model's chat template as one user message.")
     var chat = false
@@ -49,9 +52,25 @@ struct GenerateCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (prompt == nil) != (promptIds == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
+        if promptIds != nil, chat { throw ValidationError("--chat renders text; it cannot be used with --prompt-ids") }
+        _ = try parsedPromptIDs()
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be >= 0") }
         if greedy && temperature != 1 { throw ValidationError("--greedy and --temperature contradict each other") }
         try sampling.validate()
+    }
+
+    /// --prompt-ids as ids, nil when absent.
+    private func parsedPromptIDs() throws -> [Int32]? {
+        guard let promptIds else { return nil }
+        let ids = try promptIds.split(separator: ",").map { text -> Int32 in
+            guard let id = Int32(text.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--prompt-ids: \"\(text)\" is not a token id")
+            }
+            return id
+        }
+        guard !ids.isEmpty else { throw ValidationError("--prompt-ids is empty") }
+        return ids
     }
 
     private var sampling: SamplingParameters {
@@ -62,7 +81,10 @@ struct GenerateCommand: ParsableCommand {
         let loadStart = Date()
         let loaded = try LoadedModel.load(path: try modelPath(model), precision: weights)
         let loadSeconds = Date().timeIntervalSince(loadStart)
-        let promptIDs = try loaded.promptTokens(for: prompt, chat: chat)
+        let promptIDs = try parsedPromptIDs() ?? loaded.promptTokens(for: prompt ?? "", chat: chat)
+        if let bad = promptIDs.first(where: { $0 < 0 || Int($0) >= loaded.model.configuration.vocabularySize }) {
+            throw ValidationError("--prompt-ids: token \(bad) is outside the vocabulary 0..<\(loaded.model.configuration.vocabularySize)")
+        }
         let request = GenerationRequest(prompt: promptIDs, sampling: sampling, maxNewTokens: maxTokens,
                                         endOfSequenceIDs: noStopAtEos ? [] : nil, stopStrings: stop,
                                         promptTopLogitCount: 10)

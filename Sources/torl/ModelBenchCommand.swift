@@ -77,7 +77,7 @@ struct ModelBenchCommand: ParsableCommand {
 
 /// Timed workloads on one model. Token ids are fixed pseudo-random values, so runs are comparable.
 struct EngineBenchmark {
-    let model: LlamaModel
+    let model: any TransformerModel
 
     static var usesAVX512: Bool { KernelInfo.usesAVX512 }
 

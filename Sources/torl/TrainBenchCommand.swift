@@ -147,7 +147,7 @@ struct TrainBenchCommand: ParsableCommand {
 
     /// One GRPO step of prompts x samples: sampling with the engine (temperature 1), the update, and pushing the
     /// new weights back into the engine. Sandbox and grading belong to the rollout and are not part of this run.
-    static func grpoStep(engine: LlamaModel, trainer: GRPOTrainer, prompts: Int, samples: Int, promptTokens: Int,
+    static func grpoStep(engine: any TransformerModel, trainer: GRPOTrainer, prompts: Int, samples: Int, promptTokens: Int,
                          responseTokens: Int, bench: EngineBenchmark) throws -> [String: Any] {
         // The throughput steps changed the policy: give the engine the current weights so that the log-probability
         // mismatch below measures numerics, not policy lag.

@@ -98,8 +98,11 @@ final class DequantizeTests: XCTestCase {
     }
 
     func testUnsupportedTypeAndWrongSizeAreErrors() throws {
-        XCTAssertThrowsError(try decode([UInt8](repeating: 0, count: 22), .q5_0, count: 32)) { error in
-            XCTAssertEqual(error as? DequantizeError, .unsupportedType("Q5_0"))
+        XCTAssertThrowsError(try decode([UInt8](repeating: 0, count: 292), .q8_K, count: 256)) { error in
+            XCTAssertEqual(error as? DequantizeError, .unsupportedType("Q8_K"))
+        }
+        XCTAssertThrowsError(try decode([UInt8](repeating: 0, count: 136), .iq4_xs, count: 256)) { error in
+            XCTAssertEqual(error as? DequantizeError, .unsupportedType("IQ4_XS"))
         }
         XCTAssertThrowsError(try decode([UInt8](repeating: 0, count: 33), .q8_0, count: 32)) { error in
             XCTAssertEqual(error as? DequantizeError, .sizeMismatch(type: "Q8_0", elements: 32, bytes: 33))

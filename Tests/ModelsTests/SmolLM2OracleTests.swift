@@ -23,7 +23,7 @@ final class SmolLM2OracleTests: XCTestCase {
         guard FileManager.default.fileExists(atPath: TestSupport.modelPath) else {
             throw TestFailure("the model \(TestSupport.modelPath) is missing (run `make setup` or set TORL_MODEL)")
         }
-        let model = try ModelLoader.load(path: TestSupport.modelPath, precision: .f32)
+        let model = try XCTUnwrap(ModelLoader.load(path: TestSupport.modelPath, precision: .f32) as? LlamaModel)
         Self.cachedModel = model
         return model
     }

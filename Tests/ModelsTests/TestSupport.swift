@@ -12,6 +12,21 @@ enum TestSupport {
             ?? packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
     }
 
+    /// Gemma 3 270M (Q4_K_M GGUF): TORL_GEMMA_MODEL, else models/gemma-3-270m-q4_k_m.gguf.
+    static var gemmaModelPath: String {
+        ProcessInfo.processInfo.environment["TORL_GEMMA_MODEL"]
+            ?? packageRoot.appendingPathComponent("models/gemma-3-270m-q4_k_m.gguf").path
+    }
+
+    /// Skips the test (saying how to get the file) when the Gemma 3 model is absent.
+    static func requireGemmaModel() throws -> String {
+        let path = gemmaModelPath
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw XCTSkip("Gemma 3 270M is not at \(path) (set TORL_GEMMA_MODEL or install it with the project's setup)")
+        }
+        return path
+    }
+
     /// The Python interpreter with numpy: TORL_PYTHON, else python3 on PATH.
     static var python: String { ProcessInfo.processInfo.environment["TORL_PYTHON"] ?? "python3" }
 
@@ -26,9 +41,18 @@ enum TestSupport {
 
     /// Runs `python -c script args`; fails the test with stderr when it exits non-zero.
     static func runPython(_ script: String, arguments: [String]) throws {
+        try runPython(arguments: ["-c", script] + arguments)
+    }
+
+    /// Runs the Python file `file` (relative to the package root) with `arguments`.
+    static func runPython(file: String, arguments: [String]) throws {
+        try runPython(arguments: [packageRoot.appendingPathComponent(file).path] + arguments)
+    }
+
+    private static func runPython(arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", script] + arguments
+        process.arguments = [python] + arguments
         let errors = Pipe()
         process.standardError = errors
         do { try process.run() } catch {

@@ -26,7 +26,7 @@ final class TinyCheckpointTests: XCTestCase {
 
     /// Loads `case`, runs the ids in one call and compares all positions with reference_logits.bin.
     @discardableResult
-    func checkAgainstNumpy(_ name: String, path: String? = nil) throws -> LlamaModel {
+    func checkAgainstNumpy(_ name: String, path: String? = nil) throws -> any TransformerModel {
         let folder = try directory().appendingPathComponent(name)
         let model = try ModelLoader.load(path: path.map { folder.appendingPathComponent($0).path } ?? folder.path)
         let ids = try ids()

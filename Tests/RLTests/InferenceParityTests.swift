@@ -7,7 +7,7 @@ import XCTest
 /// The training forward and the engine's inference forward agree on the same weights, and updated weights reach
 /// the inference model.
 final class InferenceParityTests: XCTestCase {
-    private func inferenceLogits(_ model: LlamaModel, _ tokens: [Int32]) throws -> [Float] {
+    private func inferenceLogits(_ model: any InferenceModel, _ tokens: [Int32]) throws -> [Float] {
         let sequence = try model.makeSequence()
         defer { model.releaseSequence(sequence) }
         return try model.forward([ForwardStep(sequence: sequence, tokens: tokens, logitsForAllTokens: true)]).values
@@ -28,12 +28,15 @@ final class InferenceParityTests: XCTestCase {
 
     func testTinyModelsMatchAndUpdatedWeightsReachTheEngine() throws {
         for configuration in [TinyModels.configuration(tied: false, bias: true, pairing: .halves),
-                              TinyModels.configuration(tied: true, bias: false, pairing: .adjacent)] {
+                              TinyModels.configuration(tied: true, bias: false, pairing: .adjacent),
+                              TinyModels.gemmaConfiguration()] {
             let policy = try TinyModels.model(configuration)
-            let engine = try LlamaModel(configuration: configuration, tensors: policy.namedTensors())
+            let engine: any TransformerModel = configuration.architecture == .gemma3
+                ? try Gemma3Model(configuration: configuration, tensors: policy.namedTensors())
+                : try LlamaModel(configuration: configuration, tensors: policy.namedTensors())
             let tokens: [Int32] = [1, 4, 7, 2, 9, 3, 3, 10, 0, 5]
             let before = try inferenceLogits(engine, tokens)
-            assertClose(try trainingLogits(policy, tokens), before, relative: 1e-5, "\(configuration.ropePairing)")
+            assertClose(try trainingLogits(policy, tokens), before, relative: 1e-5, "\(configuration.architecture) \(configuration.ropePairing)")
 
             let trainer = try GRPOTrainer(policy: policy, configuration: TrainerConfiguration(schedule: .constant(1e-2)))
             let sequences = [1.0, -1.0].enumerated().map { i, reward in

@@ -12,6 +12,16 @@ enum TinyModels {
                            rmsNormEpsilon: 1e-5, tiedEmbeddings: tied, attentionBias: bias)
     }
 
+    /// A tiny Gemma 3: layer 0 sliding-window (window 3, shorter than the test sequences), layer 1 global,
+    /// query_pre_attn_scalar 6 ≠ head dimension 4.
+    static func gemmaConfiguration(vocabulary: Int = 11) -> ModelConfiguration {
+        ModelConfiguration(architecture: .gemma3, vocabularySize: vocabulary, hiddenSize: 8, intermediateSize: 12,
+                           layerCount: 2, headCount: 4, keyValueHeadCount: 2, headDimension: 4, contextLength: 64,
+                           ropeTheta: 1_000_000, ropePairing: .halves, rmsNormEpsilon: 1e-6, tiedEmbeddings: true,
+                           attentionBias: false, slidingWindow: 3, slidingWindowPattern: 2, localRopeTheta: 10_000,
+                           queryPreAttentionScalar: 6)
+    }
+
     static func model(_ configuration: ModelConfiguration, seed: UInt64 = 42,
                       standardDeviation: Float = 0.4) throws -> TrainableTransformer {
         let model = try TrainableTransformer(configuration: configuration)

@@ -156,6 +156,68 @@ final class TrainingKernelGradientTests: XCTestCase {
         GradientCheck.assertMatches("swiglu dgate/dup", parameter: gateUp, analytic: dGateUp, loss: loss)
     }
 
+    func testGeGLUOnFusedGateUpRows() {
+        var generator = SeededGenerator(seed: 16)
+        let rows = 3, features = 5
+        let gateUp = GradientCheck.randomBuffer(rows * 2 * features, &generator, scale: 3)
+        let weights = GradientCheck.randomBuffer(rows * features, &generator)
+        let h = FloatBuffer(count: rows * features)
+        func loss() -> Double {
+            GeGLU.forward(out: h.pointer, gateUp: gateUp.pointer, rows: rows, features: features)
+            return GradientCheck.dot(h, weights)
+        }
+        let dGateUp = FloatBuffer(count: gateUp.count)
+        GeGLU.backward(dGateUp: dGateUp.pointer, dh: weights.pointer, gateUp: gateUp.pointer, rows: rows,
+                       features: features)
+        GradientCheck.assertMatches("geglu dgate/dup", parameter: gateUp, analytic: dGateUp, loss: loss)
+    }
+
+    /// Sliding-window attention (Gemma 3): gradients, the band (a key further back than the window changes
+    /// nothing), and the forward pass equal to the engine's windowed block attention.
+    func testSlidingWindowAttention() {
+        for (length, window) in [(9, 3), (Attention.causalBlockRows + 5, 40)] {
+            var generator = SeededGenerator(seed: 17)
+            let shape = Attention.CausalShape(length: length, heads: 4, keyValueHeads: 2, headDimension: 4, window: window)
+            let q = GradientCheck.randomBuffer(length * 16, &generator)
+            let k = GradientCheck.randomBuffer(length * 8, &generator)
+            let v = GradientCheck.randomBuffer(length * 8, &generator)
+            let weights = GradientCheck.randomBuffer(length * 16, &generator)
+            let out = FloatBuffer(count: length * 16), lse = FloatBuffer(count: 4 * length)
+            func loss() -> Double {
+                Attention.causalForward(out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
+                                        v: v.pointer, shape: shape)
+                return GradientCheck.dot(out, weights)
+            }
+            _ = loss()
+            let engine = FloatBuffer(count: length * 16)
+            for head in 0..<4 {
+                Attention.forwardBlock(out: engine.pointer + head * 4, outStride: 16, query: q.pointer + head * 4,
+                                       queryStride: 16, keys: UnsafeRawPointer(k.pointer + (head / 2) * 4),
+                                       values: UnsafeRawPointer(v.pointer + (head / 2) * 4), kvStride: 8, start: 0,
+                                       rows: length, headDimension: 4, window: window)
+            }
+            for i in 0..<(length * 16) { XCTAssertEqual(engine[i], out[i], accuracy: 1e-5, "engine vs training at \(i)") }
+            let dq = FloatBuffer(count: q.count), dk = FloatBuffer(count: k.count), dv = FloatBuffer(count: v.count)
+            Attention.causalBackward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dOut: weights.pointer,
+                                     out: out.pointer, logSumExp: lse.pointer, q: q.pointer, k: k.pointer,
+                                     v: v.pointer, shape: shape)
+            let sample = length > 20 ? Array(stride(from: 0, to: length * 8, by: 7)) : nil
+            GradientCheck.assertMatches("window attention dq T=\(length)", parameter: q, analytic: dq,
+                                        indices: sample.map { $0.map { $0 * 2 } }, loss: loss)
+            GradientCheck.assertMatches("window attention dk T=\(length)", parameter: k, analytic: dk, indices: sample,
+                                        loss: loss)
+            GradientCheck.assertMatches("window attention dv T=\(length)", parameter: v, analytic: dv, indices: sample,
+                                        loss: loss)
+            // Key row 0 is outside the window of every row from `window` on.
+            _ = loss()
+            let before = out.copy()
+            v[0] += 1
+            _ = loss()
+            for i in (window * 16)..<(length * 16) { XCTAssertEqual(out[i], before[i]) }
+            XCTAssertNotEqual(out[0], before[0])
+        }
+    }
+
     func testTokenLogProbabilityAndEntropyWithTemperature() {
         var generator = SeededGenerator(seed: 7)
         let rows = 3, vocabulary = 11

@@ -58,7 +58,7 @@ final class TrainingLoopTests: XCTestCase {
         return try LlamaModel(configuration: configuration, tensors: weights.namedTensors())
     }
 
-    private func logits(_ model: LlamaModel, _ tokens: [Int32]) throws -> [Float] {
+    private func logits(_ model: any InferenceModel, _ tokens: [Int32]) throws -> [Float] {
         let sequence = try model.makeSequence()
         defer { model.releaseSequence(sequence) }
         return try model.forward([ForwardStep(sequence: sequence, tokens: tokens, logitsForAllTokens: true)]).values

@@ -45,6 +45,14 @@ final class TransformerGradientTests: XCTestCase {
         _ = try checkModel(TinyModels.configuration(tied: true, bias: false, pairing: .adjacent))
     }
 
+    /// Gemma 3: q/k head norms, (1 + w) norms, post-norms, GeGLU, the sliding window (3 < both sequences), the
+    /// embedding scale and the query scalar, all through finite differences; recomputation gives the same gradients.
+    func testGemma3WithSlidingWindowAndPostNorms() throws {
+        let kept = try checkModel(TinyModels.gemmaConfiguration())
+        let recomputed = try checkModel(TinyModels.gemmaConfiguration(), policy: .recomputePerLayer)
+        XCTAssertEqual(kept.array(), recomputed.array())
+    }
+
     func testRecomputingActivationsGivesTheSameGradients() throws {
         let configuration = TinyModels.configuration()
         let kept = try checkModel(configuration, policy: .keepAll)

@@ -5,14 +5,14 @@ import Tokenizers
 
 /// A model ready to generate with: weights, the tokenizer and chat template from the same files, and a name.
 public final class LoadedModel {
-    public let model: LlamaModel
+    public let model: any TransformerModel
     public let tokenizer: BPETokenizer
     /// File name without extension, or the folder's name.
     public let name: String
     public let path: String
     private let chatTemplateResult: Result<ChatTemplate, ChatTemplateError>
 
-    public init(model: LlamaModel, tokenizer: BPETokenizer, name: String, path: String,
+    public init(model: any TransformerModel, tokenizer: BPETokenizer, name: String, path: String,
                 chatTemplate: Result<ChatTemplate, ChatTemplateError>) {
         self.model = model
         self.tokenizer = tokenizer

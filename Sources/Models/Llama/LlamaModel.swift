@@ -9,20 +9,18 @@ public final class LlamaModel: InferenceModel {
     /// Where the weights came from (file or folder), for messages.
     public let source: String
     private var weights: LlamaWeights
-    private var sequences: [SequenceID: SequenceCache] = [:]
-    private var nextSequenceNumber = 0
-    private let workspace = Workspace()
+    private var sequences = SequenceTable<SequenceCache>()
+    private let workspace = DecoderWorkspace()
 
     /// A model from f32 parameters keyed by Hugging Face name (see `TensorNameTable`); names and shapes are
     /// checked, and missing or unused tensors are reported by name.
     public init(configuration: ModelConfiguration, tensors: [String: NamedTensor], precision: WeightPrecision = .f32,
                 cacheFormat: KeyValueFormat? = nil, source: String = "tensors") throws {
         try configuration.validate(source: source)
-        try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
-                                     naming: { $0.name }, source: source)
-        for (name, tensor) in tensors where tensor.values.count != tensor.shape.reduce(1, *) {
-            throw ModelError.invalidConfiguration(source: source, detail: "tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
+        guard configuration.architecture != .gemma3 else {
+            throw ModelError.invalidConfiguration(source: source, detail: "Gemma 3 runs on Gemma3Model, not LlamaModel")
         }
+        try TensorNameTable.validate(tensors: tensors, configuration: configuration, source: source)
         self.configuration = configuration
         self.precision = precision
         self.source = source
@@ -36,7 +34,7 @@ public final class LlamaModel: InferenceModel {
     /// Replaces every parameter (e.g. after a training step). Refused while sequences hold keys and values
     /// computed with the old weights.
     public func replaceWeights(_ tensors: [String: NamedTensor]) throws {
-        guard sequences.isEmpty else { throw ModelError.sequencesStillCached(sequences.count) }
+        guard sequences.count == 0 else { throw ModelError.sequencesStillCached(sequences.count) }
         try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
                                      naming: { $0.name }, source: "replacement weights")
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
@@ -52,61 +50,26 @@ public final class LlamaModel: InferenceModel {
     // MARK: sequences
 
     public func makeSequence() throws -> SequenceID {
-        let id = SequenceID(nextSequenceNumber)
-        nextSequenceNumber += 1
-        sequences[id] = SequenceCache(layerCount: configuration.layerCount,
-                                      rowWidth: configuration.keyValueHeadCount * configuration.headDimension,
-                                      format: cacheFormat, capacity: min(64, configuration.contextLength))
-        return id
+        sequences.add(SequenceCache(layerCount: configuration.layerCount,
+                                    rowWidth: configuration.keyValueHeadCount * configuration.headDimension,
+                                    format: cacheFormat, capacity: min(64, configuration.contextLength)))
     }
 
-    public func forkSequence(_ source: SequenceID) throws -> SequenceID {
-        guard let cache = sequences[source] else { throw ModelError.unknownSequence(source) }
-        let id = SequenceID(nextSequenceNumber)
-        nextSequenceNumber += 1
-        sequences[id] = cache.copy()
-        return id
-    }
+    public func forkSequence(_ source: SequenceID) throws -> SequenceID { try sequences.fork(source) }
 
-    public func releaseSequence(_ sequence: SequenceID) { sequences[sequence] = nil }
+    public func releaseSequence(_ sequence: SequenceID) { sequences.release(sequence) }
 
-    public func length(of sequence: SequenceID) -> Int { sequences[sequence]?.length ?? 0 }
+    public func length(of sequence: SequenceID) -> Int { sequences.length(of: sequence) }
 
     // MARK: forward
 
     public func forward(_ steps: [ForwardStep]) throws -> LogitsBatch {
         let c = configuration
         // Validate everything before touching any cache, so a failed call changes nothing.
-        var caches: [SequenceCache] = []
-        var seen = Set<SequenceID>()
-        for step in steps {
-            guard let cache = sequences[step.sequence] else { throw ModelError.unknownSequence(step.sequence) }
-            guard seen.insert(step.sequence).inserted else { throw ModelError.duplicateSequence(step.sequence) }
-            guard !step.tokens.isEmpty else { throw ModelError.emptyStep(step.sequence) }
-            if let bad = step.tokens.first(where: { $0 < 0 || Int($0) >= c.vocabularySize }) {
-                throw ModelError.tokenOutOfRange(token: bad, vocabularySize: c.vocabularySize, sequence: step.sequence)
-            }
-            guard cache.length + step.tokens.count <= c.contextLength else {
-                throw ModelError.contextOverflow(sequence: step.sequence, cached: cache.length,
-                                                 adding: step.tokens.count, contextLength: c.contextLength)
-            }
-            caches.append(cache)
-        }
-
-        // Row r of the batch: which step it came from and its position in that sequence.
-        var tokens: [Int32] = [], positions: [Int] = [], rowStep: [Int] = []
-        var logitRows: [Int] = [], rowRanges: [Range<Int>] = [], stepRows: [Range<Int>] = []
-        for (index, step) in steps.enumerated() {
-            let start = caches[index].length
-            let firstRow = tokens.count
-            tokens += step.tokens
-            positions += (0..<step.tokens.count).map { start + $0 }
-            rowStep += Array(repeating: index, count: step.tokens.count)
-            stepRows.append(firstRow..<tokens.count)
-            let wanted = step.logitsForAllTokens ? firstRow..<tokens.count : (tokens.count - 1)..<tokens.count
-            rowRanges.append(logitRows.count..<(logitRows.count + wanted.count))
-            logitRows += wanted
-        }
+        let caches = try steps.map { try sequences.cache(of: $0.sequence) }
+        let plan = try ForwardPlan(steps: steps, cachedLengths: caches.map(\.length), configuration: c)
+        let (tokens, positions, rowStep, stepRows, logitRows, rowRanges) =
+            (plan.tokens, plan.positions, plan.rowStep, plan.stepRows, plan.logitRows, plan.rowRanges)
         for (index, step) in steps.enumerated() {
             caches[index].reserve(caches[index].length + step.tokens.count, limit: c.contextLength)
         }
@@ -182,70 +145,18 @@ extension LlamaModel {
     static let rowGrain = 8
     /// Steps with at least this many new tokens run attention as GEMMs per head; shorter ones row by row.
     static let blockAttentionMinimumRows = 4
-
     /// out: [T, Q] ← the q part of qkv: [T, Q + 2 KV] against each step's cache (keys/values already written).
     /// steps: the rows of each step (step i uses caches[i]); rowStep: [T] the step of each row; positions: [T].
     fileprivate func attention(layer l: Int, out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>,
                                steps: [Range<Int>], rowStep: [Int], positions: UnsafeBufferPointer<Int>,
                                caches: [SequenceCache]) {
         let c = configuration
-        let H = c.headCount, KVH = c.keyValueHeadCount, D = c.headDimension
-        let Q = H * D, KV = KVH * D, QKV = Q + 2 * KV, group = H / KVH
+        let shape = CachedAttention.Shape(heads: c.headCount, keyValueHeads: c.keyValueHeadCount, headDimension: c.headDimension)
         let blockSteps = steps.indices.filter { steps[$0].count >= Self.blockAttentionMinimumRows }
         let rowSteps = steps.indices.filter { steps[$0].count < Self.blockAttentionMinimumRows }
-        ComputePool.parallelFor(blockSteps.count * H) { jobs in
-            for job in jobs {
-                let step = blockSteps[job / H], h = job % H, rows = steps[step]
-                let cache = caches[step], kvOffset = (h / group) * D * cache.format.bytesPerElement
-                Attention.forwardBlock(out: out + rows.lowerBound * Q + h * D, outStride: Q,
-                                       query: qkv + rows.lowerBound * QKV + h * D, queryStride: QKV,
-                                       keys: cache.keys(l) + kvOffset, values: cache.values(l) + kvOffset,
-                                       format: cache.format, kvStride: KV, start: positions[rows.lowerBound],
-                                       rows: rows.count, headDimension: D)
-            }
-        }
-        let rows = rowSteps.flatMap { Array(steps[$0]) }
-        // Scratch for the longest row of this call, not the whole context: a context-sized block (128 KiB at 4 heads
-        // × 8192) reaches malloc's mmap threshold, and every task of every layer would map and fault it anew.
-        let longest = rows.map { positions[$0] + 1 }.max() ?? 1
-        ComputePool.parallelFor(rows.count * H, grain: 2) { items in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: Attention.scoreScratchCount(length: longest))
-            defer { scores.deallocate() }
-            var item = items.lowerBound
-            while item < items.upperBound {
-                let t = rows[item / H], firstHead = item % H
-                let lastHead = min(H, firstHead + (items.upperBound - item))
-                let cache = caches[rowStep[t]]
-                Attention.forwardRow(out: out + t * Q, query: qkv + t * QKV, keys: cache.keys(l), values: cache.values(l),
-                                     format: cache.format, length: positions[t] + 1, heads: H, keyValueHeads: KVH, headDimension: D,
-                                     scores: scores, heads: firstHead..<lastHead)
-                item += lastHead - firstHead
-            }
-        }
+        CachedAttention.blocks(shape, cacheLayer: l, out: out, qkv: qkv, steps: steps, which: blockSteps,
+                               positions: positions, caches: caches)
+        CachedAttention.rows(shape, cacheLayer: l, out: out, qkv: qkv, rows: rowSteps.flatMap { Array(steps[$0]) },
+                             rowStep: rowStep, caches: caches, length: { positions[$0] + 1 })
     }
-}
-
-/// Activation buffers of a forward call, kept between calls and grown to the largest batch seen.
-private final class Workspace {
-    private(set) var rows = 0
-    var residual: UnsafeMutablePointer<Float> = .allocate(capacity: 1)     // [T, C]
-    var normalized: UnsafeMutablePointer<Float> = .allocate(capacity: 1)   // [T, C]
-    var qkv: UnsafeMutablePointer<Float> = .allocate(capacity: 1)          // [T, Q + 2 KV]
-    var attention: UnsafeMutablePointer<Float> = .allocate(capacity: 1)    // [T, Q]
-    var gateUp: UnsafeMutablePointer<Float> = .allocate(capacity: 1)       // [T, 2 F]
-    var hidden: UnsafeMutablePointer<Float> = .allocate(capacity: 1)       // [T, F]
-
-    func reserve(rows T: Int, hidden C: Int, qkv QKV: Int, attention Q: Int, gateUp FF: Int) {
-        guard T > rows else { return }
-        for buffer in [residual, normalized, qkv, attention, gateUp, hidden] { buffer.deallocate() }
-        residual = .allocate(capacity: T * C)
-        normalized = .allocate(capacity: T * C)
-        qkv = .allocate(capacity: T * QKV)
-        attention = .allocate(capacity: T * Q)
-        gateUp = .allocate(capacity: T * FF)
-        hidden = .allocate(capacity: T * FF / 2)
-        rows = T
-    }
-
-    deinit { for buffer in [residual, normalized, qkv, attention, gateUp, hidden] { buffer.deallocate() } }
 }

@@ -21,12 +21,7 @@ struct LlamaWeights {
     /// Builds from f32 tensors keyed by Hugging Face name, already checked against `TensorNameTable`.
     init(configuration c: ModelConfiguration, tensors: [String: NamedTensor], precision: WeightPrecision) {
         func values(_ name: String) -> [Float] { tensors[name]!.values }
-        func matrix(_ names: [String]) -> WeightMatrix {
-            let parts = names.map { tensors[$0]! }
-            let columns = parts[0].shape[1]
-            return WeightMatrix(rows: parts.reduce(0) { $0 + $1.shape[0] }, columns: columns,
-                                values: parts.flatMap(\.values), precision: precision)
-        }
+        func matrix(_ names: [String]) -> WeightMatrix { FusedWeights.matrix(names, of: tensors, precision: precision) }
         embedding = values("model.embed_tokens.weight")
         finalNorm = values("model.norm.weight")
         head = matrix([c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"])
@@ -54,14 +49,7 @@ struct LlamaWeights {
             "model.norm.weight": NamedTensor(shape: [C], values: finalNorm),
         ]
         if !c.tiedEmbeddings { result["lm_head.weight"] = NamedTensor(shape: [c.vocabularySize, C], values: head.toFloat32()) }
-        /// Splits a fused row-major matrix (or bias) into consecutive row blocks.
-        func split(_ values: [Float], rows: [Int], columns: Int) -> [[Float]] {
-            var start = 0
-            return rows.map { count in
-                defer { start += count * columns }
-                return Array(values[start..<(start + count * columns)])
-            }
-        }
+        func split(_ values: [Float], rows: [Int], columns: Int) -> [[Float]] { FusedWeights.split(values, rows: rows, columns: columns) }
         for (l, layer) in layers.enumerated() {
             let p = "model.layers.\(l)."
             let qkv = split(layer.qkv.toFloat32(), rows: [Q, KV, KV], columns: C)

@@ -1,7 +1,7 @@
 import Foundation
 import Tensors
 
-/// Reads a Llama or Qwen2 model from a GGUF file: hyper-parameters from the `<arch>.*` metadata, tensors by
+/// Reads a Llama, Qwen2 or Gemma 3 model from a GGUF file: hyper-parameters from the `<arch>.*` metadata, tensors by
 /// their GGUF names (dequantized to f32), translated to Hugging Face names through `TensorNameTable`.
 public enum GGUFCheckpoint {
     public static func configuration(of gguf: GGUFFile) throws -> ModelConfiguration {
@@ -22,22 +22,34 @@ public enum GGUFCheckpoint {
             throw ModelError.missingTensors(["token_embd.weight"], source: gguf.path)
         }
         let vocabulary = try gguf.optionalInt(prefix + "vocab_size") ?? embedding.dimensions[1]
-        let configuration = ModelConfiguration(
+        let layers = try gguf.requiredInt(prefix + "block_count")
+        let headDimension = try gguf.optionalInt(prefix + "attention.key_length") ?? hidden / heads
+        var configuration = ModelConfiguration(
             architecture: architecture,
             vocabularySize: vocabulary,
             hiddenSize: hidden,
             intermediateSize: try gguf.requiredInt(prefix + "feed_forward_length"),
-            layerCount: try gguf.requiredInt(prefix + "block_count"),
+            layerCount: layers,
             headCount: heads,
             keyValueHeadCount: try gguf.optionalInt(prefix + "attention.head_count_kv") ?? heads,
-            headDimension: try gguf.optionalInt(prefix + "attention.key_length") ?? hidden / heads,
+            headDimension: headDimension,
             contextLength: try gguf.requiredInt(prefix + "context_length"),
             ropeTheta: try gguf.optionalDouble(prefix + "rope.freq_base") ?? 10_000,
-            // llama.cpp's converter permutes Llama q/k rows so adjacent pairs rotate; Qwen2 keeps the halves.
+            // llama.cpp's converter permutes Llama q/k rows so adjacent pairs rotate; Qwen2 and Gemma 3 (NeoX
+            // style) keep the halves.
             ropePairing: architecture == .llama ? .adjacent : .halves,
             rmsNormEpsilon: try gguf.optionalDouble(prefix + "attention.layer_norm_rms_epsilon") ?? 1e-5,
             tiedEmbeddings: gguf.tensorsByName["output.weight"] == nil,
             attentionBias: gguf.tensorsByName["blk.0.attn_q.bias"] != nil)
+        if architecture == .gemma3 {
+            // The facts llama.cpp hard-codes for gemma3 (llama-model.cpp): global attention on every sixth layer,
+            // RoPE base 10,000 on the others, and q scaled by 1/sqrt(head dimension), except for the 62-layer
+            // 27B, which Google trained with 1/sqrt(width / heads).
+            configuration.slidingWindow = try gguf.requiredInt(prefix + "attention.sliding_window")
+            configuration.slidingWindowPattern = 6
+            configuration.localRopeTheta = 10_000
+            configuration.queryPreAttentionScalar = Double(layers == 62 ? hidden / heads : headDimension)
+        }
         try configuration.validate(source: gguf.path)
         return configuration
     }
@@ -60,6 +72,12 @@ public enum GGUFCheckpoint {
                 throw ModelFormatError.malformed(path: gguf.path, detail: "tensor \(spec.ggufName): \(error)")
             }
             result[spec.name] = NamedTensor(shape: spec.shape, values: values)
+        }
+        if configuration.architecture == .gemma3 {
+            // llama.cpp's converter stores Gemma's RMSNorm weights as 1 + w; named tensors keep Hugging Face's w.
+            for spec in TensorNameTable.parameters(for: configuration) where TensorNameTable.isGemmaNorm(spec.name) {
+                result[spec.name]!.values = result[spec.name]!.values.map { $0 - 1 }
+            }
         }
         return result
     }
@@ -87,5 +105,13 @@ extension ModelConfiguration {
         }
         guard headDimension % 2 == 0 else { throw fail("head dimension \(headDimension) is odd; RoPE rotates pairs") }
         guard ropeTheta > 0, rmsNormEpsilon >= 0 else { throw fail("rope theta \(ropeTheta), RMSNorm epsilon \(rmsNormEpsilon)") }
+        if architecture == .gemma3 {
+            guard let window = slidingWindow, window > 0 else { throw fail("Gemma 3 needs a positive sliding window") }
+            guard let pattern = slidingWindowPattern, pattern > 0 else { throw fail("Gemma 3 needs a sliding-window layer pattern") }
+            guard (localRopeTheta ?? 0) > 0, (queryPreAttentionScalar ?? 1) > 0 else {
+                throw fail("local rope theta \(localRopeTheta ?? 0), query scalar \(queryPreAttentionScalar ?? 0)")
+            }
+            guard !attentionBias else { throw fail("Gemma 3 has no attention biases") }
+        }
     }
 }

@@ -5,7 +5,8 @@ import Tensors
 public enum ModelLoader {
     /// `path`: a `.gguf` file, or a folder with `config.json` and safetensors weights.
     /// `precision`: how the linear weights are stored for inference (f32 is exact).
-    public static func load(path: String, precision: WeightPrecision = .f32) throws -> LlamaModel {
+    /// Llama and Qwen2 load as `LlamaModel`, Gemma 3 as `Gemma3Model`.
+    public static func load(path: String, precision: WeightPrecision = .f32) throws -> any TransformerModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
@@ -19,6 +20,9 @@ public enum ModelLoader {
         let gguf = try GGUFFile(path: path)
         let configuration = try GGUFCheckpoint.configuration(of: gguf)
         let tensors = try GGUFCheckpoint.namedTensors(of: gguf, configuration: configuration)
+        if configuration.architecture == .gemma3 {
+            return try Gemma3Model(configuration: configuration, tensors: tensors, precision: precision, source: path)
+        }
         return try LlamaModel(configuration: configuration, tensors: tensors, precision: precision, source: path)
     }
 }

@@ -26,6 +26,27 @@ public enum TensorNameTable {
             func spec(_ hfName: String, _ ggufName: String, _ shape: [Int]) -> ParameterSpec {
                 ParameterSpec(name: hf + hfName, ggufName: gguf + ggufName, shape: shape)
             }
+            if c.architecture == .gemma3 {
+                // Gemma 3 normalizes q and k per head, and the outputs of attention and MLP before the residual
+                // adds: its `post_attention_layernorm` is llama.cpp's `post_attention_norm`, and the pre-MLP norm
+                // is `pre_feedforward_layernorm`.
+                specs += [
+                    spec("input_layernorm.weight", "attn_norm.weight", [C]),
+                    spec("self_attn.q_proj.weight", "attn_q.weight", [Q, C]),
+                    spec("self_attn.k_proj.weight", "attn_k.weight", [KV, C]),
+                    spec("self_attn.v_proj.weight", "attn_v.weight", [KV, C]),
+                    spec("self_attn.q_norm.weight", "attn_q_norm.weight", [c.headDimension]),
+                    spec("self_attn.k_norm.weight", "attn_k_norm.weight", [c.headDimension]),
+                    spec("self_attn.o_proj.weight", "attn_output.weight", [C, Q]),
+                    spec("post_attention_layernorm.weight", "post_attention_norm.weight", [C]),
+                    spec("pre_feedforward_layernorm.weight", "ffn_norm.weight", [C]),
+                    spec("mlp.gate_proj.weight", "ffn_gate.weight", [F, C]),
+                    spec("mlp.up_proj.weight", "ffn_up.weight", [F, C]),
+                    spec("mlp.down_proj.weight", "ffn_down.weight", [C, F]),
+                    spec("post_feedforward_layernorm.weight", "post_ffw_norm.weight", [C]),
+                ]
+                continue
+            }
             specs += [
                 spec("input_layernorm.weight", "attn_norm.weight", [C]),
                 spec("self_attn.q_proj.weight", "attn_q.weight", [Q, C]),
@@ -48,6 +69,9 @@ public enum TensorNameTable {
         return specs
     }
 
+    /// Gemma's RMSNorm scales by (1 + w): the norm weights whose Hugging Face value is w (llama.cpp stores 1 + w).
+    public static func isGemmaNorm(_ name: String) -> Bool { name.hasSuffix("norm.weight") }
+
     /// Checks that `available` (name → shape) holds exactly the parameters of `configuration`, each with its
     /// shape. `name` picks which naming the checkpoint uses. Missing and unused tensors are reported by name.
     public static func validate(available: [String: [Int]], configuration: ModelConfiguration,
@@ -61,5 +85,13 @@ public enum TensorNameTable {
         let expected = Set(specs.map(name))
         let unused = available.keys.filter { !expected.contains($0) }.sorted()
         if !unused.isEmpty { throw ModelError.unusedTensors(unused, source: source) }
+    }
+
+    /// `validate` for named f32 tensors, also checking that each holds as many values as its shape says.
+    public static func validate(tensors: [String: NamedTensor], configuration: ModelConfiguration, source: String) throws {
+        try validate(available: tensors.mapValues(\.shape), configuration: configuration, naming: { $0.name }, source: source)
+        for (name, tensor) in tensors where tensor.values.count != tensor.shape.reduce(1, *) {
+            throw ModelError.invalidConfiguration(source: source, detail: "tensor \(name) has \(tensor.values.count) values for shape \(tensor.shape)")
+        }
     }
 }

@@ -9,6 +9,9 @@ extension TrainableTransformer {
     /// Hugging Face rotates the halves of each head; weights in llama.cpp's adjacent-pair order get their q/k rows
     /// permuted back. A Qwen2 model without attention biases gets zero biases (Qwen2 always has them).
     public func exportHuggingFace(to directory: String, tokenizerFiles: [String] = []) throws {
+        guard configuration.architecture != .gemma3 else {
+            throw ModelError.invalidConfiguration(source: directory, detail: "exporting Gemma 3 as a Hugging Face folder is not implemented yet")
+        }
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {

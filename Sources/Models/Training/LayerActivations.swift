@@ -14,6 +14,8 @@ final class LayerActivations {
     let mlpReciprocalRMS: FloatBuffer     // [rows]
     let gateUp: FloatBuffer               // [rows, 2 · intermediate]: gate, then up
     let activated: FloatBuffer            // [rows, intermediate]
+    /// Gemma 3 only (see `Gemma3Training`).
+    let gemma: Gemma3LayerActivations?
 
     init(rows: Int, configuration c: ModelConfiguration) {
         let queryWidth = c.headCount * c.headDimension
@@ -30,6 +32,7 @@ final class LayerActivations {
         mlpReciprocalRMS = FloatBuffer(count: rows)
         gateUp = FloatBuffer(count: rows * 2 * c.intermediateSize)
         activated = FloatBuffer(count: rows * c.intermediateSize)
+        gemma = c.architecture == .gemma3 ? Gemma3LayerActivations(rows: rows, configuration: c) : nil
     }
 }
 
@@ -53,6 +56,8 @@ public final class ForwardPass {
     let finalReciprocalRMS: FloatBuffer
     /// RoPE rotation of every packed token (position within its own sequence).
     let rope: RoPE.Table
+    /// Gemma 3: the rotation of sliding-window layers (base `localRopeTheta`).
+    let localRope: RoPE.Table?
 
     init(batch: PackedSequences, policy: ActivationPolicy, configuration c: ModelConfiguration) {
         self.batch = batch
@@ -62,5 +67,8 @@ public final class ForwardPass {
         finalHidden = FloatBuffer(count: batch.count * c.hiddenSize)
         finalReciprocalRMS = FloatBuffer(count: batch.count)
         rope = RoPE.Table(positions: batch.positions.map(Int.init), headDimension: c.headDimension, theta: c.ropeTheta)
+        localRope = c.localRopeTheta.map {
+            RoPE.Table(positions: batch.positions.map(Int.init), headDimension: c.headDimension, theta: $0)
+        }
     }
 }

@@ -2,7 +2,7 @@ import Tensors
 
 extension TrainableTransformer {
     /// Every parameter as f32 under its Hugging Face name (tied models have no `lm_head.weight`): what
-    /// `LlamaModel(configuration:tensors:)` and `LlamaModel.replaceWeights` take.
+    /// the engines' `init(configuration:tensors:)` and `replaceWeights` take.
     public func namedTensors() -> [String: NamedTensor] {
         Dictionary(uniqueKeysWithValues: layout.entries.map {
             ($0.name, NamedTensor(shape: $0.shape, values: parameters.array(range: $0.range)))
@@ -26,12 +26,12 @@ extension TrainableTransformer {
     }
 
     /// Pushes the current parameters into an inference model (after an update, before the next rollout).
-    public func copyWeights(into model: LlamaModel) throws {
+    public func copyWeights(into model: any TransformerModel) throws {
         try model.replaceWeights(namedTensors())
     }
 
     /// A trainable model with the inference model's configuration and weights (f32; bf16 weights come widened).
-    public convenience init(from model: LlamaModel) throws {
+    public convenience init(from model: any TransformerModel) throws {
         try self.init(configuration: model.configuration)
         try load(model.namedTensors(), source: model.source)
     }

@@ -15,6 +15,9 @@ public struct ParameterLayout: Sendable, Equatable {
     public struct LayerOffsets: Sendable, Equatable {
         public var attentionNorm, query, key, value, output, mlpNorm, gateUp, down: Int
         public var queryBias, keyBias, valueBias: Int?
+        /// Gemma 3 only: per-head q and k norms and the norms of the attention and MLP outputs. (Its `mlpNorm` is
+        /// `pre_feedforward_layernorm`.)
+        public var queryNorm, keyNorm, postAttentionNorm, postMLPNorm: Int?
     }
 
     public let entries: [Entry]
@@ -54,6 +57,17 @@ public struct ParameterLayout: Sendable, Equatable {
         head = c.tiedEmbeddings ? embedding : offset("lm_head.weight")
         layers = (0..<c.layerCount).map { l in
             let p = "model.layers.\(l)."
+            if c.architecture == .gemma3 {
+                return LayerOffsets(
+                    attentionNorm: offset(p + "input_layernorm.weight"), query: offset(p + "self_attn.q_proj.weight"),
+                    key: offset(p + "self_attn.k_proj.weight"), value: offset(p + "self_attn.v_proj.weight"),
+                    output: offset(p + "self_attn.o_proj.weight"), mlpNorm: offset(p + "pre_feedforward_layernorm.weight"),
+                    gateUp: offset(p + "mlp.gate_proj.weight"), down: offset(p + "mlp.down_proj.weight"),
+                    queryBias: nil, keyBias: nil, valueBias: nil,
+                    queryNorm: offset(p + "self_attn.q_norm.weight"), keyNorm: offset(p + "self_attn.k_norm.weight"),
+                    postAttentionNorm: offset(p + "post_attention_layernorm.weight"),
+                    postMLPNorm: offset(p + "post_feedforward_layernorm.weight"))
+            }
             return LayerOffsets(
                 attentionNorm: offset(p + "input_layernorm.weight"), query: offset(p + "self_attn.q_proj.weight"),
                 key: offset(p + "self_attn.k_proj.weight"), value: offset(p + "self_attn.v_proj.weight"),

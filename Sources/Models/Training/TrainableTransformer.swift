@@ -16,8 +16,9 @@ public final class TrainableTransformer {
         self.configuration = configuration
         layout = ParameterLayout(configuration: configuration)
         parameters = FloatBuffer(count: layout.totalCount)
+        // Norms start as the identity: weight 1, or Gemma's w = 0 (it multiplies by 1 + w).
         for entry in layout.entries where entry.name.hasSuffix("layernorm.weight") || entry.name == "model.norm.weight" {
-            (parameters.pointer + entry.offset).update(repeating: 1, count: entry.count)
+            (parameters.pointer + entry.offset).update(repeating: normIdentity, count: entry.count)
         }
     }
 
@@ -39,7 +40,7 @@ public final class TrainableTransformer {
             } else if entry.name.hasSuffix(".bias") {
                 p.update(repeating: 0, count: entry.count)
             } else {
-                p.update(repeating: 1, count: entry.count)
+                p.update(repeating: normIdentity, count: entry.count)
             }
         }
     }
@@ -58,6 +59,18 @@ public final class TrainableTransformer {
         for token in batch.tokens where token < 0 || Int(token) >= configuration.vocabularySize {
             throw TrainingModelError.tokenOutOfRange(token: token, vocabularySize: configuration.vocabularySize)
         }
+    }
+
+    /// The norm weight that leaves its input unscaled: 1, or 0 for Gemma's (1 + w).
+    var normIdentity: Float { configuration.architecture == .gemma3 ? 0 : 1 }
+
+    /// The factor a norm multiplies by, from its `count` parameters at `offset`: the weights themselves, or
+    /// 1 + w for Gemma 3 (whose gradient is the gradient of w).
+    func normFactor(_ offset: Int, count: Int) -> FloatBuffer {
+        let factor = FloatBuffer(count: count)
+        let shift: Float = configuration.architecture == .gemma3 ? 1 : 0
+        for i in 0..<count { factor.pointer[i] = parameters.pointer[offset + i] + shift }
+        return factor
     }
 
     var ropePairing: RoPE.Pairing { configuration.ropePairing == .adjacent ? .adjacent : .halves }

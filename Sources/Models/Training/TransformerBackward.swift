@@ -9,8 +9,9 @@ extension TrainableTransformer {
         let rows = pass.batch.count
         let g = gradients.pointer
         var dHidden = FloatBuffer(count: rows * c.hiddenSize)
+        let finalNorm = normFactor(layout.finalNorm, count: c.hiddenSize)
         RMSNorm.backward(dx: dHidden.pointer, dWeight: g + layout.finalNorm, dy: dFinalHidden.pointer,
-                                x: pass.layerInputs[c.layerCount]!.pointer, weight: parameters.pointer + layout.finalNorm,
+                                x: pass.layerInputs[c.layerCount]!.pointer, weight: finalNorm.pointer,
                                 reciprocalRMS: pass.finalReciprocalRMS.pointer, rows: rows, channels: c.hiddenSize)
         pass.layerInputs[c.layerCount] = nil
         let inverseRoPE = pass.rope.inverse
@@ -23,11 +24,16 @@ extension TrainableTransformer {
                 activations = LayerActivations(rows: rows, configuration: c)
                 layerForward(l, pass: pass, activations: activations, output: FloatBuffer(count: rows * c.hiddenSize))
             }
-            dHidden = layerBackward(l, batch: pass.batch, input: input, activations: activations, dOutput: dHidden,
-                                    inverseRoPE: inverseRoPE)
+            if c.architecture == .gemma3 {
+                dHidden = gemmaLayerBackward(l, pass: pass, input: input, activations: activations, dOutput: dHidden)
+            } else {
+                dHidden = layerBackward(l, batch: pass.batch, input: input, activations: activations, dOutput: dHidden,
+                                        inverseRoPE: inverseRoPE)
+            }
             pass.layerActivations[l] = nil
             if l > 0 { pass.layerInputs[l] = nil }
         }
+        if c.architecture == .gemma3 { Gemma3Training.scaleEmbeddings(dHidden, configuration: c) }
         pass.batch.tokens.withUnsafeBufferPointer { tokens in
             Embedding.backward(dTable: g + layout.embedding, dOut: dHidden.pointer,
                                       tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)

@@ -13,20 +13,23 @@ extension TrainableTransformer {
             Embedding.forward(out: pass.layerInputs[0]!.pointer, table: w + layout.embedding,
                               tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)
         }
+        if c.architecture == .gemma3 { Gemma3Training.scaleEmbeddings(pass.layerInputs[0]!, configuration: c) }
         let scratch = policy == .keepAll ? nil : LayerActivations(rows: rows, configuration: c)
         for l in 0..<c.layerCount {
             let activations = scratch ?? LayerActivations(rows: rows, configuration: c)
             layerForward(l, pass: pass, activations: activations, output: pass.layerInputs[l + 1]!)
             if policy == .keepAll { pass.layerActivations[l] = activations }
         }
+        let finalNorm = normFactor(layout.finalNorm, count: c.hiddenSize)
         RMSNorm.forward(y: pass.finalHidden.pointer, reciprocalRMS: pass.finalReciprocalRMS.pointer,
-                        x: pass.layerInputs[c.layerCount]!.pointer, weight: w + layout.finalNorm, rows: rows,
+                        x: pass.layerInputs[c.layerCount]!.pointer, weight: finalNorm.pointer, rows: rows,
                         channels: c.hiddenSize, epsilon: Float(c.rmsNormEpsilon))
         return pass
     }
 
     // layerInputs[l]: [rows, hidden] → output: [rows, hidden]; activations filled for the backward pass
     func layerForward(_ l: Int, pass: ForwardPass, activations a: LayerActivations, output: FloatBuffer) {
+        if configuration.architecture == .gemma3 { return gemmaLayerForward(l, pass: pass, activations: a, output: output) }
         let c = configuration
         let o = layout.layers[l]
         let w = UnsafePointer(parameters.pointer)

@@ -19,13 +19,13 @@ public struct TrainingStepResult {
 ///
 /// Not thread-safe: one owner (the daemon's compute thread, the CLI's task) drives it.
 public final class TrainingLoop {
-    public let model: LlamaModel
+    public let model: any TransformerModel
     public let engine: RolloutEngine
     public private(set) var trainer: GRPOTrainer
     public private(set) var random: SeededGenerator
 
     /// A loop whose policy starts from `model`'s weights.
-    public convenience init(model: LlamaModel, tokenizer: Tokenizer, chatTemplate: ChatTemplate?,
+    public convenience init(model: any TransformerModel, tokenizer: Tokenizer, chatTemplate: ChatTemplate?,
                             executor: CodeExecutor, configuration: TrainerConfiguration, seed: UInt64,
                             decoderConfiguration: BatchDecoder.Configuration = BatchDecoder.Configuration()) throws {
         let trainer = try GRPOTrainer(policy: try TrainableTransformer(from: model), configuration: configuration)
@@ -34,7 +34,7 @@ public final class TrainingLoop {
                   model: model, trainer: trainer, random: SeededGenerator(seed: seed))
     }
 
-    init(engine: RolloutEngine, model: LlamaModel, trainer: GRPOTrainer, random: SeededGenerator) {
+    init(engine: RolloutEngine, model: any TransformerModel, trainer: GRPOTrainer, random: SeededGenerator) {
         self.engine = engine
         self.model = model
         self.trainer = trainer

@@ -59,18 +59,19 @@ public enum Attention {
 
     /// Many consecutive query rows of one sequence and one head, as two GEMMs per block of rows (prefill).
     /// out: [n, D] (row stride outStride) ← q: [n, D] (stride queryStride) attending to keys, values: [start + n, D]
-    /// (stride kvStride); query row i sits at position start + i and sees keys 0...start + i.
+    /// (stride kvStride); query row i sits at position start + i and sees keys 0...start + i, or only the last
+    /// `window` of them (sliding-window attention: keys start + i − window + 1 ... start + i).
     /// With f16 keys and values, rows 0..<start + n of the head are widened to f32 first (prefill: a small cost
     /// next to the GEMMs).
     public static func forwardBlock(out: UnsafeMutablePointer<Float>, outStride: Int,
                                     query q: UnsafePointer<Float>, queryStride: Int,
                                     keys: UnsafeRawPointer, values: UnsafeRawPointer, format: KeyValueFormat = .f32,
-                                    kvStride: Int, start: Int, rows n: Int, headDimension D: Int) {
+                                    kvStride: Int, start: Int, rows n: Int, headDimension D: Int, window: Int = .max) {
         switch format {
         case .f32:
             forwardBlock(out: out, outStride: outStride, query: q, queryStride: queryStride,
                          keys: keys.assumingMemoryBound(to: Float.self), values: values.assumingMemoryBound(to: Float.self),
-                         kvStride: kvStride, start: start, rows: n, headDimension: D)
+                         kvStride: kvStride, start: start, rows: n, headDimension: D, window: window)
         case .f16:
             let L = start + n
             // keys, values: [L, D] f32
@@ -81,7 +82,7 @@ public enum Attention {
                 format.load(values + j * kvStride * format.bytesPerElement, to: widened + (L + j) * D, count: D)
             }
             forwardBlock(out: out, outStride: outStride, query: q, queryStride: queryStride, keys: widened,
-                         values: widened + L * D, kvStride: D, start: start, rows: n, headDimension: D)
+                         values: widened + L * D, kvStride: D, start: start, rows: n, headDimension: D, window: window)
         }
     }
 
@@ -89,7 +90,7 @@ public enum Attention {
     static func forwardBlock(out: UnsafeMutablePointer<Float>, outStride: Int,
                              query q: UnsafePointer<Float>, queryStride: Int,
                              keys: UnsafePointer<Float>, values: UnsafePointer<Float>, kvStride: Int,
-                             start: Int, rows n: Int, headDimension D: Int) {
+                             start: Int, rows n: Int, headDimension D: Int, window: Int = .max) {
         let scale = Float(1.0 / Double(D).squareRoot())
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: min(n, queryBlock) * (start + n))
         defer { scores.deallocate() }
@@ -103,16 +104,18 @@ public enum Attention {
             for i in 0..<count {
                 let row = scores + i * L
                 let visible = start + first + i + 1
+                let oldest = max(0, visible - window)
                 var maximum = -Float.infinity
-                for j in 0..<visible { maximum = max(maximum, row[j]) }
+                for j in oldest..<visible { maximum = max(maximum, row[j]) }
                 var sum: Float = 0
-                for j in 0..<visible {
+                for j in oldest..<visible {
                     let e = expf(row[j] - maximum)
                     row[j] = e
                     sum += e
                 }
                 let inverse = 1 / sum
-                for j in 0..<visible { row[j] *= inverse }
+                for j in oldest..<visible { row[j] *= inverse }
+                for j in 0..<oldest { row[j] = 0 }
                 for j in visible..<L { row[j] = 0 }
             }
             // out[first..<first+count]: [count, D] = scores · values[0..<L]

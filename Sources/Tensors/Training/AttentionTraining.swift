@@ -16,12 +16,17 @@ extension Attention {
         public var heads: Int
         public var keyValueHeads: Int
         public var headDimension: Int
-        public init(length: Int, heads: Int, keyValueHeads: Int, headDimension: Int) {
+        /// Keys a row sees, its own included (Gemma 3's sliding window): row i attends to max(0, i − window + 1)...i.
+        public var window: Int
+        public init(length: Int, heads: Int, keyValueHeads: Int, headDimension: Int, window: Int = .max) {
             self.length = length
             self.heads = heads
             self.keyValueHeads = keyValueHeads
             self.headDimension = headDimension
+            self.window = window
         }
+        /// The first key row i sees.
+        func firstVisible(_ i: Int) -> Int { i >= window ? i - window + 1 : 0 }
         var queryStride: Int { heads * headDimension }
         var keyValueStride: Int { keyValueHeads * headDimension }
         var scale: Float { 1 / Float(headDimension).squareRoot() }
@@ -59,16 +64,18 @@ extension Attention {
             for r in 0..<rows {
                 let i = blockStart + r
                 let row = scores + r * columns
+                let first = shape.firstVisible(i)
                 var maximum = -Float.infinity
-                for j in 0...i { maximum = max(maximum, row[j]) }
+                for j in first...i { maximum = max(maximum, row[j]) }
                 var sum: Float = 0
-                for j in 0...i {
+                for j in first...i {
                     let e = expf(row[j] - maximum)
                     row[j] = e
                     sum += e
                 }
                 let inverse = 1 / sum
-                for j in 0...i { row[j] *= inverse }
+                for j in first...i { row[j] *= inverse }
+                for j in 0..<first { row[j] = 0 }
                 for j in (i + 1)..<columns { row[j] = 0 }
                 logSumExp[head * t + i] = maximum + logf(sum)
             }
@@ -123,7 +130,9 @@ extension Attention {
                 let i = blockStart + r
                 let row = probabilities + r * columns
                 let lse = logSumExp[head * t + i]
-                for j in 0...i { row[j] = expf(row[j] - lse) }
+                let first = shape.firstVisible(i)
+                for j in first...i { row[j] = expf(row[j] - lse) }
+                for j in 0..<first { row[j] = 0 }
                 for j in (i + 1)..<columns { row[j] = 0 }
             }
             // dP: [rows, columns] = dO[block] · V[0..<blockEnd]ᵀ
