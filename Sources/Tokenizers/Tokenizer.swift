@@ -1,5 +1,6 @@
 /// What generation, rollouts and the daemon need from a tokenizer. `BPETokenizer` is the implementation for
-/// byte-level BPE vocabularies (GPT-2 style: Llama 3, Qwen2, SmolLM2).
+/// byte-level BPE vocabularies (GPT-2 style: Llama 3, Qwen2, SmolLM2), `SentencePieceTokenizer` for scored
+/// SentencePiece ones (Gemma).
 public protocol Tokenizer: AnyObject, Sendable {
     var vocabularySize: Int { get }
     /// Text to ids. `parseSpecial`: special tokens written in the text (e.g. `<|im_start|>`) become their ids;
@@ -17,4 +18,10 @@ public protocol Tokenizer: AnyObject, Sendable {
     var addsBeginOfSequence: Bool { get }
     /// The id of a special token by its text, e.g. `<|im_end|>`.
     func specialTokenID(_ text: String) -> Int32?
+    /// The model's Jinja chat template text, when its files carry one; see `ChatTemplate(recognizing:)`.
+    var chatTemplateText: String? { get }
+}
+
+extension Tokenizer {
+    public var chatTemplateText: String? { nil }
 }

@@ -39,16 +39,16 @@ struct TokenizeCommand: ParsableCommand {
         print(ids.map { String(decoding: tokenizer.bytes(of: $0), as: UTF8.self).debugDescription }.joined(separator: " "))
     }
 
-    private func loadTokenizer() throws -> BPETokenizer {
+    private func loadTokenizer() throws -> any Tokenizer {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) else {
             throw ValidationError("no file or folder at \(model)")
         }
-        return isFolder.boolValue ? try BPETokenizer(huggingFaceFolder: model) : try GGUFFile(path: model).makeTokenizer()
+        return isFolder.boolValue ? try BPETokenizer(huggingFaceFolder: model) : try GGUFFile(path: model).makeAnyTokenizer()
     }
 
     /// Wall clock and this thread's CPU time: on a shared machine the CPU figure is the tokenizer's own speed.
-    private func measure(_ tokenizer: BPETokenizer, file: String) throws {
+    private func measure(_ tokenizer: any Tokenizer, file: String) throws {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         let megabytes = Double(text.utf8.count) / 1e6
         func now() -> (wall: Double, cpu: Double) {

@@ -6,13 +6,13 @@ import Tokenizers
 /// A model ready to generate with: weights, the tokenizer and chat template from the same files, and a name.
 public final class LoadedModel {
     public let model: any TransformerModel
-    public let tokenizer: BPETokenizer
+    public let tokenizer: any Tokenizer
     /// File name without extension, or the folder's name.
     public let name: String
     public let path: String
     private let chatTemplateResult: Result<ChatTemplate, ChatTemplateError>
 
-    public init(model: any TransformerModel, tokenizer: BPETokenizer, name: String, path: String,
+    public init(model: any TransformerModel, tokenizer: any Tokenizer, name: String, path: String,
                 chatTemplate: Result<ChatTemplate, ChatTemplateError>) {
         self.model = model
         self.tokenizer = tokenizer
@@ -21,19 +21,15 @@ public final class LoadedModel {
         chatTemplateResult = chatTemplate
     }
 
-    /// Opens a `.gguf` file (weights and tokenizer from one file) or a Hugging Face folder (`config.json`,
+    /// Opens a `.gguf` file (weights and tokenizer, byte-level BPE or SentencePiece, from one file) or a Hugging Face folder (`config.json`,
     /// safetensors, `tokenizer.json`, optional `tokenizer_config.json`).
     public static func load(path: String, precision: WeightPrecision = .f32) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
         }
-        let tokenizer: BPETokenizer
-        if isDirectory.boolValue {
-            tokenizer = try BPETokenizer(huggingFaceFolder: path)
-        } else {
-            tokenizer = try GGUFFile(path: path).makeTokenizer()
-        }
+        let tokenizer: any Tokenizer = isDirectory.boolValue
+            ? try BPETokenizer(huggingFaceFolder: path) : try GGUFFile(path: path).makeAnyTokenizer()
         let model = try ModelLoader.load(path: path, precision: precision)
         guard tokenizer.vocabularySize <= model.configuration.vocabularySize else {
             throw ModelFormatError.malformed(

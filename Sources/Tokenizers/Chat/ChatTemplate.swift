@@ -134,7 +134,7 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 }
 
-extension BPETokenizer {
+extension Tokenizer {
     /// The chat template recognised from the model's files: `ChatTemplateError.missing` when they carry none,
     /// `.unrecognized` when it is not a family we render.
     public func chatTemplate() throws -> ChatTemplate {
