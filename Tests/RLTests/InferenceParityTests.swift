@@ -53,6 +53,35 @@ final class InferenceParityTests: XCTestCase {
         }
     }
 
+    /// The trainer starts from the checkpoint's own weights whatever precision the rollouts run at: before, a bf16
+    /// or int8 inference model handed the trainer its rounded weights.
+    func testTrainerStartsFromTheSourceWeightsAtEveryInferencePrecision() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = ProcessInfo.processInfo.environment["TORL_MODEL"]
+            ?? root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            return XCTFail("the default model is missing at \(path) (set TORL_MODEL or run make setup)")
+        }
+        let exact = try TrainableTransformer(from: ModelLoader.load(path: path, precision: .f32)).parameters.array()
+        for precision in [WeightPrecision.bf16, .int8] {
+            let engine = try ModelLoader.load(path: path, precision: precision)
+            let rounded = engine.namedTensors()
+            let start = try TrainableTransformer(from: engine).parameters.array()
+            XCTAssertTrue(start.elementsEqual(exact) { $0.bitPattern == $1.bitPattern }, "\(precision)")
+            // The inference model's own weights are not those: the test would catch the rounded ones.
+            let layer = try XCTUnwrap(rounded["model.layers.0.self_attn.q_proj.weight"]).values
+            let policy = try TrainableTransformer(configuration: engine.configuration)
+            try policy.load(rounded, source: "rounded")
+            XCTAssertNotEqual(policy.parameters.array(), exact, "\(precision) rounds the weights")
+            XCTAssertFalse(layer.isEmpty)
+        }
+        // An in-memory model at reduced precision has no source to read the exact weights from: a clear error.
+        let tiny = try TinyModels.model(TinyModels.configuration())
+        let inMemory = try LlamaModel(configuration: tiny.configuration, tensors: tiny.namedTensors(), precision: .bf16)
+        XCTAssertThrowsError(try TrainableTransformer(from: inMemory))
+    }
+
     /// The default model: SmolLM2-135M (GGUF, dequantized to f32) through both forwards.
     func testSmolLM2TrainingLogitsMatchInference() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -30,9 +30,20 @@ extension TrainableTransformer {
         try model.replaceWeights(namedTensors())
     }
 
-    /// A trainable model with the inference model's configuration and weights (f32; bf16 weights come widened).
+    /// A trainable model with the inference model's configuration, starting from the checkpoint's own weights. An
+    /// f32 inference model holds them exactly; a bf16 or int8 one rounded them, so they are read again from its
+    /// source file or folder: the precision of the rollouts never changes what is trained.
     public convenience init(from model: any TransformerModel) throws {
         try self.init(configuration: model.configuration)
-        try load(model.namedTensors(), source: model.source)
+        if model.precision == .f32 {
+            try load(model.namedTensors(), source: model.source)
+            return
+        }
+        let source = try ModelLoader.sourceTensors(path: model.source)
+        guard source.configuration == model.configuration else {
+            throw TrainingModelError.invalidConfiguration(
+                "\(model.source) no longer holds the configuration the \(model.precision.rawValue) model was loaded with")
+        }
+        try load(source.tensors, source: model.source)
     }
 }
