@@ -113,8 +113,10 @@ final class Int8KernelTests: XCTestCase {
     /// report avx512_vnni.
     func testVNNIKernelIsBitIdenticalToPortable() throws {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        if flags.contains(" avx512_vnni") && flags.contains(" avx512bw") {
-            XCTAssertEqual(torl_kernels_use_avx512_vnni(), 1)
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
+            XCTAssertEqual(torl_kernels_use_avx512_vnni() != 0, path == .avx512 && flags.contains(" avx512_vnni"), "\(path)")
+            XCTAssertEqual(torl_kernels_use_avx_vnni() != 0, path == .avxvnni, "\(path)")
         }
         for (T, C, OC) in [(1, 576, 70), (2, 40, 64), (3, 33, 17), (7, 96, 81), (13, 200, 130)] {
             let x = pseudoRandom(T * C, seed: 21), w = pseudoRandom(OC * C, seed: 22)
