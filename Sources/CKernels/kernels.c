@@ -413,11 +413,13 @@ int torl_kernels_use_avx512_bf16(void) {
     return avx512_bf16_capable && torl_kernels_use_avx512();
 }
 
+#if TORL_HAVE_AVX2_PATH
 // The avxvnni path is the avx2 one with AVX-VNNI int8 code sums.
 static int use_avx2(void) {
     int path = torl_kernels_path();
     return path == TORL_KERNELS_AVX2 || path == TORL_KERNELS_AVX_VNNI;
 }
+#endif
 
 long torl_bf16_packed_count(long N, long K) { return ((N + 15) / 16) * ((K + 1) / 2) * 32; }
 

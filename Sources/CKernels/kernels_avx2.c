@@ -203,7 +203,7 @@ ATTR static void NAME(const int8_t *xq, long ldq, const float *xs, const float *
 DEFINE_Q8_BLOCK(q8_vnni_block_3, TORL_AVX2_VNNI, 3, 1)
 DEFINE_Q8_BLOCK(q8_vnni_block_1, TORL_AVX2_VNNI, 1, 1)
 #undef Q8_DPBUSD
-#define Q8_DPBUSD(s, w, x) (s)
+#define Q8_DPBUSD(s, w, x) ((void)(x), (s))
 DEFINE_Q8_BLOCK(q8_block_2, TORL_AVX2, 2, 0)
 DEFINE_Q8_BLOCK(q8_block_1, TORL_AVX2, 1, 0)
 #undef Q8_DPBUSD
