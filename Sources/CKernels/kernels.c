@@ -527,6 +527,13 @@ static inline float kv_element(const void *base, long index, int format) {
 
 void torl_attention_heads(const float *q, long G, const void *keys, const void *values, long L, long D, long stride,
                           int kv_format, float scale, float *out, float *scores) {
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) {
+        if (kv_format == TORL_KV_F16) torl_avx2_attention_f16(q, G, keys, values, L, D, stride, scale, out, scores);
+        else torl_avx2_attention_f32(q, G, keys, values, L, D, stride, scale, out, scores);
+        return;
+    }
+#endif
     for (long g0 = 0; g0 < G; g0 += TORL_ATTENTION_MAX_GROUP) {
         long heads = G - g0 < TORL_ATTENTION_MAX_GROUP ? G - g0 : TORL_ATTENTION_MAX_GROUP;
         const float *qg = q + g0 * D;

@@ -18,6 +18,12 @@ void torl_avx2_linear_bf16_packed(const uint16_t *x, long ldx, long T, long Kp, 
 void torl_avx2_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xsum, long T,
                          const uint8_t *packed, const float *steps, const float *minimums, long N, long p0, long p1,
                          float *y, long ldy, int acc, int vnni);
+/// Decode attention of G query heads sharing one key/value head (torl_attention_heads' arguments, the cache as f32
+/// or f16); scores: scratch of L floats.
+void torl_avx2_attention_f32(const float *q, long G, const float *keys, const float *values, long L, long D,
+                             long stride, float scale, float *out, float *scores);
+void torl_avx2_attention_f16(const float *q, long G, const uint16_t *keys, const uint16_t *values, long L, long D,
+                             long stride, float scale, float *out, float *scores);
 /// Convert the first n - n % 8 elements; return how many were converted (the caller finishes the tail).
 long torl_avx2_f32_to_f16(const float *src, uint16_t *dst, long n);
 long torl_avx2_f16_to_f32(const uint16_t *src, float *dst, long n);
