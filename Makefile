@@ -7,7 +7,7 @@ export OPENBLAS_CORETYPE ?= $(shell scripts/coretype.sh)
 RELEASE := -c release
 TORL := .build/release/torl
 
-.PHONY: setup build demo test test-clients bench clean
+.PHONY: setup build demo test test-kernel-paths test-clients bench clean
 
 setup:
 	@scripts/setup.sh
@@ -28,7 +28,22 @@ demo: build
 test: setup
 	$(SWIFT) build $(RELEASE) --build-tests -Xswiftc -enable-testing
 	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
+	$(MAKE) --no-print-directory test-kernel-paths
 	$(MAKE) --no-print-directory test-clients
+
+# The suite above runs on the best kernel path of this CPU (the kernel tests compare every path it has against the
+# portable one). CI machines differ in instruction sets, so the kernel and training tests run again with the portable
+# kernels forced, and the oracle and batch-invariance tests with the AVX2 kernels when the CPU has a better path too
+# (the portable f32 linears are scalar: the oracle tests alone take many minutes on them).
+KERNEL_TESTS := LayerKernelTests|Int8KernelTests|AttentionHeadSplitTests|LinearTests|RuntimeTests
+TRAINING_TESTS := GRPOTrainerTests|GRPOLossTests|TrainingKernelGradientTests|TransformerGradientTests|TrainingLoopTests
+MODEL_TESTS := SmolLM2OracleTests|BatchInvariantDecodeTests
+SWIFT_TEST := $(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
+test-kernel-paths:
+	TORL_KERNELS=portable $(SWIFT_TEST) --filter '$(KERNEL_TESTS)|$(TRAINING_TESTS)'
+	@if TORL_KERNELS=avx2 $(TORL) --help >/dev/null 2>&1 && grep -qwE 'avx512f|avx_vnni' /proc/cpuinfo; then \
+	    echo "TORL_KERNELS=avx2: $(MODEL_TESTS)"; TORL_KERNELS=avx2 $(SWIFT_TEST) --filter '$(MODEL_TESTS)'; \
+	else echo "test-kernel-paths: the model tests already ran on this CPU's only vector path"; fi
 
 test-clients:
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests

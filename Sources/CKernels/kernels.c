@@ -1,5 +1,8 @@
 #include "CKernels.h"
+#include "kernels_avx2.h"
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -189,10 +192,11 @@ TORL_AVX512 static inline void prefetch_row(const char *row, long bytes) {
 
 // G query heads that share one key/value head (grouped-query attention) against L cached rows: each cached row is
 // loaded (and widened, for f16) once for all G heads. Scores are independent per key (the out-of-order core
-// overlaps them); the weighted sum of values is accumulated in registers 64 dimensions at a time, over KU keys per
-// step so that there are at least 8 independent FMA chains. q, out: [G, D]; scores: scratch [G, L].
-// KVTYPE/LOADKV: the cache element type.
-#define DEFINE_ATTENTION_GROUP(NAME, KVTYPE, LOADKV, G, KU)                                                   \
+// overlaps them); the weighted sum of values is accumulated in registers 64 dimensions at a time, one chain per
+// head and 16 dimensions in key order. Every group size does exactly the same arithmetic per head, so a head's
+// output does not depend on which heads share its call (decode splits heads across tasks by batch size and thread
+// count: issue 11). q, out: [G, D]; scores: scratch [G, L]. KVTYPE/LOADKV: the cache element type.
+#define DEFINE_ATTENTION_GROUP(NAME, KVTYPE, LOADKV, G)                                                       \
 TORL_AVX512 static void NAME(const float *q, const KVTYPE *keys, const KVTYPE *values, long L, long D,        \
                              long stride, float scale, float *out, float *scores) {                           \
     for (long j = 0; j < L; j++) {                                                                            \
@@ -210,49 +214,37 @@ TORL_AVX512 static void NAME(const float *q, const KVTYPE *keys, const KVTYPE *v
     __m512 inverse[G];                                                                                        \
     for (int g = 0; g < G; g++) inverse[g] = _mm512_set1_ps(softmax_unnormalized_avx512(scores + g * L, L));  \
     for (long d0 = 0; d0 < D; d0 += 64) {                                                                     \
-        __m512 a[KU][G][4];                                                                                   \
+        __m512 a[G][4];                                                                                       \
         __mmask16 m[4];                                                                                       \
         for (int c = 0; c < 4; c++) {                                                                         \
             long d = d0 + 16 * c;                                                                             \
             m[c] = d >= D ? 0 : (D - d >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (D - d)) - 1);         \
-            for (int u = 0; u < KU; u++) for (int g = 0; g < G; g++) a[u][g][c] = _mm512_setzero_ps();        \
+            for (int g = 0; g < G; g++) a[g][c] = _mm512_setzero_ps();                                        \
         }                                                                                                     \
-        long j = 0;                                                                                           \
-        for (; j + KU <= L; j += KU)                                                                          \
-            for (int u = 0; u < KU; u++) {                                                                    \
-                const KVTYPE *v = values + (j + u) * stride + d0;                                             \
-                prefetch_row((const char *)(v + KV_PREFETCH_ROWS * stride), 64 * (long)sizeof(KVTYPE));       \
-                __m512 vv[4];                                                                                 \
-                for (int c = 0; c < 4; c++) vv[c] = LOADKV(v + 16 * c, m[c]);                                 \
-                for (int g = 0; g < G; g++) {                                                                 \
-                    __m512 p = _mm512_set1_ps(scores[g * L + j + u]);                                         \
-                    for (int c = 0; c < 4; c++) a[u][g][c] = _mm512_fmadd_ps(p, vv[c], a[u][g][c]);           \
-                }                                                                                             \
-            }                                                                                                 \
-        for (; j < L; j++) {                                                                                  \
+        for (long j = 0; j < L; j++) {                                                                        \
             const KVTYPE *v = values + j * stride + d0;                                                       \
+            prefetch_row((const char *)(v + KV_PREFETCH_ROWS * stride), 64 * (long)sizeof(KVTYPE));           \
+            __m512 vv[4];                                                                                     \
+            for (int c = 0; c < 4; c++) vv[c] = LOADKV(v + 16 * c, m[c]);                                     \
             for (int g = 0; g < G; g++) {                                                                     \
                 __m512 p = _mm512_set1_ps(scores[g * L + j]);                                                 \
-                for (int c = 0; c < 4; c++) a[0][g][c] = _mm512_fmadd_ps(p, LOADKV(v + 16 * c, m[c]), a[0][g][c]); \
+                for (int c = 0; c < 4; c++) a[g][c] = _mm512_fmadd_ps(p, vv[c], a[g][c]);                     \
             }                                                                                                 \
         }                                                                                                     \
         for (int g = 0; g < G; g++)                                                                           \
-            for (int c = 0; c < 4; c++) {                                                                     \
-                __m512 total = a[0][g][c];                                                                    \
-                for (int u = 1; u < KU; u++) total = _mm512_add_ps(total, a[u][g][c]);                        \
-                _mm512_mask_storeu_ps(out + g * D + d0 + 16 * c, m[c], _mm512_mul_ps(total, inverse[g]));     \
-            }                                                                                                 \
+            for (int c = 0; c < 4; c++)                                                                       \
+                _mm512_mask_storeu_ps(out + g * D + d0 + 16 * c, m[c], _mm512_mul_ps(a[g][c], inverse[g]));   \
     }                                                                                                         \
 }
 
-DEFINE_ATTENTION_GROUP(attention_1_f32_avx512, float, load_f32, 1, 2)
-DEFINE_ATTENTION_GROUP(attention_2_f32_avx512, float, load_f32, 2, 1)
-DEFINE_ATTENTION_GROUP(attention_3_f32_avx512, float, load_f32, 3, 1)
-DEFINE_ATTENTION_GROUP(attention_4_f32_avx512, float, load_f32, 4, 1)
-DEFINE_ATTENTION_GROUP(attention_1_f16_avx512, uint16_t, load_f16, 1, 2)
-DEFINE_ATTENTION_GROUP(attention_2_f16_avx512, uint16_t, load_f16, 2, 1)
-DEFINE_ATTENTION_GROUP(attention_3_f16_avx512, uint16_t, load_f16, 3, 1)
-DEFINE_ATTENTION_GROUP(attention_4_f16_avx512, uint16_t, load_f16, 4, 1)
+DEFINE_ATTENTION_GROUP(attention_1_f32_avx512, float, load_f32, 1)
+DEFINE_ATTENTION_GROUP(attention_2_f32_avx512, float, load_f32, 2)
+DEFINE_ATTENTION_GROUP(attention_3_f32_avx512, float, load_f32, 3)
+DEFINE_ATTENTION_GROUP(attention_4_f32_avx512, float, load_f32, 4)
+DEFINE_ATTENTION_GROUP(attention_1_f16_avx512, uint16_t, load_f16, 1)
+DEFINE_ATTENTION_GROUP(attention_2_f16_avx512, uint16_t, load_f16, 2)
+DEFINE_ATTENTION_GROUP(attention_3_f16_avx512, uint16_t, load_f16, 3)
+DEFINE_ATTENTION_GROUP(attention_4_f16_avx512, uint16_t, load_f16, 4)
 
 typedef void (*attention_group_f32)(const float *, const float *, const float *, long, long, long, float, float *, float *);
 typedef void (*attention_group_f16)(const float *, const uint16_t *, const uint16_t *, long, long, long, float, float *, float *);
@@ -349,26 +341,85 @@ static int detect_avx512_bf16(void) { return 0; }
 #endif
 
 // ---------------------------------------------------------------------------------------------------------------
-// Dispatch. The check is a cached integer; -1 means not yet detected (a benign race: every thread computes the
-// same answer).
+// Dispatch. The path is a cached integer; -1 means not yet chosen (a benign race: every thread computes the same
+// answer).
 
-static int avx512_state = -1;
-static int avx512_bf16_state = -1;
+static int kernel_path = -1;
+static int avx512_bf16_capable = -1;
 
-int torl_kernels_use_avx512(void) {
-    if (avx512_state < 0) avx512_state = detect_avx512();
-    return avx512_state;
+static const char *const path_names[TORL_KERNELS_PATH_COUNT] = {"portable", "avx2", "avxvnni", "avx512"};
+
+const char *torl_kernels_path_name(int path) {
+    return path >= 0 && path < TORL_KERNELS_PATH_COUNT ? path_names[path] : NULL;
 }
+
+int torl_kernels_path_named(const char *name) {
+    for (int path = 0; path < TORL_KERNELS_PATH_COUNT; path++)
+        if (name && strcmp(name, path_names[path]) == 0) return path;
+    return -1;
+}
+
+int torl_kernels_path_available(int path) {
+    switch (path) {
+    case TORL_KERNELS_PORTABLE: return 1;
+    case TORL_KERNELS_AVX2: return torl_avx2_detect();
+    case TORL_KERNELS_AVX_VNNI: return torl_avx_vnni_detect();
+    case TORL_KERNELS_AVX512: return detect_avx512();
+    default: return 0;
+    }
+}
+
+int torl_kernels_requested_path(void) {
+    const char *name = getenv("TORL_KERNELS");
+    if (!name || !*name) return -1;
+    int path = torl_kernels_path_named(name);
+    return path < 0 ? -2 : path;
+}
+
+static int choose_path(void) {
+    int requested = torl_kernels_requested_path();
+    if (requested == -1) {
+        for (int path = TORL_KERNELS_PATH_COUNT - 1; path > 0; path--)
+            if (torl_kernels_path_available(path)) return path;
+        return TORL_KERNELS_PORTABLE;
+    }
+    // Running other kernels than the ones asked for would make a comparison between paths silently wrong.
+    if (requested == -2) {
+        fprintf(stderr, "torl: TORL_KERNELS=%s names no kernel path (portable, avx2, avxvnni, avx512)\n", getenv("TORL_KERNELS"));
+        exit(2);
+    }
+    if (!torl_kernels_path_available(requested)) {
+        fprintf(stderr, "torl: TORL_KERNELS=%s: this CPU lacks the instructions of that kernel path\n", path_names[requested]);
+        exit(2);
+    }
+    return requested;
+}
+
+int torl_kernels_path(void) {
+    if (kernel_path < 0) kernel_path = choose_path();
+    return kernel_path;
+}
+
+int torl_kernels_select_path(int path) {
+    if (!torl_kernels_path_available(path)) return -1;
+    kernel_path = path;
+    return 0;
+}
+
+int torl_kernels_use_avx512(void) { return torl_kernels_path() == TORL_KERNELS_AVX512; }
 
 int torl_kernels_use_avx512_bf16(void) {
-    if (avx512_bf16_state < 0) avx512_bf16_state = torl_kernels_use_avx512() && detect_avx512_bf16();
-    return avx512_bf16_state;
+    if (avx512_bf16_capable < 0) avx512_bf16_capable = detect_avx512_bf16();
+    return avx512_bf16_capable && torl_kernels_use_avx512();
 }
 
-void torl_kernels_enable_avx512(int enabled) {
-    avx512_state = enabled ? detect_avx512() : 0;
-    avx512_bf16_state = enabled ? (avx512_state && detect_avx512_bf16()) : 0;
+#if TORL_HAVE_AVX2_PATH
+// The avxvnni path is the avx2 one with AVX-VNNI int8 code sums.
+static int use_avx2(void) {
+    int path = torl_kernels_path();
+    return path == TORL_KERNELS_AVX2 || path == TORL_KERNELS_AVX_VNNI;
 }
+#endif
 
 long torl_bf16_packed_count(long N, long K) { return ((N + 15) / 16) * ((K + 1) / 2) * 32; }
 
@@ -408,6 +459,9 @@ void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const 
         return;
     }
 #endif
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) { torl_avx2_linear_bf16_packed(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc); return; }
+#endif
     linear_bf16_packed_portable(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
 }
 
@@ -430,6 +484,9 @@ void torl_linear_f32_packed(const float *x, long ldx, long T, long K, const floa
         linear_f32_packed_avx512(x, ldx, T, K, packed, N, panel_begin, panel_end, y, ldy, acc);
         return;
     }
+#endif
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) { torl_avx2_linear_f32_packed(x, ldx, T, K, packed, N, panel_begin, panel_end, y, ldy, acc); return; }
 #endif
     linear_f32_packed_portable(x, ldx, T, K, packed, N, panel_begin, panel_end, y, ldy, acc);
 }
@@ -470,6 +527,13 @@ static inline float kv_element(const void *base, long index, int format) {
 
 void torl_attention_heads(const float *q, long G, const void *keys, const void *values, long L, long D, long stride,
                           int kv_format, float scale, float *out, float *scores) {
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) {
+        if (kv_format == TORL_KV_F16) torl_avx2_attention_f16(q, G, keys, values, L, D, stride, scale, out, scores);
+        else torl_avx2_attention_f32(q, G, keys, values, L, D, stride, scale, out, scores);
+        return;
+    }
+#endif
     for (long g0 = 0; g0 < G; g0 += TORL_ATTENTION_MAX_GROUP) {
         long heads = G - g0 < TORL_ATTENTION_MAX_GROUP ? G - g0 : TORL_ATTENTION_MAX_GROUP;
         const float *qg = q + g0 * D;
@@ -508,14 +572,22 @@ void torl_f32_to_f16(const float *src, uint16_t *dst, long n) {
 #if TORL_HAVE_AVX512_PATH
     if (torl_kernels_use_avx512()) { f32_to_f16_avx512(src, dst, n); return; }
 #endif
-    for (long i = 0; i < n; i++) dst[i] = f32_to_f16_bits(src[i]);
+    long i = 0;
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) i = torl_avx2_f32_to_f16(src, dst, n);
+#endif
+    for (; i < n; i++) dst[i] = f32_to_f16_bits(src[i]);
 }
 
 void torl_f16_to_f32(const uint16_t *src, float *dst, long n) {
 #if TORL_HAVE_AVX512_PATH
     if (torl_kernels_use_avx512()) { f16_to_f32_avx512(src, dst, n); return; }
 #endif
-    for (long i = 0; i < n; i++) dst[i] = f16_bits_to_f32(src[i]);
+    long i = 0;
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) i = torl_avx2_f16_to_f32(src, dst, n);
+#endif
+    for (; i < n; i++) dst[i] = f16_bits_to_f32(src[i]);
 }
 
 void torl_rmsnorm(const float *x, const float *weight, float *out, long T, long C, float epsilon) {

@@ -8,6 +8,7 @@
 // Non-finite values propagate as in f32: a weight block or an activation block holding NaN or ±inf gets a NaN
 // step (scale) and zero codes, so every output it touches is NaN rather than a finite guess.
 #include "CKernels.h"
+#include "kernels_avx2.h"
 #include <math.h>
 #include <string.h>
 
@@ -264,6 +265,8 @@ int torl_kernels_use_avx512_vnni(void) {
     return vnni_capable && torl_kernels_use_avx512();
 }
 
+int torl_kernels_use_avx_vnni(void) { return torl_kernels_path() == TORL_KERNELS_AVX_VNNI; }
+
 void torl_quantize_q8(const float *x, long T, long K, long ldx, int8_t *xq, long ldq, float *xs, float *xsum) {
 #if TORL_HAVE_VNNI_PATH
     if (torl_kernels_use_avx512_vnni()) { quantize_q8_avx512(x, T, K, ldx, xq, ldq, xs, xsum); return; }
@@ -277,6 +280,13 @@ void torl_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xs
 #if TORL_HAVE_VNNI_PATH
     if (torl_kernels_use_avx512_vnni()) {
         linear_q8_avx512(xq, ldq, xs, xsum, T, packed, steps, minimums, N, panel_begin, panel_end, y, ldy, acc);
+        return;
+    }
+#endif
+#if TORL_HAVE_AVX2_PATH
+    if (torl_kernels_path() == TORL_KERNELS_AVX2 || torl_kernels_path() == TORL_KERNELS_AVX_VNNI) {
+        torl_avx2_linear_q8(xq, ldq, xs, xsum, T, packed, steps, minimums, N, panel_begin, panel_end, y, ldy, acc,
+                            torl_kernels_use_avx_vnni());
         return;
     }
 #endif

@@ -67,7 +67,7 @@ struct ModelBenchCommand: ParsableCommand {
             "blas_threads": BLASEnvironment.blasThreadCount,
             "openblas_coretype": BLASEnvironment.coreTypeInEffect ?? "unset",
             "openblas_kernel": BLASEnvironment.blasCoreName,
-            "avx512_kernels": EngineBenchmark.usesAVX512,
+            "kernels": KernelInfo.summary,
             "runs": runs,
         ]
         let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
@@ -78,8 +78,6 @@ struct ModelBenchCommand: ParsableCommand {
 /// Timed workloads on one model. Token ids are fixed pseudo-random values, so runs are comparable.
 struct EngineBenchmark {
     let model: any TransformerModel
-
-    static var usesAVX512: Bool { KernelInfo.usesAVX512 }
 
     func tokens(_ count: Int, seed: UInt64) -> [Int32] {
         var state = seed &* 6364136223846793005 &+ 1442695040888963407

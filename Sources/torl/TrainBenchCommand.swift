@@ -83,6 +83,7 @@ struct TrainBenchCommand: ParsableCommand {
             "blas_threads": BLASEnvironment.blasThreadCount,
             "openblas_coretype": BLASEnvironment.coreTypeInEffect ?? "unset",
             "openblas_kernel": BLASEnvironment.blasCoreName,
+            "kernels": KernelInfo.summary,
             "parameters": trainable.layout.totalCount,
             "gemm_peak_gflops": peak.wall / 1e9,
             "gemm_peak_gflops_per_cpu_second": peak.perCPUSecond / 1e9,

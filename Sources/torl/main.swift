@@ -5,6 +5,14 @@ import Tensors
 // OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main: set it from the CPU and re-exec when unset.
 BLASEnvironment.reexecIfNeeded()
 
+// A TORL_KERNELS value this CPU cannot honour is an error before any kernel runs (never a silent fallback).
+do {
+    try KernelInfo.checkRequestedPath()
+} catch {
+    FileHandle.standardError.write(Data("torl: \(error)\n".utf8))
+    exit(2)
+}
+
 // A parent may start us with signals blocked; every thread inherits the main thread's mask, and the daemon
 // relies on SIGCHLD (sandbox workers), SIGTERM and SIGINT (graceful stop) reaching its event loops.
 var noSignalsBlocked = sigset_t()

@@ -28,7 +28,7 @@ struct Int8Activations {
 }
 
 final class Int8KernelTests: XCTestCase {
-    override func tearDown() { KernelInfo.enableAVX512(true) }
+    override func tearDown() { restoreDefaultKernelPath() }
 
     /// Weights made like a Q4_1 tensor (each block of 32: minimum + step · q, q in 0...15 with both ends used)
     /// come back from the 8-bit codes to within float rounding: the 8-bit step is the 4-bit step / 17.
@@ -76,13 +76,15 @@ final class Int8KernelTests: XCTestCase {
         x[2 * 70 + 6] = 1.25
         x[2 * 70 + 7] = -0.75                        // → -1.5 → -2 (even)
         var results = [Int8Activations]()
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
             results.append(Int8Activations(x, rows: 3, columns: 70))
         }
-        XCTAssertEqual(results[0].codes, results[1].codes)
-        XCTAssertEqual(results[0].scales, results[1].scales)
-        XCTAssertEqual(results[0].scaledSums, results[1].scaledSums)
+        for other in results.dropFirst() {
+            XCTAssertEqual(results[0].codes, other.codes)
+            XCTAssertEqual(results[0].scales, other.scales)
+            XCTAssertEqual(results[0].scaledSums, other.scaledSums)
+        }
         let q = results[0]
         XCTAssertEqual(q.stride, 96)
         XCTAssertEqual(q.scales[1 * 3 + 1], 0)
@@ -106,24 +108,27 @@ final class Int8KernelTests: XCTestCase {
         }
     }
 
-    /// The VNNI kernel and the portable one give bit-identical outputs (same exact code sums, same f32 order), for
-    /// every tile shape and ragged edges; the kernel is in use on CPUs that report avx512_vnni.
+    /// Every int8 kernel (AVX-512 VNNI, AVX-VNNI, AVX2 vpmaddwd) and the portable one give bit-identical outputs (same
+    /// exact code sums, same f32 order), for every tile shape and ragged edges; the kernel is in use on CPUs that
+    /// report avx512_vnni.
     func testVNNIKernelIsBitIdenticalToPortable() throws {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        if flags.contains(" avx512_vnni") && flags.contains(" avx512bw") {
-            XCTAssertEqual(torl_kernels_use_avx512_vnni(), 1)
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
+            XCTAssertEqual(torl_kernels_use_avx512_vnni() != 0, path == .avx512 && flags.contains(" avx512_vnni"), "\(path)")
+            XCTAssertEqual(torl_kernels_use_avx_vnni() != 0, path == .avxvnni, "\(path)")
         }
         for (T, C, OC) in [(1, 576, 70), (2, 40, 64), (3, 33, 17), (7, 96, 81), (13, 200, 130)] {
             let x = pseudoRandom(T * C, seed: 21), w = pseudoRandom(OC * C, seed: 22)
             let weight = WeightMatrix(rows: OC, columns: C, values: w, precision: .int8)
             var outputs = [[Float]]()
-            for avx512 in [true, false] {
-                KernelInfo.enableAVX512(avx512)
+            for path in KernelInfo.availablePaths {
+                useKernelPath(path)
                 var y = [Float](repeating: 0.5, count: T * OC)
                 Linear.forward(out: &y, inp: x, weight: weight, bias: nil, rows: T, accumulate: true)
                 outputs.append(y)
             }
-            XCTAssertEqual(outputs[0], outputs[1], "T=\(T) C=\(C) OC=\(OC)")
+            for (path, y) in zip(KernelInfo.availablePaths, outputs) { XCTAssertEqual(y, outputs[0], "T=\(T) C=\(C) OC=\(OC) path=\(path)") }
         }
     }
 
@@ -145,13 +150,15 @@ final class Int8KernelTests: XCTestCase {
         x[2 * 64 + 50] = -.infinity
         for k in 0..<32 { x[3 * 64 + k] = 1e-38 * Float(k % 3) }   // row 3, block 0: below 127 / FLT_MAX
         var quantized = [Int8Activations]()
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
             quantized.append(Int8Activations(x, rows: 4, columns: 64))
         }
-        XCTAssertEqual(quantized[0].codes, quantized[1].codes)
-        XCTAssertEqual(quantized[0].scales.map(\.bitPattern), quantized[1].scales.map(\.bitPattern))
-        XCTAssertEqual(quantized[0].scaledSums.map(\.bitPattern), quantized[1].scaledSums.map(\.bitPattern))
+        for other in quantized.dropFirst() {
+            XCTAssertEqual(quantized[0].codes, other.codes)
+            XCTAssertEqual(quantized[0].scales.map(\.bitPattern), other.scales.map(\.bitPattern))
+            XCTAssertEqual(quantized[0].scaledSums.map(\.bitPattern), other.scaledSums.map(\.bitPattern))
+        }
         XCTAssertEqual(Array(quantized[0].codes[(3 * 64)..<(3 * 64 + 32)]), [Int8](repeating: 0, count: 32))
         XCTAssertTrue(quantized[0].scales[2].isNaN && quantized[0].scales[5].isNaN)
 

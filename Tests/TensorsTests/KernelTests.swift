@@ -23,10 +23,10 @@ final class LinearTests: XCTestCase {
     }
 
     func testAllPathsMatchReferenceForOddShapes() {
-        defer { KernelInfo.enableAVX512(true) }
-        let variants = [true, false].flatMap { avx512 in WeightPrecision.allCases.map { (avx512, $0) } }
-        for (avx512, precision) in variants {
-            KernelInfo.enableAVX512(avx512)
+        defer { restoreDefaultKernelPath() }
+        let variants = KernelInfo.availablePaths.flatMap { path in WeightPrecision.allCases.map { (path, $0) } }
+        for (path, precision) in variants {
+            useKernelPath(path)
             // Shapes reach every register block: 4 panels × 6/4/2/1 tokens, single panels × 6/1 tokens, ragged edges.
             for (T, C, OC) in [(1, 37, 7), (1, 37, 70), (2, 64, 65), (3, 64, 33), (5, 16, 4), (17, 70, 19), (70, 33, 130)] {
                 let x = pseudoRandom(T * C, seed: 1), rawW = pseudoRandom(OC * C, seed: 2), bias = pseudoRandom(OC, seed: 3)
@@ -43,7 +43,7 @@ final class LinearTests: XCTestCase {
                 var y = [Float](repeating: 0, count: T * OC)
                 Linear.forward(out: &y, inp: x, weight: stored, bias: bias, rows: T)
                 let expected = reference(x: xUsed, w: w, bias: bias, T: T, C: C, OC: OC)
-                XCTAssertLessThanOrEqual(zip(y, expected).map { abs($0 - $1) }.max()!, 1e-4, "\(precision) T=\(T) C=\(C) OC=\(OC) avx512=\(avx512)")
+                XCTAssertLessThanOrEqual(zip(y, expected).map { abs($0 - $1) }.max()!, 1e-4, "\(precision) T=\(T) C=\(C) OC=\(OC) path=\(path)")
                 // accumulate adds to what is there
                 var accumulated = [Float](repeating: 1, count: T * OC)
                 Linear.forward(out: &accumulated, inp: x, weight: stored, bias: nil, rows: T, accumulate: true)
@@ -54,27 +54,29 @@ final class LinearTests: XCTestCase {
     }
 
     /// A token's output does not depend on the batch it runs in (each output is one fixed sequence of operations),
-    /// for every precision; f32 and int8 also give the same bits on the AVX-512 and portable paths (bf16's
-    /// `vdpbf16ps` rounds its pair sums differently from a scalar loop).
+    /// for every precision and path; every path gives the portable bits except bf16 on AVX-512 (`vdpbf16ps` rounds
+    /// its pair sums differently from a scalar loop; the AVX2 path widens and rounds as the portable one).
     func testOutputsDoNotDependOnBatchOrPath() {
-        defer { KernelInfo.enableAVX512(true) }
+        defer { restoreDefaultKernelPath() }
         let C = 160, OC = 100, T = 8
         let x = pseudoRandom(T * C, seed: 32)
         for precision in WeightPrecision.allCases {
             let weight = WeightMatrix(rows: OC, columns: C, values: pseudoRandom(OC * C, seed: 31), precision: precision)
             var byPath = [[Float]]()
-            for avx512 in [true, false] {
-                KernelInfo.enableAVX512(avx512)
+            for path in KernelInfo.availablePaths {
+                useKernelPath(path)
                 var all = [Float](repeating: 0, count: T * OC)
                 Linear.forward(out: &all, inp: x, weight: weight, bias: nil, rows: T)
                 for t in 0..<T {
                     var single = [Float](repeating: 0, count: OC)
                     Linear.forward(out: &single, inp: Array(x[(t * C)..<((t + 1) * C)]), weight: weight, bias: nil, rows: 1)
-                    XCTAssertEqual(single, Array(all[(t * OC)..<((t + 1) * OC)]), "\(precision) token \(t) avx512=\(avx512)")
+                    XCTAssertEqual(single, Array(all[(t * OC)..<((t + 1) * OC)]), "\(precision) token \(t) path=\(path)")
                 }
                 byPath.append(all)
             }
-            if precision != .bf16 { XCTAssertEqual(byPath[0], byPath[1], "\(precision): AVX-512 and portable") }
+            for (path, all) in zip(KernelInfo.availablePaths, byPath) where precision != .bf16 || path != .avx512 {
+                XCTAssertEqual(all, byPath[0], "\(precision): \(path) and portable")
+            }
         }
     }
 
@@ -125,16 +127,16 @@ final class LayerKernelTests: XCTestCase {
     }
 
     func testSwiGLUAcrossTheRangeInBothImplementations() {
-        defer { KernelInfo.enableAVX512(true) }
+        defer { restoreDefaultKernelPath() }
         let F = 601  // not a multiple of 16: exercises the masked tail
         let gate = (0..<F).map { Float($0 - 300) / 10 }, up = pseudoRandom(F, seed: 11)
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
             var y = [Float](repeating: 0, count: F)
             SwiGLU.forward(out: &y, gateUp: gate + up, rows: 1, features: F)
             for f in 0..<F {
                 let g = Double(gate[f]), expected = g / (1 + exp(-g)) * Double(up[f])
-                XCTAssertEqual(Double(y[f]), expected, accuracy: 1e-6 * max(1, abs(expected)), "g = \(g), avx512 = \(avx512)")
+                XCTAssertEqual(Double(y[f]), expected, accuracy: 1e-6 * max(1, abs(expected)), "g = \(g), path = \(path)")
             }
         }
     }
@@ -201,9 +203,9 @@ final class LayerKernelTests: XCTestCase {
                 for d in 0..<D { expected[i * Q + h * D + d] = out[d] }
             }
         }
-        defer { KernelInfo.enableAVX512(true) }
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
+        defer { restoreDefaultKernelPath() }
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
             var rowWise = [Float](repeating: 0, count: n * Q)
             var scores = [Float](repeating: 0, count: Attention.scoreScratchCount(length: L))
             // Head ranges as the model's parallel tasks cut them: here after the first head, inside a group.
@@ -218,7 +220,7 @@ final class LayerKernelTests: XCTestCase {
                     }
                 }
             }
-            XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "\(format), avx512 = \(avx512)")
+            XCTAssertLessThanOrEqual(zip(rowWise, expected).map { abs($0 - $1) }.max()!, 1e-5, "\(format), path = \(path)")
         }
         var blockWise = [Float](repeating: 0, count: n * Q)
         for h in 0..<H {
@@ -247,7 +249,7 @@ final class LayerKernelTests: XCTestCase {
     }
 
     func testHalfConversionRoundsToNearestEvenInBothImplementations() {
-        defer { KernelInfo.enableAVX512(true) }
+        defer { restoreDefaultKernelPath() }
         // 1 + 2^-11 is halfway between 1 and the next half (1 + 2^-10): ties go to the even mantissa (1);
         // 1 + 3·2^-11 goes up to 1 + 2^-9. 65519 rounds to 65504 (the largest half), 65520 to infinity.
         // 2^-24 is the smallest subnormal, 2^-25 ties to 0 and 3·2^-25 to 2·2^-24.
@@ -255,14 +257,14 @@ final class LayerKernelTests: XCTestCase {
                                0x1p-14, .infinity]
         let expected: [UInt16] = [0x3C00, 0x3C00, 0x3C02, 0xC100, 0x7BFF, 0x7C00, 0xFC00, 0x0001, 0x0000, 0x0002,
                                   0x0400, 0x7C00]
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
-            XCTAssertEqual(halfBits(values), expected, "avx512 = \(avx512)")
-            XCTAssertTrue(Half.float(fromBits: Half.bits(from: .nan)).isNaN, "avx512 = \(avx512)")
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
+            XCTAssertEqual(halfBits(values), expected, "path = \(path)")
+            XCTAssertTrue(Half.float(fromBits: Half.bits(from: .nan)).isNaN, "path = \(path)")
             // Widening is exact: every finite half comes back to the value it encodes.
             for h in stride(from: 0, through: 0x7BFF, by: 37) {
                 let value = Half.float(fromBits: UInt16(h))
-                XCTAssertEqual(Half.bits(from: value), UInt16(h), "half \(h), avx512 = \(avx512)")
+                XCTAssertEqual(Half.bits(from: value), UInt16(h), "half \(h), path = \(path)")
             }
             XCTAssertEqual(Half.float(fromBits: 0x0001), 0x1p-24)
             XCTAssertEqual(Half.float(fromBits: 0xFC00), -.infinity)
@@ -279,33 +281,33 @@ final class LayerKernelTests: XCTestCase {
     }
 
     func testRMSNormInBothImplementationsAgainstDouble() {
-        defer { KernelInfo.enableAVX512(true) }
+        defer { restoreDefaultKernelPath() }
         let T = 3, C = 37  // a masked tail
         let x = pseudoRandom(T * C, seed: 21).map { $0 * 30 }, weight = pseudoRandom(C, seed: 22)
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
             var y = [Float](repeating: 0, count: T * C)
             RMSNorm.forward(out: &y, inp: x, weight: weight, rows: T, channels: C, epsilon: 1e-5)
             for t in 0..<T {
                 let row = x[(t * C)..<((t + 1) * C)].map(Double.init)
                 let scale = 1 / (row.reduce(0) { $0 + $1 * $1 } / Double(C) + 1e-5).squareRoot()
                 for c in 0..<C {
-                    XCTAssertEqual(Double(y[t * C + c]), row[c] * scale * Double(weight[c]), accuracy: 1e-6, "avx512 = \(avx512)")
+                    XCTAssertEqual(Double(y[t * C + c]), row[c] * scale * Double(weight[c]), accuracy: 1e-6, "path = \(path)")
                 }
             }
         }
     }
 
     func testArgmaxTakesTheFirstMaximumAndSkipsNaN() {
-        defer { KernelInfo.enableAVX512(true) }
+        defer { restoreDefaultKernelPath() }
         var values = pseudoRandom(1000, seed: 31)
         values[17] = 5
         values[700] = 5  // a tie in another lane: the first wins
         values[3] = .nan
         values[999] = .nan
-        for avx512 in [true, false] {
-            KernelInfo.enableAVX512(avx512)
-            XCTAssertEqual(values.withUnsafeBufferPointer { Argmax.index($0) }, 17, "avx512 = \(avx512)")
+        for path in KernelInfo.availablePaths {
+            useKernelPath(path)
+            XCTAssertEqual(values.withUnsafeBufferPointer { Argmax.index($0) }, 17, "path = \(path)")
             XCTAssertEqual([Float](repeating: -.infinity, count: 5).withUnsafeBufferPointer { Argmax.index($0) }, 0)
             XCTAssertNil([Float.nan, .nan].withUnsafeBufferPointer { Argmax.index($0) })
             XCTAssertNil([Float]().withUnsafeBufferPointer { Argmax.index($0) })
@@ -374,5 +376,39 @@ final class RuntimeTests: XCTestCase {
     func testBLASIsSingleThreadedUnderThePool() {
         _ = ComputePool.workerCount
         XCTAssertEqual(BLASEnvironment.blasThreadCount, 1)
+    }
+}
+
+/// Decode attention gives each head the same bits whichever heads share its kernel call (issue 11: decode splits a
+/// row's heads across tasks by batch size and thread count), on every path and cache format, for GQA groups of 3
+/// and 5 (more than TORL_ATTENTION_MAX_GROUP) and a head dimension with a tail (80).
+final class AttentionHeadSplitTests: XCTestCase {
+    override func tearDown() { restoreDefaultKernelPath() }
+
+    func testHeadOutputsDoNotDependOnTheHeadsBesideThem() {
+        for (H, KVH, D, L) in [(9, 3, 64, 37), (10, 2, 80, 5)] {
+            let q = pseudoRandom(H * D, seed: 61), keys = pseudoRandom(L * KVH * D, seed: 62), values = pseudoRandom(L * KVH * D, seed: 63)
+            for path in KernelInfo.availablePaths {
+                useKernelPath(path)
+                for format in [KeyValueFormat.f32, .f16] {
+                    var keyBytes = [UInt8](repeating: 0, count: L * KVH * D * format.bytesPerElement), valueBytes = keyBytes
+                    keyBytes.withUnsafeMutableBytes { format.store(keys, to: $0.baseAddress!, count: L * KVH * D) }
+                    valueBytes.withUnsafeMutableBytes { format.store(values, to: $0.baseAddress!, count: L * KVH * D) }
+                    func run(_ ranges: [Range<Int>]) -> [Float] {
+                        var out = [Float](repeating: .nan, count: H * D)
+                        var scores = [Float](repeating: 0, count: Attention.scoreScratchCount(length: L))
+                        for range in ranges {
+                            Attention.forwardRow(out: &out, query: q, keys: keyBytes, values: valueBytes, format: format, length: L,
+                                                 heads: H, keyValueHeads: KVH, headDimension: D, scores: &scores, heads: range)
+                        }
+                        return out
+                    }
+                    let together = run([0..<H])
+                    for split in [(0..<H).map { $0..<($0 + 1) }, [0..<1, 1..<4, 4..<H], [0..<2, 2..<7, 7..<H]] {
+                        XCTAssertEqual(run(split).map(\.bitPattern), together.map(\.bitPattern), "H=\(H) \(format) \(path) split \(split)")
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
-// Inner loops of the engine that Swift cannot vectorize to AVX-512 on a baseline x86-64 build.
-// Each entry point picks an AVX-512 or a portable implementation at run time (CPU dispatch), so the binary
-// builds and runs on any x86-64 (and any other architecture through the portable code).
+// Inner loops of the engine that Swift cannot vectorize to AVX-512 or AVX2 on a baseline x86-64 build.
+// Each entry point picks an AVX-512, an AVX2 (+FMA, F16C, AVX-VNNI where present) or a portable implementation at run
+// time (CPU dispatch), so the binary builds and runs on any x86-64 (and any other architecture through the portable
+// code).
 #ifndef TORL_CKERNELS_H
 #define TORL_CKERNELS_H
 #include <stdint.h>
@@ -9,10 +10,32 @@
 extern "C" {
 #endif
 
-/// 1 when the AVX-512 paths are in use on this CPU, 0 for the portable ones.
+/// Kernel paths, one dispatch table per instruction set. The best one the CPU has is chosen at the first kernel call,
+/// unless TORL_KERNELS names one (portable, avx2, avxvnni, avx512); avxvnni is the avx2 path with AVX-VNNI int8 code
+/// sums. A name that is unknown or that this CPU lacks stops the
+/// process with a message on stderr (the torl command checks it first and reports it as an error).
+enum {
+    TORL_KERNELS_PORTABLE = 0,
+    TORL_KERNELS_AVX2 = 1,
+    TORL_KERNELS_AVX_VNNI = 2,
+    TORL_KERNELS_AVX512 = 3,
+    TORL_KERNELS_PATH_COUNT = 4
+};
+/// The path in use.
+int torl_kernels_path(void);
+/// 1 when this CPU (and this build) can run `path`.
+int torl_kernels_path_available(int path);
+/// Switches to `path`: 0 on success, -1 (nothing changed) when the CPU lacks it. Tests compare paths this way.
+int torl_kernels_select_path(int path);
+/// "portable", "avx2", "avxvnni", "avx512"; NULL for an unknown path.
+const char *torl_kernels_path_name(int path);
+/// The path of a TORL_KERNELS value, -1 when there is none of that name.
+int torl_kernels_path_named(const char *name);
+/// The path TORL_KERNELS asks for (-1 when unset or empty, -2 when it names no path).
+int torl_kernels_requested_path(void);
+
+/// 1 when the AVX-512 paths are in use, 0 otherwise.
 int torl_kernels_use_avx512(void);
-/// Turns the AVX-512 paths off (0) or back on where the CPU has them (1); tests run both implementations.
-void torl_kernels_enable_avx512(int enabled);
 
 /// f32 weights in panels of 16 rows: [ceil(N/16)][K][16 rows], zero-padded (one 64-byte vector per k).
 long torl_f32_packed_count(long N, long K);
@@ -61,6 +84,8 @@ void torl_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xs
                     long ldy, int accumulate);
 /// 1 when torl_linear_q8 uses AVX512_VNNI instructions.
 int torl_kernels_use_avx512_vnni(void);
+/// 1 when torl_linear_q8 uses AVX-VNNI instructions (the avxvnni path).
+int torl_kernels_use_avx_vnni(void);
 
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);

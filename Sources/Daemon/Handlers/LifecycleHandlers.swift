@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import RL
 import Sandbox
+import Tensors
 
 /// Lenient on purpose, unlike other methods: LSP-style clients send fields of their own (processId, rootUri, ...)
 /// in `initialize`, and refusing the handshake over them would help nobody.
@@ -50,6 +51,8 @@ struct StatusResult: Encodable {
     var training: Training
     var memory: Memory
     var uptime_s: Double
+    /// The kernel path in use and its optional instructions (KernelInfo.summary).
+    var kernels: String
 }
 
 enum DaemonVersion {
@@ -80,7 +83,7 @@ extension Daemon {
                     StatusResult.Training(step: $0.step, running: $0.running, unsaved_steps: $0.unsavedSteps)
                 },
                 memory: .init(rss_bytes: Self.residentBytes() ?? 0),
-                uptime_s: Date().timeIntervalSince(started))
+                uptime_s: Date().timeIntervalSince(started), kernels: KernelInfo.summary)
         }
     }
 

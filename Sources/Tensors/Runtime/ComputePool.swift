@@ -21,13 +21,26 @@ public enum ComputePool {
         return WorkerPool(threadCount: requested ?? max(1, ProcessInfo.processInfo.activeProcessorCount))
     }()
 
+    /// When set, work is cut into tasks as if this many threads ran (the pool still runs them): tests check that no
+    /// result depends on how the work was cut, for thread counts this machine does not have.
+    /// 0: the pool's own thread count.
+    private static let plannedThreads = Atomic<Int>(0)
+
+    /// Runs `body` with work cut into tasks as for `threads` threads.
+    public static func withTasksPlanned<T>(forThreads threads: Int, _ body: () throws -> T) rethrows -> T {
+        plannedThreads.store(max(1, threads), ordering: .relaxed)
+        defer { plannedThreads.store(0, ordering: .relaxed) }
+        return try body()
+    }
+
     /// Calls `body` on disjoint ranges covering 0..<count, in parallel. Ranges hold at least `grain` items (except
     /// a short last one), at most `maximumChunk`, and start at multiples of `alignment`.
     /// `body` is escaping only because worker threads hold it while they run; it never outlives the call.
     public static func parallelFor(_ count: Int, grain: Int = 1, alignment: Int = 1, maximumChunk: Int = .max,
                                    _ body: @escaping (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let threads = workerCount
+        let planned = plannedThreads.load(ordering: .relaxed)
+        let threads = planned > 0 ? planned : workerCount
         let maxTasks = max(1, count / max(grain, 1))
         // A few tasks per thread balance the load when tasks finish at different times.
         var tasks = min(maxTasks, threads == 1 ? 1 : threads * 4)

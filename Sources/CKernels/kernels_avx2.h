@@ -1,0 +1,36 @@
+// Private to CKernels: the AVX2 path (AVX2 + FMA + F16C, with AVX-VNNI for int8 where the CPU has it), defined in
+// kernels_avx2.c and dispatched from kernels.c and linear_int8.c. Each function has the arguments of the portable
+// implementation it replaces.
+#ifndef TORL_KERNELS_AVX2_H
+#define TORL_KERNELS_AVX2_H
+#include <stdint.h>
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#define TORL_HAVE_AVX2_PATH 1
+/// 1 when the CPU (and the OS) has AVX2, FMA and F16C.
+int torl_avx2_detect(void);
+/// 1 when the CPU also has AVX-VNNI (vpdpbusd on 256-bit registers).
+int torl_avx_vnni_detect(void);
+void torl_avx2_linear_f32_packed(const float *x, long ldx, long T, long K, const float *packed, long N, long p0,
+                                 long p1, float *y, long ldy, int acc);
+void torl_avx2_linear_bf16_packed(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed, long N,
+                                  long p0, long p1, float *y, long ldy, int acc);
+void torl_avx2_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xsum, long T,
+                         const uint8_t *packed, const float *steps, const float *minimums, long N, long p0, long p1,
+                         float *y, long ldy, int acc, int vnni);
+/// Decode attention of G query heads sharing one key/value head (torl_attention_heads' arguments, the cache as f32
+/// or f16); scores: scratch of L floats.
+void torl_avx2_attention_f32(const float *q, long G, const float *keys, const float *values, long L, long D,
+                             long stride, float scale, float *out, float *scores);
+void torl_avx2_attention_f16(const float *q, long G, const uint16_t *keys, const uint16_t *values, long L, long D,
+                             long stride, float scale, float *out, float *scores);
+/// Convert the first n - n % 8 elements; return how many were converted (the caller finishes the tail).
+long torl_avx2_f32_to_f16(const float *src, uint16_t *dst, long n);
+long torl_avx2_f16_to_f32(const uint16_t *src, float *dst, long n);
+#else
+#define TORL_HAVE_AVX2_PATH 0
+static inline int torl_avx2_detect(void) { return 0; }
+static inline int torl_avx_vnni_detect(void) { return 0; }
+#endif
+
+#endif
