@@ -21,7 +21,7 @@ final class BatchInvariantDecodeTests: XCTestCase {
         let tensors = source.namedTensors()
         for precision in WeightPrecision.allCases {
             for format in [KeyValueFormat.f32, .f16] {
-                let model = precision == .f32 && format == .f32 ? source
+                let model: any InferenceModel = precision == .f32 && format == .f32 ? source
                     : try LlamaModel(configuration: source.configuration, tensors: tensors, precision: precision, cacheFormat: format)
                 try checkBatchInvariance(model, label: "\(precision) weights, \(format) cache, \(KernelInfo.path) kernels")
             }
@@ -31,7 +31,7 @@ final class BatchInvariantDecodeTests: XCTestCase {
     /// Prefills one sequence per prompt, decodes `nextToken` after each alone, then in batches of B rows for every
     /// B in 2...8, row r holding prompt (r + shift) % 4 for shifts 0 and 1 (so every position holds more than one
     /// prompt, next to rows of other lengths): every row must equal its prompt's row alone.
-    func checkBatchInvariance(_ model: LlamaModel, label: String) throws {
+    func checkBatchInvariance(_ model: any InferenceModel, label: String) throws {
         let prefilled = try Self.prompts.map { prompt in
             let sequence = try model.makeSequence()
             _ = try model.forward([ForwardStep(sequence: sequence, tokens: prompt)])
