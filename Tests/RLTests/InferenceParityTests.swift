@@ -53,16 +53,24 @@ final class InferenceParityTests: XCTestCase {
         }
     }
 
-    /// The trainer starts from the checkpoint's own weights whatever precision the rollouts run at: before, a bf16
-    /// or int8 inference model handed the trainer its rounded weights.
-    func testTrainerStartsFromTheSourceWeightsAtEveryInferencePrecision() throws {
+    /// SmolLM2-135M-Instruct: TORL_MODEL, else the file `make setup` installs.
+    private static func defaultModelPath() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let path = ProcessInfo.processInfo.environment["TORL_MODEL"]
             ?? root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
         guard FileManager.default.fileExists(atPath: path) else {
-            return XCTFail("the default model is missing at \(path) (set TORL_MODEL or run make setup)")
+            throw TestMissing(description: "the default model is missing at \(path) (set TORL_MODEL or run make setup)")
         }
+        return path
+    }
+
+    private struct TestMissing: Error, CustomStringConvertible { let description: String }
+
+    /// The trainer starts from the checkpoint's own weights whatever precision the rollouts run at: before, a bf16
+    /// or int8 inference model handed the trainer its rounded weights.
+    func testTrainerStartsFromTheSourceWeightsAtEveryInferencePrecision() throws {
+        let path = try Self.defaultModelPath()
         let exact = try TrainableTransformer(from: ModelLoader.load(path: path, precision: .f32)).parameters.array()
         for precision in [WeightPrecision.bf16, .int8] {
             let engine = try ModelLoader.load(path: path, precision: precision)
@@ -84,13 +92,7 @@ final class InferenceParityTests: XCTestCase {
 
     /// The default model: SmolLM2-135M (GGUF, dequantized to f32) through both forwards.
     func testSmolLM2TrainingLogitsMatchInference() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let path = ProcessInfo.processInfo.environment["TORL_MODEL"]
-            ?? root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            return XCTFail("the default model is missing at \(path) (set TORL_MODEL or run make setup)")
-        }
+        let path = try Self.defaultModelPath()
         let engine = try ModelLoader.load(path: path)
         let policy = try TrainableTransformer(from: engine)
         let tokens: [Int32] = [1, 9690, 198, 2683, 359, 253, 5356, 5646, 11173, 3365, 3717, 28, 7018, 411, 253, 1351]
