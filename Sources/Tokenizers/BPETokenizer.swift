@@ -116,9 +116,7 @@ public final class BPETokenizer: Tokenizer {
         var encoder = PieceEncoder(tokenizer: self)
         var contiguous = text  // withUTF8 reads a native string in place
         contiguous.withUTF8 { bytes in
-            let segments: [SpecialTokenMatcher.Segment] = specialTokens.isEmpty
-                ? [.text(0..<bytes.count)] : specialTokens.segments(of: bytes, parseSpecial: parseSpecial)
-            for segment in segments {
+            for segment in specialTokens.segments(of: bytes, parseSpecial: parseSpecial) {
                 switch segment {
                 case let .token(id): output.append(id)
                 case let .text(range):

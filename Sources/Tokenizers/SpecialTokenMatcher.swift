@@ -26,6 +26,7 @@ struct SpecialTokenMatcher: Sendable {
     }
 
     func segments(of bytes: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [Segment] {
+        guard !isEmpty else { return [.text(0..<bytes.count)] }
         var segments: [Segment] = []
         var textStart = 0
         var position = 0

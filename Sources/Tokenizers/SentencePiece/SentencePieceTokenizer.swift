@@ -135,11 +135,9 @@ public final class SentencePieceTokenizer: Tokenizer {
         var output: [Int32] = []
         var contiguous = text
         contiguous.withUTF8 { bytes in
-            let segments: [SpecialTokenMatcher.Segment] = specialTokens.isEmpty
-                ? [.text(0..<bytes.count)] : specialTokens.segments(of: bytes, parseSpecial: parseSpecial)
             // As llama.cpp: the space prefix goes before the first text and before text after a special token.
             var previousWasSpecial = true
-            for segment in segments {
+            for segment in specialTokens.segments(of: bytes, parseSpecial: parseSpecial) {
                 switch segment {
                 case let .token(id):
                     output.append(id)
