@@ -53,7 +53,7 @@ struct ClusterTrainStepParams: WireParams {
     var step: TrainStepParams
     var rolloutIDs: [String]
 
-    static let acceptedFields = TrainStepParams.CodingKeys.names.filter { !["problems", "group_size"].contains($0) }
+    static let acceptedFields = TrainStepParams.CodingKeys.names.filter { !["problems", "group_size", "progress_token"].contains($0) }
 
     init(from decoder: Decoder) throws {
         step = try TrainStepParams(from: decoder)
