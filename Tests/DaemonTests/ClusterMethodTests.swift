@@ -67,6 +67,8 @@ final class ClusterMethodTests: XCTestCase {
         async let joinedB = join(clientB, rank: 1)
         let joined = try await [joinedA, joinedB]
         XCTAssertEqual(joined.map { $0["world_size"]?.intValue }, [2, 2])
+        let member = try await clientB.request("status")["cluster"]
+        XCTAssertEqual(member, ["rank": 1, "world_size": 2, "prefix": "attempt-0"])
 
         @Sendable func step(_ client: RPCClient, _ id: String) async throws -> JSONValue {
             var params = Self.hyperParameters
@@ -103,6 +105,8 @@ final class ClusterMethodTests: XCTestCase {
 
         _ = try await clientA.request("cluster/leave")
         _ = try await clientB.request("cluster/leave")
+        let afterLeaving = try await clientB.request("status")["cluster"]
+        XCTAssertEqual(afterLeaving, .null)
         try? await clientA.shutdownAndExit()
         try? await clientB.shutdownAndExit()
     }

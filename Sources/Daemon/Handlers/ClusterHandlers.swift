@@ -42,10 +42,15 @@ struct ClusterJoinParams: WireParams {
     }
 }
 
-struct ClusterJoinResult: Encodable {
+/// `cluster/join`'s result and `status.cluster`.
+struct ClusterMembership: Encodable {
     var rank: Int
     var world_size: Int
     var prefix: String
+
+    init(_ group: ProcessGroup) {
+        (rank, world_size, prefix) = (group.rank, group.worldSize, group.prefix)
+    }
 }
 
 /// `cluster/train_step` params: `train_step`'s hyper-parameters and this rank's stored rollouts (possibly none).
@@ -90,7 +95,7 @@ final class ClusterSlot: @unchecked Sendable {
 
 extension Daemon {
     func registerCluster(on router: Router) {
-        router.register(strict: "cluster/join") { [self] (params: ClusterJoinParams, _) -> ClusterJoinResult in
+        router.register(strict: "cluster/join") { [self] (params: ClusterJoinParams, _) -> ClusterMembership in
             let (store, timeout) = try params.validated()
             // The old group's connections close first, so its peers see this rank leave.
             cluster.replace(with: nil)
@@ -100,7 +105,7 @@ extension Daemon {
                                  hostname: params.hostname ?? "127.0.0.1", timeoutSeconds: timeout)
             }
             cluster.replace(with: group)
-            return ClusterJoinResult(rank: group.rank, world_size: group.worldSize, prefix: group.prefix)
+            return ClusterMembership(group)
         }
 
         router.register("cluster/leave") { [self] (_: EmptyParams, _) -> ClusterLeaveResult in
