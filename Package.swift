@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layout and import direction: docs/ARCHITECTURE.md.
 // Tensors → CBLAS; Models → Tensors, Tokenizers; Generation → Models; Sandbox → CUV;
-// RL → Generation, Sandbox, MathGrader; JSONRPC → CUV; Daemon → everything; torl → Daemon.
+// RL → Generation, Sandbox, MathGrader; Cluster → RL, CGloo; JSONRPC → CUV; Daemon → everything; torl → Daemon.
 let package = Package(
     name: "torl",
     platforms: [.macOS(.v14)],
@@ -29,9 +29,12 @@ let package = Package(
         .target(name: "Sandbox", dependencies: ["CUV"]),
         .target(name: "MathGrader", dependencies: [.product(name: "BigInt", package: "BigInt")]),
         .target(name: "RL", dependencies: ["Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
+        // Gloo (C++, Debian's libgloo-dev) behind a C header: process groups and all-reduces (docs/CLUSTER.md).
+        .target(name: "CGloo", linkerSettings: [.linkedLibrary("gloo")]),
+        .target(name: "Cluster", dependencies: ["CGloo", "RL", "Tensors"]),
         .target(name: "JSONRPC", dependencies: ["CUV"]),
         .target(name: "Daemon", dependencies: [
-            "JSONRPC", "RL", "Generation", "Models", "Tokenizers", "Tensors", "Sandbox", "MathGrader",
+            "JSONRPC", "RL", "Cluster", "Generation", "Models", "Tokenizers", "Tensors", "Sandbox", "MathGrader",
         ]),
         .executableTarget(name: "torl", dependencies: [
             "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tensors", "Tokenizers", "Sandbox", "MathGrader",
@@ -45,8 +48,10 @@ let package = Package(
         .testTarget(name: "SandboxTests", dependencies: ["Sandbox"]),
         .testTarget(name: "MathGraderTests", dependencies: ["MathGrader"], exclude: ["Fixtures"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "RL", "Models", "Tensors"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

@@ -30,6 +30,7 @@ public final class Daemon: @unchecked Sendable {
     let scheduler: ModelScheduler
     let rollouts = RolloutStore()
     let training = TrainingSlot()
+    let cluster = ClusterSlot()
     let started = Date()
 
     /// Starts the sandbox pool and loads the configured model (both before the first request, so no request
@@ -60,6 +61,7 @@ public final class Daemon: @unchecked Sendable {
         registerRollout(on: router)
         registerEvaluate(on: router)
         registerTraining(on: router)
+        registerCluster(on: router)
     }
 
     /// Stops the sandbox (no process left behind) and the compute thread after its current job.

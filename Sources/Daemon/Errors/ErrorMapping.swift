@@ -1,3 +1,4 @@
+import Cluster
 import Foundation
 import Generation
 import JSONRPC
@@ -20,6 +21,7 @@ enum DaemonErrorCode {
     static let tokenizer = -32027
     static let training = -32028
     static let unsavedTraining = -32029
+    static let cluster = -32030
 }
 
 enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
@@ -28,6 +30,8 @@ enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
     case sandboxUnavailable(String)
     /// `method` would replace a trainer at `step` whose last `unsavedSteps` updates are not saved or exported.
     case unsavedTraining(method: String, step: Int, unsavedSteps: Int)
+    /// A data-parallel method was called before `cluster/join`.
+    case notInProcessGroup(method: String)
 
     var description: String {
         switch self {
@@ -37,6 +41,8 @@ enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
         case .sandboxUnavailable(let why): return "the Python sandbox is unavailable: \(why)"
         case let .unsavedTraining(method, step, unsaved):
             return "\(method) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or exported (checkpoint/save or model/export first, or send discard_training: true)"
+        case .notInProcessGroup(let method):
+            return "\(method) needs a process group: call cluster/join first"
         }
     }
 
@@ -47,6 +53,8 @@ enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
             return RPCError(code: DaemonErrorCode.trainingBusy, message: description, data: ["kind": "training_busy"])
         case .sandboxUnavailable:
             return RPCError(code: DaemonErrorCode.sandboxUnavailable, message: description, data: ["kind": "sandbox_unavailable"])
+        case .notInProcessGroup:
+            return RPCError(code: DaemonErrorCode.cluster, message: description, data: ["kind": "not_in_group"])
         case let .unsavedTraining(_, step, unsaved):
             return RPCError(code: DaemonErrorCode.unsavedTraining, message: description, data: [
                 "kind": "unsaved_training", "step": .int(Int64(step)), "unsaved_steps": .int(Int64(unsaved)),
@@ -97,6 +105,19 @@ extension TrainingInputError: RPCErrorConvertible {
 
 extension TrainingModelError: RPCErrorConvertible {
     public var rpcError: RPCError { moduleError(DaemonErrorCode.training, kind: "training", self) }
+}
+
+extension ProcessGroupError: RPCErrorConvertible {
+    public var rpcError: RPCError {
+        switch self {
+        case .formation: return moduleError(DaemonErrorCode.cluster, kind: "process_group", self)
+        case .collective: return moduleError(DaemonErrorCode.cluster, kind: "collective", self)
+        }
+    }
+}
+
+extension DataParallelError: RPCErrorConvertible {
+    public var rpcError: RPCError { moduleError(DaemonErrorCode.cluster, kind: "parameters_diverged", self) }
 }
 
 extension TrainingLoopError: RPCErrorConvertible {

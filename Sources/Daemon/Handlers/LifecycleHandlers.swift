@@ -53,6 +53,8 @@ struct StatusResult: Encodable {
     var uptime_s: Double
     /// The kernel path in use and its optional instructions (KernelInfo.summary).
     var kernels: String
+    /// The data-parallel process group this daemon is a rank of (cluster/join), or null.
+    @EncodesNull var cluster: ClusterMembership?
 }
 
 enum DaemonVersion {
@@ -83,7 +85,8 @@ extension Daemon {
                     StatusResult.Training(step: $0.step, running: $0.running, unsaved_steps: $0.unsavedSteps)
                 },
                 memory: .init(rss_bytes: Self.residentBytes() ?? 0),
-                uptime_s: Date().timeIntervalSince(started), kernels: KernelInfo.summary)
+                uptime_s: Date().timeIntervalSince(started), kernels: KernelInfo.summary,
+                cluster: cluster.current.map(ClusterMembership.init))
         }
     }
 

@@ -292,22 +292,27 @@ extension Daemon {
             return .problems(given.enumerated().map { $1.problem(at: $0) })
         case (nil, let ids?):
             guard !ids.isEmpty else { throw RPCError.invalidParams(field: "rollout_ids", reason: "must not be empty") }
-            let batches = try ids.map { id -> RolloutStore.Entry in
-                guard let entry = rollouts.entry(id) else {
-                    throw RPCError.invalidParams(field: "rollout_ids", reason: "no stored rollout \(id) (the daemon keeps the last \(rollouts.capacity))")
-                }
-                return entry
-            }
-            let temperatures = Set(batches.map(\.settings.sampling.temperature))
-            guard temperatures.count == 1 else {
-                throw RPCError.invalidParams(field: "rollout_ids", reason: "the rollouts were sampled at different temperatures \(temperatures.sorted())")
-            }
-            guard batches[0].settings.sampling.temperature > 0 else {
-                throw RPCError.invalidParams(field: "rollout_ids", reason: "greedy rollouts (temperature 0) cannot be trained on")
-            }
-            return .stored(batches)
+            return .stored(try storedRollouts(ids))
         default:
             throw RPCError.invalidParams(field: "problems", reason: "give exactly one of problems or rollout_ids")
         }
+    }
+
+    /// The stored rollouts `ids` names, which must all be kept and share one temperature > 0.
+    func storedRollouts(_ ids: [String]) throws -> [RolloutStore.Entry] {
+        let batches = try ids.map { id -> RolloutStore.Entry in
+            guard let entry = rollouts.entry(id) else {
+                throw RPCError.invalidParams(field: "rollout_ids", reason: "no stored rollout \(id) (the daemon keeps the last \(rollouts.capacity))")
+            }
+            return entry
+        }
+        let temperatures = Set(batches.map(\.settings.sampling.temperature))
+        guard temperatures.count <= 1 else {
+            throw RPCError.invalidParams(field: "rollout_ids", reason: "the rollouts were sampled at different temperatures \(temperatures.sorted())")
+        }
+        guard temperatures.allSatisfy({ $0 > 0 }) else {
+            throw RPCError.invalidParams(field: "rollout_ids", reason: "greedy rollouts (temperature 0) cannot be trained on")
+        }
+        return batches
     }
 }

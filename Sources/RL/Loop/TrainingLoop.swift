@@ -42,6 +42,8 @@ public final class TrainingLoop {
     }
 
     public var step: Int { trainer.step }
+    /// The parameters' checksum after the last data-parallel update (equal on every rank).
+    public var parameterChecksum: UInt64? { trainer.parameterChecksum }
 
     /// Rolls out `settings.groupSize` responses per problem and trains on them. `seed` fixes the sampling seed
     /// of this step; nil draws it from the loop's generator.
@@ -62,19 +64,22 @@ public final class TrainingLoop {
 
     /// One update on trajectories rolled out earlier (one array per rollout batch), then the weights go to the
     /// inference model.
+    /// With `dataParallel`, `batches` are this rank's share of the step, possibly none (see `GRPOTrainer.step`).
     public func update(on batches: [[Trajectory]], samplingTemperature: Double, responseBudget: Int,
-                       hyperParameters: TrainingHyperParameters, timings: RolloutTimings = .init()) throws -> StepMetrics {
+                       hyperParameters: TrainingHyperParameters, timings: RolloutTimings = .init(),
+                       dataParallel group: DataParallelGroup? = nil) throws -> StepMetrics {
         guard samplingTemperature > 0 else { throw TrainingLoopError.greedySampling }
         try hyperParameters.validate()
         let sequences = TrainingSequence.combining(batches)
-        guard !sequences.isEmpty else { throw TrainingLoopError.noTrajectories }
+        guard !sequences.isEmpty || group != nil else { throw TrainingLoopError.noTrajectories }
         try trainer.reconfigure(hyperParameters.trainerConfiguration(samplingTemperature: samplingTemperature,
                                                                      responseBudget: responseBudget,
                                                                      rolloutPrecision: model.precision))
         let metrics: StepMetrics
         do {
             // Cancelling the calling task stops the update between micro-batches with nothing changed.
-            metrics = try trainer.step(sequences, timings: timings, isCancelled: { Task.isCancelled })
+            metrics = try trainer.step(sequences, timings: timings, dataParallel: group,
+                                       isCancelled: { Task.isCancelled })
         } catch TrainingInputError.cancelled {
             throw CancellationError()
         }

@@ -178,15 +178,35 @@ public enum GRPOLoss {
     /// The aggregation weight of each trained token of sequence s (the step loss is Σ weight · token loss), given
     /// the trained-token count of every sequence in the whole batch.
     public static func tokenWeights(trainedTokenCounts: [Int], configuration c: GRPOLossConfiguration) -> [Double] {
-        let total = trainedTokenCounts.reduce(0, +)
-        let sequences = trainedTokenCounts.filter { $0 > 0 }.count
-        return trainedTokenCounts.map { n in
+        tokenWeights(trainedTokenCounts: trainedTokenCounts, totals: TrainedTotals(trainedTokenCounts: trainedTokenCounts),
+                     configuration: c)
+    }
+
+    /// The weights of a share of a batch whose whole has `totals` (a data-parallel rank's sequences).
+    public static func tokenWeights(trainedTokenCounts: [Int], totals: TrainedTotals,
+                                    configuration c: GRPOLossConfiguration) -> [Double] {
+        trainedTokenCounts.map { n in
             guard n > 0 else { return 0 }
             switch c.aggregation {
-            case .tokenMean: return 1 / Double(total)
-            case .sequenceMeanTokenMean: return 1 / (Double(sequences) * Double(n))
-            case .drGRPO: return 1 / (Double(sequences) * Double(max(c.drGRPOLengthBudget, 1)))
+            case .tokenMean: return 1 / Double(totals.tokens)
+            case .sequenceMeanTokenMean: return 1 / (Double(totals.sequences) * Double(n))
+            case .drGRPO: return 1 / (Double(totals.sequences) * Double(max(c.drGRPOLengthBudget, 1)))
             }
+        }
+    }
+
+    /// What the loss aggregation divides by: the batch's trained tokens and the sequences that have any.
+    public struct TrainedTotals: Equatable, Sendable {
+        public var tokens: Int
+        public var sequences: Int
+
+        public init(tokens: Int, sequences: Int) {
+            self.tokens = tokens
+            self.sequences = sequences
+        }
+
+        public init(trainedTokenCounts: [Int]) {
+            self.init(tokens: trainedTokenCounts.reduce(0, +), sequences: trainedTokenCounts.filter { $0 > 0 }.count)
         }
     }
 }

@@ -49,6 +49,8 @@ public final class GRPOTrainer {
     /// Whether a step whose gradient is exactly zero skips the forward and backward passes (see
     /// `gradientIsExactlyZero`); off only in tests that compare the shortcut with the full passes.
     var skipsPassesWithZeroGradient = true
+    /// Checksum of the parameters after the last data-parallel step, equal on every rank (see `ParameterChecksum`).
+    public private(set) var parameterChecksum: UInt64?
 
     public init(policy: TrainableTransformer, configuration: TrainerConfiguration,
                 reference: TrainableTransformer? = nil) throws {
@@ -79,10 +81,19 @@ public final class GRPOTrainer {
     /// returns true the step throws `TrainingInputError.cancelled` and the parameters and optimizer state stay as
     /// they were. A step whose gradient is exactly zero skips the forward and backward passes but still takes the
     /// AdamW step on the zero gradient, exactly the update the passes would have led to.
+    ///
+    /// With `dataParallel`, `sequences` are this rank's share of the step (whole groups; possibly none): the token
+    /// counts that weight the loss, the gradient and every sum behind the metrics are summed over the ranks, so
+    /// every rank takes the update one trainer given all the sequences would (up to the order of the sums) and
+    /// returns the whole step's metrics. The step ends by checking that the ranks' parameters are bit-identical
+    /// (`DataParallelError.parametersDiverged`). A failed collective throws; if it was the final check, this
+    /// rank's update is already applied, so a caller retrying the step restores a checkpoint first.
     public func step(_ sequences: [TrainingSequence], timings: RolloutTimings = .init(),
+                     dataParallel group: DataParallelGroup? = nil,
                      isCancelled: () -> Bool = { false }) throws -> StepMetrics {
         let started = DispatchTime.now().uptimeNanoseconds
-        let accumulated = try accumulateGradients(sequences, isCancelled: isCancelled)
+        var accumulated = try accumulateGradients(sequences, dataParallel: group, isCancelled: isCancelled)
+        if let group { try accumulated.reduce(gradients: policy.gradients, over: group) }
         // A skipped step's gradients are all +0: their norm is 0 and there is nothing to clip.
         let gradientNorm = accumulated.passesSkipped
             ? 0 : GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
@@ -95,8 +106,19 @@ public final class GRPOTrainer {
         } else {
             optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
         }
+        if let group {
+            let checksum = ParameterChecksum.of(policy.parameters)
+            let range = try group.allReduceRange(checksum)
+            guard range.minimum == range.maximum else {
+                throw DataParallelError.parametersDiverged(step: optimizer.stepCount, minimum: range.minimum,
+                                                           maximum: range.maximum)
+            }
+            parameterChecksum = checksum
+        }
         let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        var metrics = accumulated.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
+        var sequenceSums = SequenceSums(sequences)
+        if let group { try sequenceSums.reduce(over: group) }
+        var metrics = accumulated.metrics(step: optimizer.stepCount, outcomes: sequenceSums, learningRate: learningRate,
                                           gradientNorm: gradientNorm, hasReference: reference != nil,
                                           updateSeconds: updateSeconds, timings: timings)
         metrics.updateSkipped = updateSkipped
@@ -106,9 +128,9 @@ public final class GRPOTrainer {
     /// Sets the policy's gradients to those of the step's loss over `sequences` (all micro-batches) and returns
     /// the loss and token statistics. Parameters are not changed. When the gradient is exactly zero the passes
     /// are skipped: the gradients are set to zero and only what is known without them is accumulated.
-    func accumulateGradients(_ sequences: [TrainingSequence],
+    func accumulateGradients(_ sequences: [TrainingSequence], dataParallel group: DataParallelGroup? = nil,
                              isCancelled: () -> Bool = { false }) throws -> StepAccumulator {
-        guard !sequences.isEmpty else { throw TrainingInputError.emptyBatch }
+        guard !sequences.isEmpty || group != nil else { throw TrainingInputError.emptyBatch }
         for (index, sequence) in sequences.enumerated() {
             try sequence.validate(index: index, model: policy.configuration)
         }
@@ -116,9 +138,15 @@ public final class GRPOTrainer {
         let advantages = configuration.advantage.advantages(rewards: sequences.map(\.reward),
                                                             groups: sequences.map(\.group))
         let trainedPositions = sequences.map(\.trainedPositions)
-        let weights = GRPOLoss.tokenWeights(trainedTokenCounts: trainedPositions.map(\.count),
+        var totals = GRPOLoss.TrainedTotals(trainedTokenCounts: trainedPositions.map(\.count))
+        if let group {
+            var sums = [Double(totals.tokens), Double(totals.sequences)]
+            try group.allReduceSum(&sums)
+            totals = GRPOLoss.TrainedTotals(tokens: Int(sums[0]), sequences: Int(sums[1]))
+        }
+        guard totals.tokens > 0 else { throw TrainingInputError.noTrainedTokens }
+        let weights = GRPOLoss.tokenWeights(trainedTokenCounts: trainedPositions.map(\.count), totals: totals,
                                             configuration: lossConfiguration)
-        guard trainedPositions.contains(where: { !$0.isEmpty }) else { throw TrainingInputError.noTrainedTokens }
 
         var accumulator = StepAccumulator()
         policy.zeroGradients()
@@ -210,14 +238,17 @@ struct StepAccumulator {
     var ratio = 0.0
     var mismatch = 0.0
     var mismatchMax = 0.0
+    /// Trained tokens whose passes ran: the denominator of the averages that only the passes measure.
+    var measuredTokens = 0
     var processedTokens = 0
     var referenceSeconds = 0.0
-    /// No forward or backward pass ran: only `tokens` (and the zero loss and clip count) hold.
+    /// No forward or backward pass ran (on any rank): only `tokens` (and the zero loss and clip count) hold.
     var passesSkipped = false
 
     mutating func add(_ terms: TokenLossTerms, weight: Double, entropy tokenEntropy: Double, mismatch tokenMismatch: Double) {
         loss += weight * terms.loss
         tokens += 1
+        measuredTokens += 1
         clipped += terms.clipped ? 1 : 0
         dualClipped += terms.dualClipped ? 1 : 0
         kl += terms.kl
@@ -227,32 +258,48 @@ struct StepAccumulator {
         mismatchMax = max(mismatchMax, tokenMismatch)
     }
 
-    func metrics(step: Int, sequences: [TrainingSequence], learningRate: Double, gradientNorm: Double,
+    /// Sums the gradient and every sum of this accumulator over the ranks: afterwards it describes the whole step.
+    /// Passes count as skipped only when they were skipped on every rank.
+    mutating func reduce(gradients: FloatBuffer, over group: DataParallelGroup) throws {
+        try group.allReduceSum(gradients)
+        var sums = [loss, Double(tokens), Double(measuredTokens), Double(clipped), Double(dualClipped), kl, entropy,
+                    ratio, mismatch, Double(processedTokens), passesSkipped ? 1 : 0]
+        try group.allReduceSum(&sums)
+        var maxima = [mismatchMax]
+        try group.allReduceMaximum(&maxima)
+        loss = sums[0]
+        tokens = Int(sums[1])
+        measuredTokens = Int(sums[2])
+        clipped = Int(sums[3])
+        dualClipped = Int(sums[4])
+        kl = sums[5]
+        entropy = sums[6]
+        ratio = sums[7]
+        mismatch = sums[8]
+        processedTokens = Int(sums[9])
+        passesSkipped = Int(sums[10]) == group.worldSize
+        mismatchMax = maxima[0]
+    }
+
+    func metrics(step: Int, outcomes: SequenceSums, learningRate: Double, gradientNorm: Double,
                  hasReference: Bool, updateSeconds: Double, timings: RolloutTimings) -> StepMetrics {
-        let n = Double(sequences.count)
-        let rewards = sequences.map(\.reward)
-        let rewardMean = rewards.reduce(0, +) / n
-        let rewardVariance = rewards.reduce(0) { $0 + ($1 - rewardMean) * ($1 - rewardMean) } / n
-        func share(_ predicate: (ResponseOutcome) -> Bool) -> Double {
-            Double(sequences.filter { predicate($0.outcome) }.count) / n
-        }
-        let withCalls = sequences.filter { $0.outcome.toolCalls > 0 }
+        let n = max(outcomes.sequences, 1)
+        let rewardMean = outcomes.reward / n
+        let rewardVariance = max(0, outcomes.rewardSquares / n - rewardMean * rewardMean)
         let tokenCount = Double(max(tokens, 1))
         // A token average exists when the passes ran; a NaN one (a poisoned forward pass) is reported as absent.
         func average(_ sum: Double, exists: Bool = true) -> Double? {
-            let value = sum / tokenCount
-            return exists && !passesSkipped && value.isFinite ? value : nil
+            let value = sum / Double(max(measuredTokens, 1))
+            return exists && measuredTokens > 0 && value.isFinite ? value : nil
         }
         return StepMetrics(
             step: step, loss: loss, learningRate: learningRate, rewardMean: rewardMean,
-            rewardStandardDeviation: rewardVariance.squareRoot(), accuracy: share { $0.answered && $0.correct },
-            codeShare: share(\.hasCode),
-            codeExecutedShare: withCalls.isEmpty ? nil
-                : Double(withCalls.filter(\.outcome.codeExecuted).count) / Double(withCalls.count),
-            answeredShare: share(\.answered),
-            meanToolCalls: Double(sequences.reduce(0) { $0 + $1.outcome.toolCalls }) / n,
-            meanResponseLength: Double(sequences.reduce(0) { $0 + $1.responseLength }) / n,
-            truncationRate: share(\.truncated), gradientNorm: gradientNorm,
+            rewardStandardDeviation: rewardVariance.squareRoot(), accuracy: outcomes.correct / n,
+            codeShare: outcomes.withCode / n,
+            codeExecutedShare: outcomes.withCalls == 0 ? nil : outcomes.executedWithCalls / outcomes.withCalls,
+            answeredShare: outcomes.answered / n,
+            meanToolCalls: outcomes.toolCalls / n, meanResponseLength: outcomes.responseLength / n,
+            truncationRate: outcomes.truncated / n, gradientNorm: gradientNorm,
             kl: average(kl, exists: hasReference), entropy: average(entropy),
             clipFraction: Double(clipped) / tokenCount, dualClipFraction: Double(dualClipped) / tokenCount,
             meanRatio: average(ratio), logProbabilityMismatchMean: average(mismatch),
@@ -262,5 +309,48 @@ struct StepAccumulator {
             forwardBackwardSkipped: passesSkipped, updateSkipped: false,
             generationSeconds: timings.generationSeconds, sandboxSeconds: timings.sandboxSeconds,
             gradingSeconds: timings.gradingSeconds, updateSeconds: updateSeconds, referenceSeconds: referenceSeconds)
+    }
+}
+
+/// Sums over a batch's sequences behind the reward and outcome metrics; summed over the ranks of a data-parallel
+/// step, they give the whole step's figures.
+struct SequenceSums {
+    var sequences = 0.0
+    var reward = 0.0
+    var rewardSquares = 0.0
+    var correct = 0.0
+    var answered = 0.0
+    var withCode = 0.0
+    var withCalls = 0.0
+    var executedWithCalls = 0.0
+    var toolCalls = 0.0
+    var responseLength = 0.0
+    var truncated = 0.0
+
+    init(_ batch: [TrainingSequence]) {
+        for sequence in batch {
+            let outcome = sequence.outcome
+            sequences += 1
+            reward += sequence.reward
+            rewardSquares += sequence.reward * sequence.reward
+            correct += outcome.answered && outcome.correct ? 1 : 0
+            answered += outcome.answered ? 1 : 0
+            withCode += outcome.hasCode ? 1 : 0
+            withCalls += outcome.toolCalls > 0 ? 1 : 0
+            executedWithCalls += outcome.toolCalls > 0 && outcome.codeExecuted ? 1 : 0
+            toolCalls += Double(outcome.toolCalls)
+            responseLength += Double(sequence.responseLength)
+            truncated += outcome.truncated ? 1 : 0
+        }
+    }
+
+    mutating func reduce(over group: DataParallelGroup) throws {
+        var sums = [sequences, reward, rewardSquares, correct, answered, withCode, withCalls, executedWithCalls,
+                    toolCalls, responseLength, truncated]
+        try group.allReduceSum(&sums)
+        (sequences, reward, rewardSquares, correct, answered, withCode) = (sums[0], sums[1], sums[2], sums[3], sums[4],
+                                                                           sums[5])
+        (withCalls, executedWithCalls, toolCalls, responseLength, truncated) = (sums[6], sums[7], sums[8], sums[9],
+                                                                               sums[10])
     }
 }

@@ -33,13 +33,19 @@ final class DaemonFixture: NSObject, XCTestObservation, @unchecked Sendable {
         return path
     }
 
-    private static func start() async throws -> DaemonFixture {
+    /// A daemon of its own (not the bundle's shared one) for tests that need several or a fresh trainer; the
+    /// test stops it with `stop()`.
+    static func startIsolated(poolSize: Int = 1) async throws -> DaemonFixture {
+        try await start(poolSize: poolSize, name: "torl-daemon-tests-\(getpid())-\(UUID().uuidString.prefix(8))")
+    }
+
+    private static func start(poolSize: Int = 2, name: String = "torl-daemon-tests-\(getpid())") async throws -> DaemonFixture {
         let daemon = try await Daemon(configuration: DaemonConfiguration(
-            modelPath: try modelPath(), sandbox: SandboxConfiguration(poolSize: 2)))
+            modelPath: try modelPath(), sandbox: SandboxConfiguration(poolSize: poolSize)))
         let router = Router()
         daemon.register(on: router)
         let server = try RPCServer(router: router, configuration: ServerConfiguration(), logger: .silent)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("torl-daemon-tests-\(getpid())")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let socket = try server.listen(on: .unix(path: directory.appendingPathComponent("d.sock").path))
         return DaemonFixture(daemon: daemon, server: server, socket: socket, directory: directory)
@@ -65,7 +71,10 @@ final class DaemonFixture: NSObject, XCTestObservation, @unchecked Sendable {
         return url
     }
 
-    func testBundleDidFinish(_ testBundle: Bundle) {
+    func testBundleDidFinish(_ testBundle: Bundle) { stop() }
+
+    /// Stops the server and the daemon (no sandbox worker left) and removes the directory.
+    func stop() {
         server.stop()
         _ = server.waitUntilStopped()
         let done = DispatchSemaphore(value: 0)

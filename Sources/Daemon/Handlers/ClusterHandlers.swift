@@ -1,0 +1,146 @@
+import Cluster
+import Foundation
+import JSONRPC
+import RL
+
+/// `cluster/join` params: this daemon's place in a data-parallel process group (docs/CLUSTER.md).
+struct ClusterJoinParams: WireParams {
+    struct Store: Decodable, Sendable {
+        var file: String?
+        var tcp: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case file, tcp }
+    }
+    var rank: Int
+    var world_size: Int
+    var store: Store
+    var prefix: String
+    var hostname: String?
+    var timeout_seconds: Double?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case rank, world_size, store, prefix, hostname, timeout_seconds }
+    static let acceptedFields = CodingKeys.names
+    static let acceptedNestedFields = ["store": Store.CodingKeys.names]
+
+    /// Checked before anything blocks, each error naming its field.
+    func validated() throws -> (store: RendezvousStore, timeout: Double) {
+        guard world_size >= 1 else { throw RPCError.invalidParams(field: "world_size", reason: "must be >= 1") }
+        guard (0..<world_size).contains(rank) else {
+            throw RPCError.invalidParams(field: "rank", reason: "must be in 0..<world_size (\(world_size))")
+        }
+        guard !prefix.isEmpty, !prefix.contains(where: \.isWhitespace) else {
+            throw RPCError.invalidParams(field: "prefix", reason: "must be non-empty without whitespace")
+        }
+        let timeout = timeout_seconds ?? 60
+        guard timeout > 0, timeout <= 3600 else {
+            throw RPCError.invalidParams(field: "timeout_seconds", reason: "must be in (0, 3600]")
+        }
+        switch (store.file, store.tcp) {
+        case (let folder?, nil) where !folder.isEmpty: return (.folder(folder), timeout)
+        case (nil, let address?) where !address.isEmpty: return (.tcp(address), timeout)
+        default: throw RPCError.invalidParams(field: "store", reason: "give exactly one of file (a folder) or tcp (host:port)")
+        }
+    }
+}
+
+/// `cluster/join`'s result and `status.cluster`.
+struct ClusterMembership: Encodable {
+    var rank: Int
+    var world_size: Int
+    var prefix: String
+
+    init(_ group: ProcessGroup) {
+        (rank, world_size, prefix) = (group.rank, group.worldSize, group.prefix)
+    }
+}
+
+/// `cluster/train_step` params: `train_step`'s hyper-parameters and this rank's stored rollouts (possibly none).
+struct ClusterTrainStepParams: WireParams {
+    var step: TrainStepParams
+    var rolloutIDs: [String]
+
+    static let acceptedFields = TrainStepParams.CodingKeys.names.filter { !["problems", "group_size", "progress_token"].contains($0) }
+
+    init(from decoder: Decoder) throws {
+        step = try TrainStepParams(from: decoder)
+        guard let ids = step.rollout_ids else {
+            throw RPCError.invalidParams(field: "rollout_ids", reason: "required field is missing (an empty list when this rank has no rollouts)")
+        }
+        rolloutIDs = ids
+    }
+}
+
+struct ClusterTrainStepResult: Encodable {
+    var step: Int
+    var metrics: [String: Double?]
+    /// 16 hex digits, equal on every rank (the step checked it).
+    var parameter_checksum: String
+    var rank: Int
+    var world_size: Int
+}
+
+struct ClusterLeaveResult: Encodable {}
+
+/// The daemon's process group: set by `cluster/join`, dropped by `cluster/leave` or by a failed collective (after
+/// which Gloo's connections are unusable; the driver re-forms the group under a new prefix).
+final class ClusterSlot: @unchecked Sendable {
+    private let group = Locked<ProcessGroup?>(nil)
+
+    var current: ProcessGroup? { group.withLock { $0 } }
+
+    func replace(with new: ProcessGroup?) { group.withLock { $0 = new } }
+
+    /// Drops `used` if it is still the current group.
+    func drop(_ used: ProcessGroup) { group.withLock { if $0 === used { $0 = nil } } }
+}
+
+extension Daemon {
+    func registerCluster(on router: Router) {
+        router.register(strict: "cluster/join") { [self] (params: ClusterJoinParams, _) -> ClusterMembership in
+            let (store, timeout) = try params.validated()
+            // The old group's connections close first, so its peers see this rank leave.
+            cluster.replace(with: nil)
+            // Forming blocks until every rank has joined: on the compute thread, like the steps that use it.
+            let group = try await scheduler.exclusive("cluster/join") {
+                try ProcessGroup(store: store, prefix: params.prefix, rank: params.rank, worldSize: params.world_size,
+                                 hostname: params.hostname ?? "127.0.0.1", timeoutSeconds: timeout)
+            }
+            cluster.replace(with: group)
+            return ClusterMembership(group)
+        }
+
+        router.register("cluster/leave") { [self] (_: EmptyParams, _) -> ClusterLeaveResult in
+            cluster.replace(with: nil)
+            return ClusterLeaveResult()
+        }
+
+        router.register(strict: "cluster/train_step") { [self] (params: ClusterTrainStepParams, _) -> ClusterTrainStepResult in
+            let hyperParameters = try params.step.hyperParameters()
+            let batches = try storedRollouts(params.rolloutIDs)
+            guard let group = cluster.current else { throw DaemonError.notInProcessGroup(method: "cluster/train_step") }
+            // A rank without rollouts runs no pass: the temperature and budget only shape the loss of tokens it
+            // does not have.
+            let temperature = batches.first.map { Double($0.settings.sampling.temperature) } ?? 1
+            let budget = batches.first?.settings.maxResponseTokens ?? rolloutDefaults().maxResponseTokens
+            let (metrics, checksum) = try await scheduler.exclusive("cluster/train_step") { [self] in
+                let loop = try trainingLoop()
+                do {
+                    let metrics = try await training.running(loop) {
+                        try loop.update(on: batches.map(\.trajectories), samplingTemperature: temperature,
+                                        responseBudget: budget, hyperParameters: hyperParameters,
+                                        dataParallel: group)
+                    }
+                    return (metrics, loop.parameterChecksum ?? 0)
+                } catch let error as ProcessGroupError {
+                    cluster.drop(group)
+                    throw error
+                } catch let error as DataParallelError {
+                    cluster.drop(group)
+                    throw error
+                }
+            }
+            return ClusterTrainStepResult(step: metrics.step, metrics: try metrics.snakeCaseFields(),
+                                          parameter_checksum: ParameterChecksum.hex(checksum), rank: group.rank,
+                                          world_size: group.worldSize)
+        }
+    }
+}
