@@ -33,6 +33,18 @@ public final class ProcessGroup: DataParallelGroup, @unchecked Sendable {
     public let worldSize: Int
     public let prefix: String
     private let handle: OpaquePointer
+    /// Time spent in collectives and bytes each rank contributed to them, since the group was formed: what a step
+    /// pays for communication (read before and after it).
+    public private(set) var traffic = Traffic()
+
+    public struct Traffic: Sendable, Equatable {
+        public var seconds = 0.0
+        public var bytes = 0
+
+        public static func - (after: Traffic, before: Traffic) -> Traffic {
+            Traffic(seconds: after.seconds - before.seconds, bytes: after.bytes - before.bytes)
+        }
+    }
 
     /// Blocks until all `worldSize` ranks have joined under `prefix`, or throws after `timeoutSeconds`.
     /// `hostname` is the address the other ranks reach this one at.
@@ -59,32 +71,35 @@ public final class ProcessGroup: DataParallelGroup, @unchecked Sendable {
     deinit { torl_gloo_close(handle) }
 
     public func allReduceSum(_ values: FloatBuffer) throws {
-        try check { torl_gloo_allreduce_sum_f32(handle, values.pointer, values.count, $0, $1) }
+        try check(bytes: values.count * 4) { torl_gloo_allreduce_sum_f32(handle, values.pointer, values.count, $0, $1) }
     }
 
     public func allReduceSum(_ values: inout [Double]) throws {
         try values.withUnsafeMutableBufferPointer { buffer in
-            try check { torl_gloo_allreduce_sum_f64(handle, buffer.baseAddress, buffer.count, $0, $1) }
+            try check(bytes: buffer.count * 8) { torl_gloo_allreduce_sum_f64(handle, buffer.baseAddress, buffer.count, $0, $1) }
         }
     }
 
     public func allReduceMaximum(_ values: inout [Double]) throws {
         try values.withUnsafeMutableBufferPointer { buffer in
-            try check { torl_gloo_allreduce_max_f64(handle, buffer.baseAddress, buffer.count, $0, $1) }
+            try check(bytes: buffer.count * 8) { torl_gloo_allreduce_max_f64(handle, buffer.baseAddress, buffer.count, $0, $1) }
         }
     }
 
     public func allReduceRange(_ value: UInt64) throws -> (minimum: UInt64, maximum: UInt64) {
         var minimum = value
         var maximum = value
-        try check { torl_gloo_allreduce_min_u64(handle, &minimum, 1, $0, $1) }
-        try check { torl_gloo_allreduce_max_u64(handle, &maximum, 1, $0, $1) }
+        try check(bytes: 8) { torl_gloo_allreduce_min_u64(handle, &minimum, 1, $0, $1) }
+        try check(bytes: 8) { torl_gloo_allreduce_max_u64(handle, &maximum, 1, $0, $1) }
         return (minimum, maximum)
     }
 
-    private func check(_ collective: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {
+    private func check(bytes: Int, _ collective: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws {
         var error = [CChar](repeating: 0, count: 512)
+        let started = DispatchTime.now().uptimeNanoseconds
         let status = error.withUnsafeMutableBufferPointer { collective($0.baseAddress!, $0.count) }
+        traffic.seconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        traffic.bytes += bytes
         if status != 0 { throw ProcessGroupError.collective(String(cString: error)) }
     }
 }

@@ -85,6 +85,14 @@ final class ClusterMethodTests: XCTestCase {
         XCTAssertEqual(checksum.count, 16)
         XCTAssertEqual(steps[1]["parameter_checksum"]?.stringValue, checksum)
         XCTAssertEqual(steps.map { $0["rank"]?.intValue }, [0, 1])
+        // The f32 gradient, one value per parameter, was all-reduced; the rest is a few sums.
+        let parameterCount = Int64(try parameters(a).count)
+        for result in steps {
+            let bytes = try XCTUnwrap(result["all_reduce_bytes"]?.intValue)
+            XCTAssertGreaterThan(bytes, parameterCount * 4)
+            XCTAssertLessThan(bytes, parameterCount * 4 + 1024)
+            XCTAssertGreaterThan(try XCTUnwrap(result["all_reduce_seconds"]?.doubleValue), 0)
+        }
         for (rank, result) in steps.enumerated() {
             XCTAssertEqual(result["step"]?.intValue, 1)
             let got = try XCTUnwrap(result["metrics"]?.objectValue)

@@ -76,6 +76,10 @@ struct ClusterTrainStepResult: Encodable {
     var parameter_checksum: String
     var rank: Int
     var world_size: Int
+    /// Seconds this rank spent in the step's collectives (waiting for slower ranks included) and the bytes it
+    /// all-reduced (the gradient is most of them).
+    var all_reduce_seconds: Double
+    var all_reduce_bytes: Int
 }
 
 struct ClusterLeaveResult: Encodable {}
@@ -121,15 +125,17 @@ extension Daemon {
             // does not have.
             let temperature = batches.first.map { Double($0.settings.sampling.temperature) } ?? 1
             let budget = batches.first?.settings.maxResponseTokens ?? rolloutDefaults().maxResponseTokens
-            let (metrics, checksum) = try await scheduler.exclusive("cluster/train_step") { [self] in
+            let (metrics, checksum, traffic) = try await scheduler.exclusive("cluster/train_step") {
+                [self] () async throws -> (StepMetrics, UInt64, ProcessGroup.Traffic) in
                 let loop = try trainingLoop()
+                let before = group.traffic
                 do {
                     let metrics = try await training.running(loop) {
                         try loop.update(on: batches.map(\.trajectories), samplingTemperature: temperature,
                                         responseBudget: budget, hyperParameters: hyperParameters,
                                         dataParallel: group)
                     }
-                    return (metrics, loop.parameterChecksum ?? 0)
+                    return (metrics, loop.parameterChecksum ?? 0, group.traffic - before)
                 } catch let error as ProcessGroupError {
                     cluster.drop(group)
                     throw error
@@ -140,7 +146,8 @@ extension Daemon {
             }
             return ClusterTrainStepResult(step: metrics.step, metrics: try metrics.snakeCaseFields(),
                                           parameter_checksum: ParameterChecksum.hex(checksum), rank: group.rank,
-                                          world_size: group.worldSize)
+                                          world_size: group.worldSize, all_reduce_seconds: traffic.seconds,
+                                          all_reduce_bytes: traffic.bytes)
         }
     }
 }
