@@ -138,4 +138,61 @@ final class ClusterMethodTests: XCTestCase {
             }
         }
     }
+
+    /// `problem_indices`: a share of a run's problems samples what the whole run samples for them, in `rollout` and
+    /// in a sampled `evaluate`; the count must match.
+    func testProblemIndicesMakeAShareSampleWhatTheWholeRunSamples() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        let problems: [JSONValue] = [["id": "a", "problem": "What is 3 + 4?", "answer": "7"],
+                                     ["id": "b", "problem": "What is 6 * 7?", "answer": "42"],
+                                     ["id": "c", "problem": "What is 9 - 5?", "answer": "4"]]
+        let sampling: [String: JSONValue] = ["max_tokens": 10, "max_tool_calls": 0, "seed": 99, "temperature": 1]
+        func tokens(_ result: JSONValue) -> [JSONValue] { result["trajectories"]?.arrayValue?.map { $0["token_ids"] ?? .null } ?? [] }
+
+        var whole = sampling
+        whole["problems"] = .array(problems)
+        whole["group_size"] = 2
+        let all = tokens(try await client.request("rollout", params: .object(whole)))
+        var share = whole
+        share["problems"] = .array([problems[2], problems[0]])
+        share["problem_indices"] = [2, 0]
+        let part = tokens(try await client.request("rollout", params: .object(share)))
+        XCTAssertEqual(all.count, 6)
+        XCTAssertEqual(part, Array(all[4..<6]) + Array(all[0..<2]))
+        // Without the indices the share draws the whole run's first streams: different samples (the test can fail).
+        share["problem_indices"] = nil
+        let unkeyed = tokens(try await client.request("rollout", params: .object(share)))
+        XCTAssertNotEqual(unkeyed, part)
+
+        // Records are written as problems finish: keyed by problem text.
+        @Sendable func responses(_ problems: [JSONValue], indices: [JSONValue]?) async throws -> [String: JSONValue] {
+            let output = try fixture.scratch("records").appendingPathComponent("r.jsonl")
+            var params = sampling
+            params["problems"] = .array(problems)
+            params["samples"] = 2
+            params["output"] = .string(output.path)
+            if let indices { params["problem_indices"] = .array(indices) }
+            _ = try await client.request("evaluate", params: .object(params))
+            var byProblem: [String: JSONValue] = [:]
+            for line in try String(contentsOf: output, encoding: .utf8).split(separator: "\n") {
+                let record = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
+                byProblem[record["problem"]?.stringValue ?? ""] = .array(record["responses"]?.arrayValue?.map { $0["text"] ?? .null } ?? [])
+            }
+            return byProblem
+        }
+        let wholeRecords = try await responses(problems, indices: nil)
+        let shareRecords = try await responses([problems[1]], indices: [1])
+        XCTAssertEqual(wholeRecords.count, 3)
+        XCTAssertEqual(shareRecords, ["What is 6 * 7?": try XCTUnwrap(wholeRecords["What is 6 * 7?"])])
+
+        share["problem_indices"] = [0]
+        do {
+            _ = try await client.request("rollout", params: .object(share))
+            XCTFail("accepted 1 index for 2 problems")
+        } catch let error as RPCError {
+            XCTAssertTrue(error.message.contains("problem_indices"), error.message)
+        }
+    }
 }

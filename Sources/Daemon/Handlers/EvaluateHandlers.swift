@@ -12,8 +12,11 @@ struct EvaluateParams: WireParams {
     /// Sequences decoded at once (the decoder's stream limit).
     var batch: Int?
     var progress_token: RequestID?
+    var problem_indices: [Int]?
     var options: GenerationOptions
-    enum CodingKeys: String, CodingKey, CaseIterable { case dataset, problems, limit, samples, output, batch, progress_token }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case dataset, problems, limit, samples, output, batch, progress_token, problem_indices
+    }
     static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
     init(from decoder: Decoder) throws {
@@ -25,6 +28,7 @@ struct EvaluateParams: WireParams {
         output = try container.decodeIfPresent(String.self, forKey: .output)
         batch = try container.decodeIfPresent(Int.self, forKey: .batch)
         progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
+        problem_indices = try container.decodeIfPresent([Int].self, forKey: .problem_indices)
         options = try GenerationOptions(from: decoder)
     }
 }
@@ -62,6 +66,8 @@ extension Daemon {
                 guard batch >= 1 else { throw RPCError.invalidParams(field: "batch", reason: "must be >= 1") }
                 decoder.maximumStreams = batch
             }
+            let streams = try ProblemIndices.randomStreams(params.problem_indices, problemCount: problems.count,
+                                                           groupSize: samples)
             let runSettings = settings, runProblems = problems, decoderConfiguration = decoder
             let writer = try params.output.map { try RecordWriter(path: $0) }
             let token = params.progress_token
@@ -69,7 +75,7 @@ extension Daemon {
                 // Graded responses so far, so a client can show a running accuracy next to the count.
                 var correct = 0, graded = 0
                 return try await Evaluator(engine: try makeEngine(decoderConfiguration: decoderConfiguration)).run(
-                    problems: runProblems, settings: runSettings,
+                    problems: runProblems, settings: runSettings, randomStreams: streams,
                     onRecord: { record in
                         correct += record.correct
                         graded += record.responses.count

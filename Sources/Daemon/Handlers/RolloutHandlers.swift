@@ -17,8 +17,9 @@ struct RolloutParams: WireParams {
     var problems: [ProblemWire]
     var group_size: Int?
     var progress_token: RequestID?
+    var problem_indices: [Int]?
     var options: GenerationOptions
-    enum CodingKeys: String, CodingKey, CaseIterable { case problems, group_size, progress_token }
+    enum CodingKeys: String, CodingKey, CaseIterable { case problems, group_size, progress_token, problem_indices }
     static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
     init(from decoder: Decoder) throws {
@@ -26,7 +27,24 @@ struct RolloutParams: WireParams {
         problems = try container.decode([ProblemWire].self, forKey: .problems)
         group_size = try container.decodeIfPresent(Int.self, forKey: .group_size)
         progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
+        problem_indices = try container.decodeIfPresent([Int].self, forKey: .problem_indices)
         options = try GenerationOptions(from: decoder)
+    }
+}
+
+/// `problem_indices` of `rollout` and `evaluate`: each problem's place in the whole run that this request is a share
+/// of. Problem j's samples draw random streams problem_indices[j]·G + i, so a request holding part of a run's
+/// problems samples exactly what the whole run samples for them (the cluster driver splits work this way).
+enum ProblemIndices {
+    static func randomStreams(_ indices: [Int]?, problemCount: Int, groupSize: Int) throws -> [UInt64]? {
+        guard let indices else { return nil }
+        guard indices.count == problemCount else {
+            throw RPCError.invalidParams(field: "problem_indices", reason: "has \(indices.count) entries for \(problemCount) problems")
+        }
+        guard indices.allSatisfy({ $0 >= 0 && $0 <= Int(Int32.max) }) else {
+            throw RPCError.invalidParams(field: "problem_indices", reason: "entries must be in 0...\(Int32.max)")
+        }
+        return indices.map { UInt64($0) &* UInt64(groupSize) }
     }
 }
 
@@ -93,12 +111,14 @@ extension Daemon {
             try settings.validate()
             let runSettings = settings
             let problems = params.problems.enumerated().map { $1.problem(at: $0) }
+            let streams = try ProblemIndices.randomStreams(params.problem_indices, problemCount: problems.count,
+                                                           groupSize: settings.groupSize)
             let total = problems.count * settings.groupSize
             let token = params.progress_token
             let trajectories = try await scheduler.exclusive("rollout") { [self] in
                 let engine = try makeEngine()
                 var finished = 0
-                return try await engine.run(problems: problems, settings: runSettings) { event in
+                return try await engine.run(problems: problems, settings: runSettings, randomStreams: streams) { event in
                     guard case .finished = event else { return }
                     finished += 1
                     try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total), token: token)

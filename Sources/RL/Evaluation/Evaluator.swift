@@ -60,8 +60,8 @@ public final class Evaluator {
 
     /// `settings.groupSize` is the k of the metrics. `onRecord` receives each problem's record when its last
     /// sample finishes (its first error stops nothing but is rethrown at the end); `onProgress` the number
-    /// of finished responses out of the total.
-    public func run(problems: [Problem], settings: RolloutSettings,
+    /// of finished responses out of the total. `randomStreams` as in `RolloutEngine.run`.
+    public func run(problems: [Problem], settings: RolloutSettings, randomStreams: [UInt64]? = nil,
                     onRecord: ((EvaluationRecord) throws -> Void)? = nil,
                     onProgress: ((_ finished: Int, _ total: Int) -> Void)? = nil) async throws -> EvaluationSummary {
         let samples = settings.groupSize
@@ -70,7 +70,8 @@ public final class Evaluator {
         var finishedCount = 0
         var recordError: Error?
         let total = problems.count * samples
-        let trajectories = try await engine.run(problems: problems, settings: settings) { event in
+        let trajectories = try await engine.run(problems: problems, settings: settings,
+                                                randomStreams: randomStreams) { event in
             guard case .finished(let key, let trajectory) = event else { return }
             finishedCount += 1
             pendingGroups[key.group, default: []].append(trajectory)
