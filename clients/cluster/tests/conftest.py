@@ -2,11 +2,20 @@
 (TORL_MODEL), as clients/python's tests use them. Ray clusters are local (simulated nodes) and always shut down."""
 import contextlib
 import os
+import sys
 import time
 
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+TESTS = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = os.path.dirname(TESTS)
+# The package from this checkout even where it is not installed (pip install -e clients/cluster), here and in the
+# processes the tests start: Ray's workers import the test helpers (simulated_node) and torl_cluster by name, and
+# the local clusters and `python -m torl_cluster.cli` runs inherit this environment.
+sys.path[:0] = [path for path in (PACKAGE, TESTS) if path not in sys.path]
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [TESTS, PACKAGE] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 # The default model answers these in a few dozen tokens, with a python block under the demo's instruction.
 INSTRUCTION = ("Use Python to solve the problem: write a ```python code block that prints the answer, then put your "
                "final answer within \\boxed{}.")

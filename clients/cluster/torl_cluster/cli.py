@@ -9,6 +9,8 @@ import threading
 import time
 import _thread
 
+import ray
+
 from .cluster import ClusterError, NodePool, RaySession
 from .driver import ClusterTrainer, TrainPlan, eval_generation
 from .evaluation import evaluate_on_nodes
@@ -258,7 +260,7 @@ def command_train(options, progress):
                          "--seed", str(options.seed)]
             if options.families:
                 arguments += ["--families", options.families]
-            problems = parse_jsonl_text(pool.nodes[0].actor.synthetic.remote(arguments).future().result(), "torl synthetic")
+            problems = parse_jsonl_text(ray.get(pool.nodes[0].actor.synthetic.remote(arguments)), "torl synthetic")
         plan = TrainPlan(problems=problems, steps=options.steps, batch=options.batch, group_size=options.group_size,
                          seed=options.seed, hyper_parameters=hyper_parameters(options), generation=generation,
                          checkpoint_every=options.checkpoint_every, checkpoint_dir=options.checkpoint_dir,

@@ -86,10 +86,11 @@ def alive_cpu_nodes():
 class NodePool:
     """`count` TorlNode actors (default: one per alive node), one per node through a STRICT_SPREAD placement group
     whose bundles take all of a node's CPUs (`cpus_per_node`, default the smallest node's count, so every bundle
-    fits every node). Each actor restarts up to `max_restarts` times, with a fresh daemon."""
+    fits every node). Each actor restarts up to `max_restarts` times, with a fresh daemon. (`node_class` is the
+    actor's class: TorlNode, or a stand-in with its methods in the driver's fault tests.)"""
 
     def __init__(self, count=None, cpus_per_node=None, model=None, weights=None, pool_size=None, torl_bin=None,
-                 python=None, max_restarts=3, start_timeout=600):
+                 python=None, max_restarts=3, start_timeout=600, node_class=TorlNode):
         nodes = alive_cpu_nodes()
         if not nodes:
             raise ClusterError("the Ray cluster has no alive node with a CPU")
@@ -104,7 +105,7 @@ class NodePool:
             remove_placement_group(self.group)
             raise ClusterError("no placement of %d bundles of %d CPUs on distinct nodes within %d s"
                                % (count, cpus, start_timeout)) from None
-        remote = ray.remote(TorlNode)
+        remote = ray.remote(node_class)
         options = dict(model=model, weights=weights, pool_size=pool_size or max(2, cpus), torl_bin=torl_bin,
                        python=python)
         self.nodes = []

@@ -123,6 +123,7 @@ class ClusterTrainer:
         self.attempt = 0
         self.last_checkpoint = None
         self.totals = dict.fromkeys(COUNTERS, 0)
+        self.counters = dict.fromkeys(COUNTERS, 0)  # the current step's
 
     # -- the run --------------------------------------------------------------------------------------------------
 
@@ -142,6 +143,8 @@ class ClusterTrainer:
                 try:
                     metrics = self.train_one_step(step, chosen)
                 except Rewind as reason:
+                    for name in COUNTERS:  # the abandoned attempt's retries still happened
+                        self.totals[name] += self.counters[name]
                     step = self.rewind(str(reason))
                     continue
                 step = int(metrics["step"])
@@ -220,7 +223,7 @@ class ClusterTrainer:
     # -- one step ---------------------------------------------------------------------------------------------------
 
     def train_one_step(self, step, chosen):
-        counters = dict.fromkeys(COUNTERS, 0)
+        counters = self.counters = dict.fromkeys(COUNTERS, 0)
         started = time.time()
         self.sync_nodes(step, counters)
         held = {}  # prompt index -> (node, TrajectoryBatch)
@@ -310,6 +313,11 @@ class ClusterTrainer:
             if not pending:
                 return
             nodes = [node for node in self.pool.usable() if node.trainer_step == step]
+            if not nodes:
+                # Every node with the step's weights is gone: take back the ones Ray restarted (which raises
+                # Rewind when none of them holds the weights either).
+                self.sync_nodes(step, counters)
+                nodes = [node for node in self.pool.usable() if node.trainer_step == step]
             if not nodes:
                 raise ClusterError("step %d: no node left to roll out on" % (step + 1))
             stored = {node: sum(1 for n, _ in held.values() if n is node) for node in nodes}
@@ -459,6 +467,7 @@ class ClusterTrainer:
                 counters["lost_nodes"] += 1
         values = set(reached.values())
         if values <= {step}:
+            counters["rollout_retries"] += sum(1 for node, _ in held.values() if node.lost)
             self.log("step %d: update aborted on every node (%s lost); groups re-run, group formed again, retrying"
                      % (step + 1, ", ".join(map(str, lost.nodes))))
             return None
