@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -66,3 +67,37 @@ def test_two_node_eval_equals_single_evaluate(torl_bin, model, dataset, tmp_path
             assert cluster[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
     for key in ("accuracy", "pass@1", "maj@1", "avg@1"):
         assert cluster[key] == single["metrics"][key]
+
+
+def processes_mentioning(text):
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                    if text.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_time_limit_stops_the_run_and_everything_it_started(torl_bin, model, tmp_path):
+    # The daemons' command line names this sandbox interpreter (a link to the real one), which marks them.
+    marker = tmp_path / "marked-python"
+    os.symlink(os.environ.get("TORL_PYTHON") or sys.executable, marker)
+    env = dict(os.environ, TORL_BIN=torl_bin, TORL_MODEL=model)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "torl_cluster.cli", "eval", "--local-nodes", "2", "--cpus-per-node", "1",
+         "--dataset", os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "gsm8k_test.jsonl"),
+         "--limit", "64", "--max-tokens", "1024", "--python", str(marker), "--time-limit", "25"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    seen = set()
+    while run.poll() is None:
+        seen.update(processes_mentioning(str(marker)))
+        time.sleep(0.5)
+    stderr = run.stderr.read()
+    assert run.returncode == 1
+    assert "--time-limit of 25.0 s reached" in stderr, stderr
+    assert len(seen) >= 2, "the two daemons ran before the limit"
+    assert processes_mentioning(str(marker)) == [], "a daemon outlived the run"

@@ -445,6 +445,10 @@ class ClusterTrainer:
         if set(reached.values()) != {step + 1}:
             raise ClusterError("step %d: the ranks report trainer steps %s, expected %d" % (step + 1, reached, step + 1))
         if len(world) > 1:
+            sizes = {node.index: result.get("world_size") for node, result in zip(world, results)}
+            if set(sizes.values()) != {len(world)}:
+                raise ClusterError("step %d: the ranks report world sizes %s, the group has %d"
+                                   % (step + 1, sizes, len(world)))
             sums = {node.index: result.get("parameter_checksum") for node, result in zip(world, results)}
             if len(set(sums.values())) != 1 or None in sums.values():
                 raise ClusterError("step %d: the nodes' parameters diverged (checksums by node %s)" % (step + 1, sums))

@@ -216,12 +216,13 @@ class TorlNode:
         return completed.stdout
 
     def shutdown(self):
-        """Stops the daemon (politely, then SIGKILL) and removes its folder."""
+        """Stops the daemon (its stdin closed: in-flight work is cancelled at once; SIGKILL after 30 s) and removes
+        its folder. Not a `shutdown` request first: that would wait for the work in flight."""
+        self.daemon.stop()
         try:
             self.client.close()
         except Exception:
             pass
-        self.daemon.stop()
         return True
 
     def __repr__(self):
