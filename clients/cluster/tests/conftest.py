@@ -1,6 +1,7 @@
 """Fixtures for the tests that run real daemons: the torl binary built by `make` (TORL_BIN) and the default model
 (TORL_MODEL), as clients/python's tests use them. Ray clusters are local (simulated nodes) and always shut down."""
 import contextlib
+import importlib.util
 import os
 import sys
 import time
@@ -27,24 +28,25 @@ PROBLEMS = [
 ]
 
 
-def _required_env(name):
-    value = os.environ.get(name)
-    if not value:
-        pytest.fail("%s is not set: run the tests through `make test` (it builds torl and sets TORL_BIN, TORL_MODEL)" % name)
-    return value
+def _client_test_fixtures():
+    """The Python client's test fixtures (`torl_bin`, `schemas`, ...), one copy for both packages' tests."""
+    path = os.path.join(ROOT, "clients", "python", "tests", "conftest.py")
+    spec = importlib.util.spec_from_file_location("torl_client_test_fixtures", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.fixture(scope="session")
-def torl_bin():
-    path = _required_env("TORL_BIN")
-    if not os.access(path, os.X_OK):
-        pytest.fail("TORL_BIN=%s is not an executable: build with `make build`" % path)
-    return path
+CLIENT_FIXTURES = _client_test_fixtures()
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(CLIENT_FIXTURES, "torl_client_test_fixtures")
 
 
 @pytest.fixture(scope="session")
 def model():
-    return _required_env("TORL_MODEL")
+    return CLIENT_FIXTURES._required_env("TORL_MODEL")
 
 
 @pytest.fixture(scope="session")
