@@ -60,6 +60,17 @@ class SimulatedNode:
         self.stored[rollout_id] = gradient
         return TrajectoryBatch.from_rollout({"rollout_id": rollout_id, "trajectories": trajectories}, prompt_index)
 
+    def evaluate(self, problems, params):
+        """One greedy response per problem, correct when the answer's parity matches the trainer step's."""
+        records = []
+        for problem in problems:
+            correct = (int(problem["answer"]) + self.step) % 2 == 0
+            records.append({"problem_id": problem["id"], "correct": int(correct), "majority_correct": correct,
+                            "responses": [{"grade": {"correct": correct}}]})
+        return {"problems": len(problems), "records": records,
+                "metrics": {"trajectories": float(len(problems)),
+                            "correct_share": sum(r["correct"] for r in records) / len(problems)}}
+
     def join(self, rank, world_size, store_address, prefix, timeout_seconds):
         with StoreClient(store_address) as store:
             store.set("%s/member/%d" % (prefix, rank), b"1")

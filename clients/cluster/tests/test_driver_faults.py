@@ -120,3 +120,14 @@ def test_every_node_lost_goes_back_to_the_checkpoint(session, reference, tmp_pat
 def test_divergent_parameters_fail_loudly(session, tmp_path):
     with pytest.raises(ClusterError, match=r"step 1: the nodes' parameters diverged \(checksums by node"):
         run(session, 2, tmp_path, "diverge", node_class=DivergentNode)
+
+
+def test_evaluations_and_checkpoints_during_the_run(session, tmp_path):
+    summary, _, _, logs = run(session, 2, tmp_path, "evals", checkpoint_every=2, eval_every=1,
+                              eval_problems=PROBLEMS[:5], eval_generation={"temperature": 0, "samples": 1})
+    # after step s the simulated answer n is right when n + s is even: answers 0..4
+    assert summary["evaluations"] == [{"step": 1, "problems": 5, "accuracy": 2 / 5},
+                                      {"step": 2, "problems": 5, "accuracy": 3 / 5},
+                                      {"step": 3, "problems": 5, "accuracy": 2 / 5}]
+    assert summary["checkpoints"] == [str(tmp_path / "evals-ckpt" / "step-2.safetensors")]
+    assert any(line.startswith("eval at step 3: accuracy 0.4000 on 5 problems (2 nodes)") for line in logs), logs

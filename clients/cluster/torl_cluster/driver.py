@@ -79,6 +79,10 @@ class NodesLost(Exception):
         self.nodes, self.results = nodes, results
 
 
+class NoSyncedNode(ClusterError):
+    """Every node holding the current weights is gone."""
+
+
 class Rewind(Exception):
     """The nodes' states may differ: restore the last checkpoint everywhere and repeat the steps from there."""
 
@@ -281,24 +285,17 @@ class ClusterTrainer:
         behind = [node for node in self.pool.usable() if node.trainer_step != step]
         if not behind:
             return
-        sources = [node for node in self.pool.usable() if node.trainer_step == step]
-        if not sources:
-            raise Rewind("no node holds the weights of step %d" % step)
         directory = os.path.abspath(self.plan.checkpoint_dir)
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, "recovery.safetensors")
         try:
-            self.call(sources[0], "request", "checkpoint/save", {"path": path})
-        except Exception as error:
-            if not is_node_loss(error):
-                raise ClusterError("recovery checkpoint on %s failed: %s" % (sources[0], explain(error))) from None
-            self.lose(sources[0], "the recovery checkpoint", error)
-            counters["lost_nodes"] += 1
-            return self.sync_nodes(step, counters)
+            source = self.on_a_synced_node(step, "checkpoint/save", {"path": path})["node"]
+        except NoSyncedNode:
+            raise Rewind("no node holds the weights of step %d" % step) from None
         self.restore(behind, path)
         counters["recoveries"] += len(behind)
         self.group = None
-        self.log("recovery: %s restored the weights of step %d from %s" % (", ".join(map(str, behind)), step, sources[0]))
+        self.log("recovery: %s restored the weights of step %d from %s" % (", ".join(map(str, behind)), step, source))
 
     def rollout_params(self, step, prompt_index):
         return dict(self.plan.generation, group_size=self.plan.group_size,
@@ -485,23 +482,31 @@ class ClusterTrainer:
 
     # -- checkpoints, evaluation, export ------------------------------------------------------------------------
 
-    def rank_zero(self, step):
-        nodes = [node for node in self.pool.usable() if node.trainer_step == step]
-        if not nodes:
-            raise ClusterError("no node holds the weights of step %d" % step)
-        return nodes[0]
+    def on_a_synced_node(self, step, method, params):
+        """`method` on the first node holding the weights of `step`; a node lost meanwhile hands over to the next."""
+        for node in [node for node in self.pool.usable() if node.trainer_step == step]:
+            try:
+                return dict(self.call(node, "request", method, params), node=node)
+            except Exception as error:
+                if not is_node_loss(error):
+                    raise ClusterError("%s failed on %s: %s" % (method, node, explain(error))) from None
+                self.lose(node, method, error)
+        raise NoSyncedNode("no node holds the weights of step %d for %s" % (step, method))
 
     def save_checkpoint(self, step):
         directory = os.path.abspath(self.plan.checkpoint_dir)
         os.makedirs(directory, exist_ok=True)
         path = os.path.join(directory, "step-%d.safetensors" % step)
-        self.call(self.rank_zero(step), "request", "checkpoint/save", {"path": path})
+        self.on_a_synced_node(step, "checkpoint/save", {"path": path})
         self.last_checkpoint = path
         self.log("checkpoint %s" % path)
         return path
 
     def evaluate(self, step):
-        self.sync_nodes(step, dict.fromkeys(COUNTERS, 0))
+        retries = dict.fromkeys(COUNTERS, 0)
+        self.sync_nodes(step, retries)
+        for name in COUNTERS:
+            self.totals[name] += retries[name]
         _, metrics, facts = evaluate_on_nodes(self.pool, self.plan.eval_problems, self.plan.eval_generation, samples=1,
                                               timeout=self.plan.call_timeout, log=self.log)
         accuracy = metrics.get("accuracy")
@@ -511,7 +516,7 @@ class ClusterTrainer:
 
     def export(self, step):
         path = os.path.abspath(self.plan.export)
-        result = self.call(self.rank_zero(step), "request", "model/export", {"path": path})
+        result = self.on_a_synced_node(step, "model/export", {"path": path})
         self.log("exported %s to %s" % (", ".join(result.get("files", [])), path))
         return path
 
