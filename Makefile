@@ -47,6 +47,7 @@ test-kernel-paths:
 
 test-clients:
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests
+	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q -rs clients/cluster/tests
 	TORL_BIN=$(CURDIR)/$(TORL) node --test clients/vscode/test/
 	TORL_BIN=$(CURDIR)/$(TORL) nvim --headless -u NONE -c "set rtp+=clients/nvim" -c "luafile clients/nvim/tests/run.lua"
 

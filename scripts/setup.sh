@@ -47,6 +47,7 @@ if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest
   "$PYTHON" -m venv "$DEV_VENV"
   "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"
   "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check -e clients/python
+  "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check -e clients/cluster
 fi
 
 if [ ! -s "$MODEL_FILE" ]; then
