@@ -42,7 +42,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy, sympy' 
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check numpy sympy
 fi
 
-if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, jsonschema, nbclient, ipykernel, matplotlib, gguf, torch, transformers, peft, safetensors, ray, torl_client' 2>/dev/null; then
+if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, jsonschema, nbclient, ipykernel, matplotlib, gguf, torch, transformers, peft, safetensors, ray, torl_client, torl_cluster' 2>/dev/null; then
   echo "setup: creating $DEV_VENV with the test tools (${DEV_PACKAGES[*]}) and clients/python"
   "$PYTHON" -m venv "$DEV_VENV"
   "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"

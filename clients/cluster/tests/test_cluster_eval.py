@@ -1,6 +1,6 @@
 """`torl-cluster eval --local-nodes 2` against one `evaluate` of the same problems on one daemon: identical
-per-problem records and identical figures (greedy: each problem's response does not depend on which other problems
-share its request)."""
+per-problem records and identical figures, sampled (k = 2 at temperature 1): each node's share carries
+`problem_indices`, so every problem draws the random streams it draws in the whole request."""
 import json
 import os
 import subprocess
@@ -12,9 +12,10 @@ import pytest
 from conftest import INSTRUCTION, PROBLEMS
 from torl_client import Client
 
-SETTINGS = ["--template", "chat", "--instruction", INSTRUCTION, "--accept-unboxed-answers", "--max-tokens", "72"]
-WIRE = dict(template="chat", instruction=INSTRUCTION, accept_unboxed_answers=True, max_tokens=72, temperature=0.0,
-            samples=1, seed=0)
+SETTINGS = ["--template", "chat", "--instruction", INSTRUCTION, "--accept-unboxed-answers", "--max-tokens", "72",
+            "--samples", "2", "--temperature", "1", "--seed", "5"]
+WIRE = dict(template="chat", instruction=INSTRUCTION, accept_unboxed_answers=True, max_tokens=72, temperature=1.0,
+            samples=2, seed=5)
 # Timing and throughput differ from run to run; every other figure must be equal.
 TIMING = {"elapsed_seconds", "sampled_tokens_per_second", "nodes", "rerun_problems", "tool_call_wall_ms_mean"}
 
@@ -65,7 +66,7 @@ def test_two_node_eval_equals_single_evaluate(torl_bin, model, dataset, tmp_path
             assert cluster[key] is None, key
         else:
             assert cluster[key] == pytest.approx(value, rel=1e-12, abs=1e-12), key
-    for key in ("accuracy", "pass@1", "maj@1", "avg@1"):
+    for key in ("accuracy", "pass@1", "pass@2", "maj@2", "avg@2"):
         assert cluster[key] == single["metrics"][key]
 
 

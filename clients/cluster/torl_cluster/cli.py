@@ -288,10 +288,6 @@ def command_eval(options, progress):
         raise ValueError("--limit must be >= 1")
     problems = load_problems(options.dataset, options.limit)
     params = evaluate_params(options)
-    if params["temperature"] > 0 and options.samples > 1:
-        progress.log("note: sampled evaluation on several nodes draws other random streams than one `evaluate` of "
-                     "the whole set (the daemon keys a problem's streams on its position in the request); greedy "
-                     "evaluation is identical")
 
     def work(pool):
         started = time.time()

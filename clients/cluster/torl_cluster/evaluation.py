@@ -141,7 +141,8 @@ def evaluate_on_nodes(pool, problems, params, samples, loads=None, timeout=None,
         calls = {}
         for node, share in zip(nodes, shares):
             if share:
-                ref = node.actor.evaluate.remote([problems[i] for i in share], params)
+                # problem_indices: each problem samples the random streams it has in one `evaluate` of the whole set.
+                ref = node.actor.evaluate.remote([problems[i] for i in share], dict(params, problem_indices=share))
                 calls[ref] = (node, share)
         failed = []
         for ref, (node, share) in calls.items():
