@@ -1,14 +1,15 @@
-"""Gemma 3 270M exported by a torl daemon (`model/export`) is a Hugging Face folder transformers loads as
-Gemma3ForCausalLM: its logits equal torl's within 1e-3 on the oracle's prompts, its fast tokenizer gives torl's ids
-on the tokenizer corpus, and torl loads the folder back with the same logits. Needs the Gemma GGUF (`make setup`
-installs it; TORL_GEMMA_MODEL overrides its path) and torch + transformers (the dev venv)."""
+"""Gemma 3 270M, a base model, on a daemon: solve, rollout and evaluate use the published plain-text prompt by
+default (the GGUF has no chat template); `model/export` writes a Hugging Face folder transformers loads as
+Gemma3ForCausalLM, whose logits equal torl's within 1e-3 on the oracle's prompts and whose fast tokenizer gives
+torl's ids on the tokenizer corpus; torl loads the folder back with the same logits. Needs the Gemma GGUF (`make
+setup` installs it; TORL_GEMMA_MODEL overrides its path) and torch + transformers (the dev venv)."""
 import json
 import os
 import subprocess
 
 import pytest
 
-from torl_client import Client
+from torl_client import Client, RPCError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 GEMMA = os.environ.get("TORL_GEMMA_MODEL") or os.path.join(ROOT, "models", "gemma-3-270m-q4_k_m.gguf")
@@ -21,12 +22,18 @@ def _fixture(name):
 
 
 @pytest.fixture(scope="module")
-def export(torl_bin, tmp_path_factory):
+def gemma(torl_bin):
+    """A daemon over stdio with Gemma 3 270M (f32 weights)."""
     if not os.path.exists(GEMMA):
         pytest.skip("Gemma 3 270M is not at %s (make setup installs it; TORL_GEMMA_MODEL overrides)" % GEMMA)
-    folder = str(tmp_path_factory.mktemp("gemma3") / "export")
     with Client.spawn(torl=torl_bin, args=["--model", GEMMA]) as client:
-        result = client.request("model/export", {"path": folder})
+        yield client
+
+
+@pytest.fixture(scope="module")
+def export(gemma, tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("gemma3") / "export")
+    result = gemma.request("model/export", {"path": folder})
     assert result["path"] == folder
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} <= set(result["files"])
     return folder
@@ -40,6 +47,40 @@ def _torl_generate(torl_bin, model, ids, new_tokens):
         check=True, capture_output=True, text=True, timeout=600).stdout
     report = json.loads(output)
     return {entry["id"]: entry["logit"] for entry in report["top_logits"]}, report["ids"]
+
+
+PROBLEM = {"id": "sum", "problem": "What is $2 + 3$?", "answer": "5"}
+PUBLISHED_PROMPT = ("A conversation between User and Assistant. The user asks a question, and the Assistant solves it.\n"
+                    "User: Please integrate natural language reasoning with programs to solve the problem above, and "
+                    "put your final answer within \\boxed{}.\nWhat is $2 + 3$?\nAssistant:\n")
+GREEDY = {"max_tokens": 8, "max_tool_calls": 0, "temperature": 0}
+
+
+def test_solve_rollout_and_evaluate_use_the_published_prompt_by_default(gemma, torl_bin, tmp_path, schemas):
+    status = gemma.status()
+    schemas("status", "result", status)
+    assert status["model"]["architecture"] == "gemma3"
+    with pytest.raises(RPCError):  # the base model's GGUF has no chat template to fall back on
+        gemma.request("rollout", dict(GREEDY, problems=[PROBLEM], group_size=1, template="chat"))
+    ids = subprocess.run([torl_bin, "tokenize", "--model", GEMMA, PUBLISHED_PROMPT], check=True, capture_output=True,
+                         text=True).stdout.split("\n")[0].split()
+    expected = [2] + [int(token) for token in ids]  # BOS, then the plain text (no special tokens parsed)
+
+    rollout = gemma.request("rollout", dict(GREEDY, problems=[PROBLEM], group_size=1))["trajectories"][0]
+    assert rollout["token_ids"][:rollout["prompt_length"]] == expected
+
+    solved = gemma.request("solve", dict(GREEDY, problem=PROBLEM["problem"]))
+    assert solved["prompt_tokens"] == len(expected)
+    assert solved["text"] == rollout["text"]
+
+    output = str(tmp_path / "records.jsonl")
+    gemma.request("evaluate", dict(GREEDY, problems=[PROBLEM], output=output))
+    with open(output) as handle:
+        record = json.loads(handle.readline())
+    assert record["responses"][0]["text"] == rollout["text"]
+    # The same greedy continuation from the published prompt's ids, outside the daemon.
+    _, greedy = _torl_generate(torl_bin, GEMMA, expected, len(rollout["token_ids"]) - rollout["prompt_length"])
+    assert rollout["token_ids"][rollout["prompt_length"]:] == greedy
 
 
 def test_config_names_the_gemma3_text_model_and_its_attention_pattern(export):
