@@ -24,7 +24,7 @@ public enum HuggingFaceCheckpoint {
         // Gemma3ForCausalLM is "gemma3_text".
         let architectures: [String: ModelConfiguration.Architecture] = ["llama": .llama, "qwen2": .qwen2, "gemma3_text": .gemma3]
         guard let architecture = architectures[modelType] else {
-            throw ModelError.unknownArchitecture(modelType, source: source)
+            throw ModelError.unknownArchitecture(modelType, key: "model_type", source: source)
         }
         if let scaling = json["rope_scaling"], !(scaling is NSNull) {
             throw ModelError.invalidConfiguration(source: source, detail: "rope_scaling \(scaling) is not supported")

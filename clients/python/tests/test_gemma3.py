@@ -147,3 +147,36 @@ def test_torl_loads_the_export_back(export, torl_bin):
     gguf_ids = subprocess.run([torl_bin, "tokenize", "--model", GEMMA, "--special", text], check=True,
                               capture_output=True, text=True).stdout.split("\n")[0]
     assert ids == gguf_ids
+
+
+def _tiny_gguf(path, architecture):
+    """A GGUF with a 16-token SentencePiece vocabulary and only a token embedding."""
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(path, architecture)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(["<pad>", "<eos>", "<bos>", "<unk>"] + ["t%d" % i for i in range(4, 16)])
+    writer.add_token_scores([-float(i) for i in range(16)])
+    writer.add_token_types([3, 3, 3, 2] + [1] * 12)
+    writer.add_bos_token_id(2)
+    writer.add_tensor("token_embd.weight", np.zeros((16, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def test_a_bad_model_file_is_named_and_the_loaded_model_stays(gemma, tmp_path):
+    before = gemma.request("solve", dict(GREEDY, problem=PROBLEM["problem"]))["text"]
+    for name, architecture, key in [("unknown.gguf", "gemma9", "general.architecture"),
+                                    ("incomplete.gguf", "gemma3", "gemma3.embedding_length")]:
+        path = str(tmp_path / name)
+        _tiny_gguf(path, architecture)
+        with pytest.raises(RPCError) as error:
+            gemma.request("model/load", {"path": path})
+        assert error.value.code == -32021
+        assert path in error.value.message and key in error.value.message, error.value.message
+        model = gemma.status()["model"]
+        assert model["path"] == GEMMA and model["architecture"] == "gemma3"
+    assert gemma.request("solve", dict(GREEDY, problem=PROBLEM["problem"]))["text"] == before
