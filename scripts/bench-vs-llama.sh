@@ -4,7 +4,9 @@
 # llama-quantize --allow-requantize (so both engines run the same dequantized weights).
 #   LLAMA_CPP_BIN=/path/to/llama.cpp/build/bin scripts/bench-vs-llama.sh [kernel path ...]
 # Kernel paths: the torl kernels to measure (TORL_KERNELS values; default: the best this CPU has).
-# Environment: PROMPT_TOKENS (default 128), NEW_TOKENS (16), PRECISIONS (f32,bf16,int8), THREADS (2).
+# Environment: PROMPT_TOKENS (default 128), NEW_TOKENS (16), PRECISIONS (f32,bf16,int8), THREADS (2), BATCHES (torl's
+# decode batch sizes, default 1; llama-bench decodes one sequence), TORL_MODEL (default the SmolLM2 Q4_1 file; llama.cpp
+# also runs that file as it is, e.g. Gemma 3's Q4_K_M).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${LLAMA_CPP_BIN:-}
@@ -18,6 +20,7 @@ model=${TORL_MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
 torl=.build/release/torl
 [[ -x "$torl" ]] || { echo "bench-vs-llama: build torl first (swift build -c release)" >&2; exit 2; }
 prompt=${PROMPT_TOKENS:-128} new=${NEW_TOKENS:-16} threads=${THREADS:-2} precisions=${PRECISIONS:-f32,bf16,int8}
+batches=${BATCHES:-1}
 work=.build/bench-vs-llama
 mkdir -p "$work"
 declare -A ggml_type=([f32]=F32 [bf16]=BF16 [int8]=Q8_0)
@@ -28,10 +31,12 @@ for precision in ${precisions//,/ }; do
     echo "== llama.cpp $type: llama-bench -t $threads -p $prompt -n $new -r 2"
     "$bin/llama-bench" -m "$gguf" -t "$threads" -p "$prompt" -n "$new" -r 2 -o md 2>/dev/null | grep -E "^\| (model|.*pp|.*tg)"
 done
+echo "== llama.cpp on $model as it is: llama-bench -t $threads -p $prompt -n $new -r 2"
+"$bin/llama-bench" -m "$model" -t "$threads" -p "$prompt" -n "$new" -r 2 -o md 2>/dev/null | grep -E "^\| (model|.*pp|.*tg)"
 paths=("$@")
 [[ ${#paths[@]} -gt 0 ]] || paths=("")
 for path in "${paths[@]}"; do
-    echo "== torl ${path:-default} kernels: bench model --prompt-tokens $prompt --new-tokens $new --batches 1 --precision $precisions"
+    echo "== torl ${path:-default} kernels: bench model --prompt-tokens $prompt --new-tokens $new --batches $batches --precision $precisions"
     TORL_KERNELS=$path TORL_THREADS=$threads "$torl" bench model --model "$model" --precision "$precisions" \
-        --prompt-tokens "$prompt" --new-tokens "$new" --batches 1
+        --prompt-tokens "$prompt" --new-tokens "$new" --batches "$batches"
 done

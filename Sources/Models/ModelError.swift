@@ -1,6 +1,7 @@
 /// Errors of model construction and inference. Format-level problems of the files are `ModelFormatError`.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
-    case unknownArchitecture(String, source: String)
+    /// `key`: the entry that named it (`general.architecture` in a GGUF file, `model_type` in config.json).
+    case unknownArchitecture(String, key: String, source: String)
     case invalidConfiguration(source: String, detail: String)
     case missingTensors([String], source: String)
     case unusedTensors([String], source: String)
@@ -14,8 +15,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
-        case let .unknownArchitecture(name, source):
-            return "\(source): unknown architecture \"\(name)\" (supported: llama, qwen2, gemma3)"
+        case let .unknownArchitecture(name, key, source):
+            let supported = key == "model_type" ? "llama, qwen2, gemma3_text" : "llama, qwen2, gemma3"
+            return "\(source): \(key) is \"\(name)\", an architecture torl does not run (supported: \(supported))"
         case let .invalidConfiguration(source, detail):
             return "\(source): invalid configuration: \(detail)"
         case let .missingTensors(names, source):

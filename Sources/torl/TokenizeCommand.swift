@@ -44,7 +44,7 @@ struct TokenizeCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: model, isDirectory: &isFolder) else {
             throw ValidationError("no file or folder at \(model)")
         }
-        return isFolder.boolValue ? try BPETokenizer(huggingFaceFolder: model) : try GGUFFile(path: model).makeAnyTokenizer()
+        return isFolder.boolValue ? try HuggingFaceTokenizer.load(folder: model) : try GGUFFile(path: model).makeAnyTokenizer()
     }
 
     /// Wall clock and this thread's CPU time: on a shared machine the CPU figure is the tokenizer's own speed.

@@ -26,8 +26,11 @@ struct TrainBenchCommand: ParsableCommand {
     @Option(help: "Tokens per micro-batch (gradient accumulation across micro-batches).")
     var microBatchTokens: Int = 4096
 
-    @Option(help: "Timed throughput steps after one warm-up step.")
+    @Option(help: "Timed throughput steps after the warm-up steps.")
     var steps: Int = 1
+
+    @Option(help: "Untimed steps before the timed ones (the first touches the gradient and moment buffers).")
+    var warmupSteps: Int = 1
 
     @Option(help: "keepAll or recomputePerLayer.")
     var activations: String = "keepAll"
@@ -44,8 +47,8 @@ struct TrainBenchCommand: ParsableCommand {
         guard let policy = ActivationPolicy(rawValue: activations) else {
             throw ValidationError("unknown activation policy \(activations) (keepAll, recomputePerLayer)")
         }
-        guard sequenceLength > promptLength, promptLength >= 1, sequences >= 2, steps >= 1 else {
-            throw ValidationError("need sequence-length > prompt-length >= 1, sequences >= 2, steps >= 1")
+        guard sequenceLength > promptLength, promptLength >= 1, sequences >= 2, steps >= 1, warmupSteps >= 0 else {
+            throw ValidationError("need sequence-length > prompt-length >= 1, sequences >= 2, steps >= 1, warmup-steps >= 0")
         }
         let engine = try ModelLoader.load(path: path, precision: .f32)
         let trainable = try TrainableTransformer(from: engine)
@@ -63,7 +66,7 @@ struct TrainBenchCommand: ParsableCommand {
                                     reward: s % 3 == 0 ? 1 : -1, group: s / 4,
                                     outcome: ResponseOutcome(answered: true, correct: s % 3 == 0))
         }
-        _ = try trainer.step(batch)
+        for _ in 0..<warmupSteps { _ = try trainer.step(batch) }
         var seconds = 0.0
         let cpuStart = Self.cpuSeconds()
         for _ in 0..<steps { seconds += try trainer.step(batch).updateSeconds }
@@ -89,7 +92,8 @@ struct TrainBenchCommand: ParsableCommand {
             "gemm_peak_gflops_per_cpu_second": peak.perCPUSecond / 1e9,
             "throughput": [
                 "sequences": sequences, "sequence_tokens": sequenceLength, "prompt_tokens": promptLength,
-                "micro_batch_tokens": microBatchTokens, "activation_policy": policy.rawValue,
+                "micro_batch_tokens": microBatchTokens, "micro_batch_token_limit": trainer.microBatchTokenLimit,
+                "activation_policy": policy.rawValue, "warmup_steps": warmupSteps,
                 "step_seconds": seconds, "tokens_per_second": Double(tokens) / seconds,
                 "model_flops_per_step": flops, "achieved_gflops": flops / seconds / 1e9,
                 "fraction_of_gemm_peak": flops / seconds / peak.wall,
@@ -102,6 +106,8 @@ struct TrainBenchCommand: ParsableCommand {
             report["grpo_step"] = try Self.grpoStep(engine: engine, trainer: trainer, prompts: prompts, samples: samples,
                                                     promptTokens: promptLength, responseTokens: responseLength, bench: bench)
         }
+        // After everything this run did (model load, throughput steps, the GRPO step): the high-water mark.
+        report["peak_rss_bytes"] = Self.peakResidentBytes()
         let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: data, as: UTF8.self))
     }
@@ -124,6 +130,13 @@ struct TrainBenchCommand: ParsableCommand {
         }
         let flops = 2 * Double(n * n * n)
         return (flops / bestWall, flops / bestCPU)
+    }
+
+    /// The most resident memory this process has held (Linux reports `ru_maxrss` in KiB).
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
     }
 
     /// User + system CPU seconds of this process so far.

@@ -4,6 +4,7 @@ import Foundation
 struct GGUFBuilder {
     enum Value {
         case u32(UInt32), i32(Int32), f32(Float), bool(Bool), string(String), u64(UInt64), strings([String])
+        case floats([Float]), ints([Int32])
     }
     struct Tensor {
         var name: String
@@ -36,6 +37,8 @@ struct GGUFBuilder {
             case let .string(v): u32(8); string(v)
             case let .u64(v): u32(10); u64(v)
             case let .strings(items): u32(9); u32(8); u64(UInt64(items.count)); items.forEach(string)
+            case let .floats(items): u32(9); u32(6); u64(UInt64(items.count)); items.forEach { u32($0.bitPattern) }
+            case let .ints(items): u32(9); u32(5); u64(UInt64(items.count)); items.forEach { u32(UInt32(bitPattern: $0)) }
             }
         }
         var offset = 0

@@ -53,6 +53,37 @@ final class Gemma3LoadingTests: XCTestCase {
         }
     }
 
+    /// The SentencePiece keys a Gemma file's tokenizer needs: without any one of them, building the tokenizer (the
+    /// first thing a model load does) is an error naming the file and the key.
+    func testMissingTokenizerKeysNameFileAndKey() throws {
+        let tokenizer: [(String, GGUFBuilder.Value)] = [
+            ("tokenizer.ggml.model", .string("llama")),
+            ("tokenizer.ggml.tokens", .strings(["<pad>", "<eos>", "<bos>", "<unk>"] + (4..<16).map { "t\($0)" })),
+            ("tokenizer.ggml.scores", .floats((0..<16).map { -Float($0) })),
+            ("tokenizer.ggml.token_type", .ints([3, 3, 3, 2] + Array(repeating: 1, count: 12))),
+            ("tokenizer.ggml.bos_token_id", .u32(2)),
+        ]
+        let complete = try file { $0.metadata += tokenizer }
+        XCTAssertEqual(try GGUFFile(path: complete).makeAnyTokenizer().vocabularySize, 16)
+        for key in ["tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type"] {
+            let path = try file { $0.metadata += tokenizer.filter { $0.0 != key } }
+            XCTAssertThrowsError(try GGUFFile(path: path).makeAnyTokenizer(), key) { error in
+                XCTAssertEqual(error as? ModelFormatError, .missingMetadata(path: path, key: key))
+                XCTAssertTrue("\(error)".contains(path) && "\(error)".contains(key), "\(error)")
+            }
+        }
+    }
+
+    func testUnknownArchitectureNamesFileAndKey() throws {
+        let path = try file { builder in
+            builder.metadata = builder.metadata.map { $0.0 == "general.architecture" ? ($0.0, .string("gemma4")) : $0 }
+        }
+        XCTAssertThrowsError(try ModelLoader.load(path: path)) { error in
+            XCTAssertEqual(error as? ModelError, .unknownArchitecture("gemma4", key: "general.architecture", source: path))
+            XCTAssertTrue("\(error)".contains(path) && "\(error)".contains("general.architecture"), "\(error)")
+        }
+    }
+
     func testMisshapenTensorNamesFileAndTensor() throws {
         let path = try file { builder in
             let index = builder.tensors.firstIndex { $0.name == "blk.1.attn_k_norm.weight" }!

@@ -30,7 +30,32 @@ final class Gemma3TokenizerTests: XCTestCase {
     }
 
     func testIdsEqualLlamaCppOnTheCorpusAndDecodeToTheText() throws {
-        let tokenizer = try tokenizer()
+        try checkCorpus(try tokenizer())
+    }
+
+    /// The Hugging Face files written from the GGUF's vocabulary (tokenizer.json in GemmaConverter's form) read
+    /// back as a SentencePiece tokenizer with the same ids on the whole corpus; the files carry BOS, EOS and the
+    /// special and user-defined tokens.
+    func testHuggingFaceFilesReadBackWithTheSameIds() throws {
+        _ = try tokenizer()
+        let files = try GGUFFile(path: Self.gemmaPath).huggingFaceTokenizerFiles()
+        let folder = try TestSupport.temporaryDirectory()
+        try files.tokenizerJSON.write(to: folder.appendingPathComponent("tokenizer.json"))
+        try files.tokenizerConfigJSON.write(to: folder.appendingPathComponent("tokenizer_config.json"))
+        let loaded = try XCTUnwrap(try HuggingFaceTokenizer.load(folder: folder.path) as? SentencePieceTokenizer)
+        XCTAssertEqual(loaded.vocabularySize, 262_144)
+        XCTAssertEqual(loaded.beginOfSequenceID, 2)
+        XCTAssertTrue(loaded.addsBeginOfSequence)
+        XCTAssertFalse(loaded.addsSpacePrefix)
+        XCTAssertTrue(loaded.endOfSequenceIDs.contains(1))
+        XCTAssertEqual(loaded.specialTokenID("<start_of_turn>"), try tokenizer().specialTokenID("<start_of_turn>"))
+        try checkCorpus(loaded)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: files.tokenizerConfigJSON) as? [String: Any])
+        XCTAssertEqual(config["bos_token"] as? String, "<bos>")
+        XCTAssertEqual(config["eos_token"] as? String, "<eos>")
+    }
+
+    private func checkCorpus(_ tokenizer: SentencePieceTokenizer, file: StaticString = #filePath, line: UInt = #line) throws {
         let data = try Data(contentsOf: TestSupport.fixture("gemma3_tokenizer_corpus.json"))
         let corpus = try JSONDecoder().decode(Corpus.self, from: data)
         XCTAssertGreaterThanOrEqual(corpus.cases.count, 200)

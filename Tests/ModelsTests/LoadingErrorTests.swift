@@ -59,7 +59,7 @@ final class LoadingErrorTests: XCTestCase {
         var config = Self.configJSON
         config["model_type"] = "gpt2"
         XCTAssertThrowsError(try ModelLoader.load(path: try folder(config: config))) { error in
-            guard case .unknownArchitecture("gpt2", _)? = error as? ModelError else { return XCTFail("\(error)") }
+            guard case .unknownArchitecture("gpt2", "model_type", _)? = error as? ModelError else { return XCTFail("\(error)") }
         }
         var builder = GGUFBuilder()
         builder.metadata = [("general.architecture", .string("falcon"))]
@@ -67,7 +67,8 @@ final class LoadingErrorTests: XCTestCase {
         let path = try TestSupport.temporaryDirectory().appendingPathComponent("m.gguf")
         try Data(builder.bytes()).write(to: path)
         XCTAssertThrowsError(try ModelLoader.load(path: path.path)) { error in
-            guard case .unknownArchitecture("falcon", _)? = error as? ModelError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error as? ModelError, .unknownArchitecture("falcon", key: "general.architecture", source: path.path))
+            XCTAssertTrue("\(error)".contains(path.path) && "\(error)".contains("general.architecture"), "\(error)")
         }
     }
 

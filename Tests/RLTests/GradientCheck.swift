@@ -3,6 +3,16 @@ import XCTest
 
 /// Central finite differences of a scalar loss against an analytic gradient.
 enum GradientCheck {
+    /// Asserts max |a − b| / max |b| < relative (b's scale floored at 1e-6).
+    static func assertClose(_ a: [Float], _ b: [Float], relative: Float, _ message: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, message, file: file, line: line)
+        let scale = max(b.map(abs).max() ?? 0, 1e-6)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst / scale, relative, "\(message): max difference \(worst) at scale \(scale)",
+                          file: file, line: line)
+    }
+
     /// Filled with uniform values in [-scale, scale).
     static func randomBuffer(_ count: Int, _ generator: inout SeededGenerator, scale: Float = 1) -> FloatBuffer {
         let buffer = FloatBuffer(count: count)

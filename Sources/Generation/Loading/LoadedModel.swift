@@ -29,7 +29,7 @@ public final class LoadedModel {
             throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
         }
         let tokenizer: any Tokenizer = isDirectory.boolValue
-            ? try BPETokenizer(huggingFaceFolder: path) : try GGUFFile(path: path).makeAnyTokenizer()
+            ? try HuggingFaceTokenizer.load(folder: path) : try GGUFFile(path: path).makeAnyTokenizer()
         let model = try ModelLoader.load(path: path, precision: precision)
         guard tokenizer.vocabularySize <= model.configuration.vocabularySize else {
             throw ModelFormatError.malformed(

@@ -7,7 +7,7 @@ public enum GGUFCheckpoint {
     public static func configuration(of gguf: GGUFFile) throws -> ModelConfiguration {
         let archName = try gguf.requiredString("general.architecture")
         guard let architecture = ModelConfiguration.Architecture(rawValue: archName) else {
-            throw ModelError.unknownArchitecture(archName, source: gguf.path)
+            throw ModelError.unknownArchitecture(archName, key: "general.architecture", source: gguf.path)
         }
         let prefix = archName + "."
         if let scaling = gguf.metadata[prefix + "rope.scaling.type"]?.stringValue, scaling != "none" {

@@ -1,3 +1,4 @@
+import Foundation
 import Tokenizers
 
 /// Builds the tokenizer a GGUF file describes in its `tokenizer.ggml.*` metadata, the way llama.cpp reads it.
@@ -11,6 +12,25 @@ extension GGUFFile {
     /// A SentencePiece vocabulary (`tokenizer.ggml.model` "llama": Gemma, Llama 1/2, Mistral) with its scores
     /// and token types; `add_space_prefix` defaults to true as in llama.cpp.
     public func makeSentencePieceTokenizer() throws -> SentencePieceTokenizer {
+        do {
+            return try SentencePieceTokenizer(configuration: try makeSentencePieceConfiguration())
+        } catch let error as TokenizerError {
+            throw ModelFormatError.malformed(path: path, detail: "tokenizer: \(error)")
+        }
+    }
+
+    /// The file's tokenizer as Hugging Face `tokenizer.json` and `tokenizer_config.json`, whichever kind it is.
+    public func huggingFaceTokenizerFiles() throws -> (tokenizerJSON: Data, tokenizerConfigJSON: Data) {
+        do {
+            return try requiredString("tokenizer.ggml.model") == "llama"
+                ? try makeSentencePieceConfiguration().huggingFaceFiles() : try makeTokenizerConfiguration().huggingFaceFiles()
+        } catch let error as TokenizerError {
+            throw ModelFormatError.malformed(path: path, detail: "tokenizer: \(error)")
+        }
+    }
+
+    /// The SentencePiece vocabulary the metadata describes (every key checked, errors naming file and key).
+    public func makeSentencePieceConfiguration() throws -> SentencePieceConfiguration {
         let model = try requiredString("tokenizer.ggml.model")
         guard model == "llama" else {
             throw ModelFormatError.malformed(path: path, detail: "tokenizer.ggml.model is \"\(model)\", not SentencePiece (\"llama\")")
@@ -47,17 +67,13 @@ extension GGUFFile {
         func tokenID(_ key: String) throws -> Int32? { try optionalInt(key).map { Int32(clamping: $0) } }
         let endIDs = try ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"]
             .compactMap { try tokenID($0) }
-        do {
-            return try SentencePieceTokenizer(configuration: SentencePieceConfiguration(
-                tokens: tokens, scores: scores, kinds: types.map(Self.sentencePieceKind),
-                beginOfSequenceID: try tokenID("tokenizer.ggml.bos_token_id"),
-                addsBeginOfSequence: try flag("tokenizer.ggml.add_bos_token", default: true),
-                addsSpacePrefix: try flag("tokenizer.ggml.add_space_prefix", default: true),
-                declaredEndOfSequenceIDs: endIDs,
-                chatTemplate: metadata["tokenizer.chat_template"]?.stringValue))
-        } catch let error as TokenizerError {
-            throw ModelFormatError.malformed(path: path, detail: "tokenizer: \(error)")
-        }
+        return SentencePieceConfiguration(
+            tokens: tokens, scores: scores, kinds: types.map(Self.sentencePieceKind),
+            beginOfSequenceID: try tokenID("tokenizer.ggml.bos_token_id"),
+            addsBeginOfSequence: try flag("tokenizer.ggml.add_bos_token", default: true),
+            addsSpacePrefix: try flag("tokenizer.ggml.add_space_prefix", default: true),
+            declaredEndOfSequenceIDs: endIDs,
+            chatTemplate: metadata["tokenizer.chat_template"]?.stringValue)
     }
 
     /// llama.cpp's `llama_token_type` for SentencePiece vocabularies: 1 normal, 2 unknown, 3 control,

@@ -7,11 +7,10 @@ extension TrainableTransformer {
     /// name and renamed into place, so `directory` is either absent or complete. It must not exist or be empty.
     ///
     /// Hugging Face rotates the halves of each head; weights in llama.cpp's adjacent-pair order get their q/k rows
-    /// permuted back. A Qwen2 model without attention biases gets zero biases (Qwen2 always has them).
+    /// permuted back. A Qwen2 model without attention biases gets zero biases (Qwen2 always has them). Gemma 3
+    /// becomes a `Gemma3ForCausalLM` (`gemma3_text`) folder; its norm weights are already Hugging Face's w (the
+    /// model multiplies by 1 + w).
     public func exportHuggingFace(to directory: String, tokenizerFiles: [String] = []) throws {
-        guard configuration.architecture != .gemma3 else {
-            throw ModelError.invalidConfiguration(source: directory, detail: "exporting Gemma 3 as a Hugging Face folder is not implemented yet")
-        }
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
@@ -72,10 +71,35 @@ extension TrainableTransformer {
             config["attention_bias"] = c.attentionBias
             config["mlp_bias"] = false
         }
+        if c.architecture == .gemma3 {
+            config["hidden_act"] = nil
+            config.merge(Self.gemma3ConfigFields(c)) { $1 }
+        }
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         let writer = try AtomicFileWriter(destination: path)
         try writer.write(data)
         try writer.commit()
+    }
+
+    /// What `Gemma3TextConfig` reads beyond the shared fields, as Google's gemma-3-270m config.json spells it
+    /// (the window pattern both as the older integer and as transformers' per-layer `layer_types`).
+    static func gemma3ConfigFields(_ c: ModelConfiguration) -> [String: Any] {
+        [
+            "architectures": ["Gemma3ForCausalLM"],
+            "model_type": "gemma3_text",
+            "hidden_activation": "gelu_pytorch_tanh",
+            "query_pre_attn_scalar": c.queryPreAttentionScalar ?? Double(c.headDimension),
+            "sliding_window": c.slidingWindow ?? NSNull(),
+            "sliding_window_pattern": c.slidingWindowPattern ?? NSNull(),
+            "layer_types": (0..<c.layerCount).map { c.isSlidingWindowLayer($0) ? "sliding_attention" : "full_attention" },
+            "rope_local_base_freq": c.localRopeTheta ?? c.ropeTheta,
+            "rope_scaling": NSNull(),
+            "final_logit_softcapping": NSNull(),
+            "attn_logit_softcapping": NSNull(),
+            "attention_bias": false,
+            "attention_dropout": 0.0,
+            "use_bidirectional_attention": false,
+        ]
     }
 
     private func writeSafetensors(to path: String) throws {

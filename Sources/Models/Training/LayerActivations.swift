@@ -34,6 +34,28 @@ final class LayerActivations {
         activated = FloatBuffer(count: rows * c.intermediateSize)
         gemma = c.architecture == .gemma3 ? Gemma3LayerActivations(rows: rows, configuration: c) : nil
     }
+
+    /// Floats per row of one layer's activations, as `init` allocates them (Gemma's extra tensors included).
+    static func floatsPerRow(configuration c: ModelConfiguration) -> Int {
+        let C = c.hiddenSize, F = c.intermediateSize
+        let Q = c.headCount * c.headDimension, KV = c.keyValueHeadCount * c.headDimension
+        let common = 3 * C + 2 + 2 * Q + 2 * KV + c.headCount + 3 * F
+        let gemma = c.architecture == .gemma3 ? Q + KV + c.headCount + c.keyValueHeadCount + 2 * C + 2 : 0
+        return common + gemma
+    }
+}
+
+extension TrainableTransformer {
+    /// Bytes a forward and backward pass hold per packed token: the residual streams (every layer's input, the
+    /// last output, the final hidden state), the activations `policy` keeps (every layer's, or one layer's being
+    /// recomputed) and about one layer's worth of gradient temporaries. Micro-batches are sized by this.
+    public func activationBytesPerToken(policy: ActivationPolicy) -> Int {
+        let c = configuration
+        let layer = LayerActivations.floatsPerRow(configuration: c)
+        let streams = (c.layerCount + 2) * c.hiddenSize
+        let kept = policy == .keepAll ? c.layerCount * layer : layer
+        return MemoryLayout<Float>.size * (streams + kept + layer)
+    }
 }
 
 /// Whether the forward pass keeps every layer's activations (fastest) or only each layer's input, recomputing

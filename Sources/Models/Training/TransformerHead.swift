@@ -14,8 +14,17 @@ public typealias TokenLossGradient = (_ range: Range<Int>, _ logProbabilities: U
                                       _ dEntropies: UnsafeMutableBufferPointer<Float>) -> Void
 
 extension TrainableTransformer {
-    /// Rows per head chunk: the [rows, vocabulary] logits of one chunk are the largest temporary of the step.
+    /// Most rows per head chunk: the [rows, vocabulary] logits of one chunk are the largest temporary of the step.
     public static let defaultHeadChunkRows = 128
+    /// Most bytes of f32 logits one chunk may hold, whatever rows were asked for: 32 MiB is 32 rows of Gemma 3's
+    /// 262,144-token vocabulary (a whole 16 × 1,024-token batch would need 16 GiB) and leaves SmolLM2's 49,152 at
+    /// the 128-row default. Fewer rows per chunk only cost more passes over the head weight.
+    public static let headChunkLogitBytes = 32 << 20
+
+    /// The rows one chunk holds for a `vocabulary`-wide head when `requested` were asked for (at least 1).
+    public static func headChunkRows(requested: Int, vocabulary: Int) -> Int {
+        max(1, min(requested, headChunkLogitBytes / (MemoryLayout<Float>.size * max(vocabulary, 1))))
+    }
 
     /// Statistics of the tokens predicted at `rows` (row r of the packed batch predicts token r + 1 of the same
     /// sequence), without gradients.
@@ -51,7 +60,7 @@ extension TrainableTransformer {
         }
         let c = configuration
         let hidden = c.hiddenSize, vocabulary = c.vocabularySize
-        let chunk = max(1, min(chunkRows, rows.count))
+        let chunk = max(1, min(Self.headChunkRows(requested: chunkRows, vocabulary: vocabulary), rows.count))
         let headWeight = parameters.pointer + layout.head
         var statistics = TokenStatistics(logProbabilities: [Float](repeating: 0, count: rows.count),
                                          entropies: [Float](repeating: 0, count: rows.count))

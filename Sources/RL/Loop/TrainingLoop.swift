@@ -126,7 +126,7 @@ public final class TrainingLoop {
                 .map { (modelPath as NSString).appendingPathComponent($0) }
                 .filter { manager.fileExists(atPath: $0) }
         }
-        let files = try GGUFFile(path: modelPath).makeTokenizerConfiguration().huggingFaceFiles()
+        let files = try GGUFFile(path: modelPath).huggingFaceTokenizerFiles()
         do {
             try manager.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             let paths = ["tokenizer.json", "tokenizer_config.json"].map { (scratch as NSString).appendingPathComponent($0) }

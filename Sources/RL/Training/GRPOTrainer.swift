@@ -10,7 +10,8 @@ public struct TrainerConfiguration: Sendable, Codable, Equatable {
     /// Global gradient-norm clip; 0 disables.
     public var maxGradientNorm: Double
     /// Sequences are packed into micro-batches of at most this many tokens (a longer sequence goes alone);
-    /// gradients accumulate across micro-batches, activations exist for one micro-batch at a time.
+    /// gradients accumulate across micro-batches, activations exist for one micro-batch at a time. Fewer tokens
+    /// when their activations would pass `GRPOTrainer.activationBudgetBytes`.
     public var microBatchTokens: Int
     public var activationPolicy: ActivationPolicy
     public var headChunkRows: Int
@@ -208,13 +209,25 @@ public final class GRPOTrainer {
         return accumulator
     }
 
-    /// Consecutive sequences packed up to `microBatchTokens` tokens each.
+    /// Most bytes of activations one micro-batch may hold (`TrainableTransformer.activationBytesPerToken`), whatever
+    /// `microBatchTokens` allows: about 1 MB a token for SmolLM2 and Gemma 3 270M alike under keepAll, so 4,096
+    /// tokens would take 4 GiB, which beside Gemma 3's 4.3 GB of weights, gradients and moments breaks 8 GiB.
+    public static let activationBudgetBytes = 2 << 30
+
+    /// The tokens one micro-batch packs: `microBatchTokens`, fewer when their activations would exceed the budget.
+    public var microBatchTokenLimit: Int {
+        let perToken = policy.activationBytesPerToken(policy: configuration.activationPolicy)
+        return max(1, min(configuration.microBatchTokens, Self.activationBudgetBytes / perToken))
+    }
+
+    /// Consecutive sequences packed up to `microBatchTokenLimit` tokens each (a longer sequence goes alone).
     func microBatches(_ lengths: [Int]) -> [[Int]] {
+        let limit = microBatchTokenLimit
         var batches: [[Int]] = []
         var current: [Int] = []
         var tokens = 0
         for (index, length) in lengths.enumerated() {
-            if !current.isEmpty && tokens + length > configuration.microBatchTokens {
+            if !current.isEmpty && tokens + length > limit {
                 batches.append(current)
                 current = []
                 tokens = 0

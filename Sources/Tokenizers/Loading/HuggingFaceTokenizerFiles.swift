@@ -5,6 +5,20 @@ import Foundation
 extension BPETokenizer {
     /// Loads `tokenizer.json` and the optional `tokenizer_config.json` from a model folder.
     public convenience init(huggingFaceFolder folder: String) throws {
+        let files = try HuggingFaceTokenizerFiles.read(folder: folder)
+        try self.init(tokenizerJSON: files.tokenizer, tokenizerConfigJSON: files.config)
+    }
+
+    public convenience init(tokenizerJSON: Data, tokenizerConfigJSON: Data?) throws {
+        let root = try JSONObject(parsing: tokenizerJSON, file: "tokenizer.json")
+        let config = try tokenizerConfigJSON.map { try JSONObject(parsing: $0, file: "tokenizer_config.json") }
+        try self.init(configuration: HuggingFaceTokenizerFiles.configuration(tokenizer: root, data: tokenizerJSON, config: config))
+    }
+}
+
+enum HuggingFaceTokenizerFiles {
+    /// `tokenizer.json` and, when present, `tokenizer_config.json` of a model folder.
+    static func read(folder: String) throws -> (tokenizer: Data, config: Data?) {
         let base = URL(fileURLWithPath: folder)
         func read(_ name: String) throws -> Data {
             let url = base.appendingPathComponent(name)
@@ -14,18 +28,11 @@ extension BPETokenizer {
         }
         let configURL = base.appendingPathComponent("tokenizer_config.json")
         let config = FileManager.default.fileExists(atPath: configURL.path) ? try read("tokenizer_config.json") : nil
-        try self.init(tokenizerJSON: read("tokenizer.json"), tokenizerConfigJSON: config)
+        return (try read("tokenizer.json"), config)
     }
 
-    public convenience init(tokenizerJSON: Data, tokenizerConfigJSON: Data?) throws {
-        let root = try JSONObject(parsing: tokenizerJSON, file: "tokenizer.json")
-        let config = try tokenizerConfigJSON.map { try JSONObject(parsing: $0, file: "tokenizer_config.json") }
-        try self.init(configuration: HuggingFaceTokenizerFiles.configuration(tokenizer: root, config: config))
-    }
-}
-
-enum HuggingFaceTokenizerFiles {
-    static func configuration(tokenizer root: JSONObject, config: JSONObject?) throws -> BPETokenizerConfiguration {
+    /// `data`: the bytes `root` was parsed from (for the vocabulary, see `VocabularyJSON`).
+    static func configuration(tokenizer root: JSONObject, data: Data, config: JSONObject?) throws -> BPETokenizerConfiguration {
         let model = try root.object("model")
         let modelType = try model.optionalString("type") ?? "BPE"
         guard modelType == "BPE" else { throw TokenizerError.unsupportedModel(modelType) }
@@ -41,16 +48,32 @@ enum HuggingFaceTokenizerFiles {
             throw TokenizerError.unsupportedOption("model.dropout = \(dropout)")
         }
 
-        // Vocabulary, then added tokens (which may extend it or re-declare entries as special).
-        var texts: [Int: String] = [:]
-        var kinds: [Int: BPETokenizerConfiguration.TokenKind] = [:]
-        for (text, value) in try model.object("vocab").values {
-            guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
-                throw TokenizerError.malformed("tokenizer.json: model.vocab[\"\(text)\"] is not a token id")
-            }
-            texts[id] = text
-            kinds[id] = .normal
+        let table = try tokenTable(root: root, data: data)
+        let tokens = table.texts
+        var tokenKinds = [BPETokenizerConfiguration.TokenKind](repeating: .normal, count: tokens.count)
+        for (id, special) in table.added { tokenKinds[id] = special ? .control : .userDefined }
+
+        let merges = try VocabularyJSON.merges(in: data)
+        let preTokenizer = try preTokenizer(root.values["pre_tokenizer"])
+        let normalization = try normalization(root.values["normalizer"])
+        if let decoder = try root.optionalObject("decoder"), try decoder.optionalString("type") != "ByteLevel" {
+            throw TokenizerError.unsupportedOption("decoder type \(try decoder.optionalString("type") ?? "?") (ByteLevel expected)")
         }
+
+        let declared = try declaredTokens(root: root, config: config, tokens: tokens, added: table.added)
+        return BPETokenizerConfiguration(
+            tokens: tokens, kinds: tokenKinds, merges: merges, preTokenizer: preTokenizer,
+            normalization: normalization, ignoresMerges: try model.optionalBool("ignore_merges") ?? false,
+            beginOfSequenceID: declared.bosID, addsBeginOfSequence: declared.addsBOS,
+            declaredEndOfSequenceIDs: declared.endIDs, chatTemplate: declared.chatTemplate)
+    }
+
+    /// Token texts by id from `model.vocab` and `added_tokens` (which may extend it or re-declare entries), and the
+    /// added ones with whether each is special (matched only when asked) or not (always matched in text).
+    static func tokenTable(root: JSONObject, data: Data) throws -> (texts: [String?], added: [Int: Bool]) {
+        var texts: [Int: String] = [:]
+        var added: [Int: Bool] = [:]
+        for (text, id) in try VocabularyJSON.entries(in: data) { texts[id] = text }
         for (index, entry) in try root.optionalArray("added_tokens").enumerated() {
             guard let fields = entry as? [String: Any] else {
                 throw TokenizerError.malformed("tokenizer.json: added_tokens[\(index)] is not an object")
@@ -64,30 +87,23 @@ enum HuggingFaceTokenizerFiles {
                 throw TokenizerError.unsupportedOption("added token \"\(content)\" has \(flag) = true")
             }
             texts[id] = content
-            kinds[id] = try token.optionalBool("special") == true ? .control : .userDefined
+            added[id] = try token.optionalBool("special") == true
         }
         guard let largestID = texts.keys.max() else { throw TokenizerError.malformed("tokenizer.json: empty vocabulary") }
         var tokens = [String?](repeating: nil, count: largestID + 1)
-        var tokenKinds = [BPETokenizerConfiguration.TokenKind](repeating: .normal, count: largestID + 1)
-        for (id, text) in texts {
-            tokens[id] = text
-            tokenKinds[id] = kinds[id] ?? .normal
-        }
+        for (id, text) in texts { tokens[id] = text }
+        return (tokens, added)
+    }
+
+    /// BOS (the token a TemplateProcessing post-processor puts first, as Llama 3 declares it, unless
+    /// tokenizer_config.json says otherwise), whether it is added, EOS and the chat template.
+    static func declaredTokens(root: JSONObject, config: JSONObject?, tokens: [String?], added: [Int: Bool]) throws
+        -> (bosID: Int32?, addsBOS: Bool, endIDs: [Int32], chatTemplate: String?) {
         func id(ofText text: String) -> Int32? {
             // Added tokens first: their text is what a config's bos_token/eos_token names.
-            texts.first { $0.value == text && tokenKinds[$0.key] != .normal }.map { Int32($0.key) }
-                ?? texts.first { $0.value == text }.map { Int32($0.key) }
+            added.keys.sorted().first { tokens[$0] == text }.map { Int32($0) }
+                ?? tokens.firstIndex { $0 == text }.map { Int32($0) }
         }
-
-        let merges = try mergeRules(model.values["merges"])
-        let preTokenizer = try preTokenizer(root.values["pre_tokenizer"])
-        let normalization = try normalization(root.values["normalizer"])
-        if let decoder = try root.optionalObject("decoder"), try decoder.optionalString("type") != "ByteLevel" {
-            throw TokenizerError.unsupportedOption("decoder type \(try decoder.optionalString("type") ?? "?") (ByteLevel expected)")
-        }
-
-        // The token a TemplateProcessing post-processor puts in front of every sequence (Llama 3 declares its BOS
-        // only there); tokenizer_config.json, when present, has the last word.
         let leadingToken = try postProcessorLeadingToken(root)
         var bosID = leadingToken.flatMap(id(ofText:))
         var endIDs: [Int32] = []
@@ -118,24 +134,7 @@ enum HuggingFaceTokenizerFiles {
             addsBOS = try config.optionalBool("add_bos_token") ?? addsBOS
             chatTemplate = try chatTemplateText(config.values["chat_template"])
         }
-
-        return BPETokenizerConfiguration(
-            tokens: tokens, kinds: tokenKinds, merges: merges, preTokenizer: preTokenizer,
-            normalization: normalization, ignoresMerges: try model.optionalBool("ignore_merges") ?? false,
-            beginOfSequenceID: bosID, addsBeginOfSequence: addsBOS, declaredEndOfSequenceIDs: endIDs,
-            chatTemplate: chatTemplate)
-    }
-
-    /// `["a b", ...]` (older files) or `[["a", "b"], ...]` (newer files).
-    private static func mergeRules(_ value: Any?) throws -> [(String, String)] {
-        guard let items = value as? [Any] else { throw TokenizerError.malformed("tokenizer.json: model.merges is not an array") }
-        return try items.enumerated().map { index, item in
-            if let line = item as? String { return try BPETokenizerConfiguration.splitMergeLine(line) }
-            if let pair = item as? [Any], pair.count == 2, let left = pair[0] as? String, let right = pair[1] as? String {
-                return (left, right)
-            }
-            throw TokenizerError.malformed("tokenizer.json: model.merges[\(index)] is neither \"a b\" nor [a, b]")
-        }
+        return (bosID, addsBOS, endIDs, chatTemplate)
     }
 
     private static func normalization(_ value: Any?) throws -> BPETokenizerConfiguration.Normalization {

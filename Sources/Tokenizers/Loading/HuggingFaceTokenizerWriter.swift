@@ -31,25 +31,12 @@ extension BPETokenizerConfiguration {
             ] as [String: Any],
         ]
         let bosText = beginOfSequenceID.flatMap { tokens[Int($0)] }
-        if addsBeginOfSequence, let bosText {
-            root["post_processor"] = [
-                "type": "TemplateProcessing",
-                "single": [["SpecialToken": ["id": bosText, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
-                "pair": [["SpecialToken": ["id": bosText, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
-                         ["Sequence": ["id": "B", "type_id": 1]]],
-                "special_tokens": [bosText: ["id": bosText, "ids": [Int(beginOfSequenceID!)], "tokens": [bosText]]],
-            ] as [String: Any]
-        } else {
-            root["post_processor"] = NSNull()
-        }
-        var config: [String: Any] = ["add_bos_token": addsBeginOfSequence, "tokenizer_class": "PreTrainedTokenizerFast",
-                                     "clean_up_tokenization_spaces": false]
-        config["bos_token"] = bosText ?? NSNull()
-        config["eos_token"] = declaredEndOfSequenceIDs.first.flatMap { tokens[Int($0)] } ?? NSNull()
-        if let chatTemplate { config["chat_template"] = chatTemplate }
-        let options: JSONSerialization.WritingOptions = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return (try JSONSerialization.data(withJSONObject: root, options: options),
-                try JSONSerialization.data(withJSONObject: config, options: options))
+        root["post_processor"] = HuggingFaceTokenizerFiles.bosTemplate(text: addsBeginOfSequence ? bosText : nil,
+                                                                       id: beginOfSequenceID)
+        let config = HuggingFaceTokenizerFiles.tokenizerConfig(
+            addsBOS: addsBeginOfSequence, bosText: bosText,
+            eosText: declaredEndOfSequenceIDs.first.flatMap { tokens[Int($0)] }, chatTemplate: chatTemplate)
+        return (try HuggingFaceTokenizerFiles.encode(root), try HuggingFaceTokenizerFiles.encode(config))
     }
 
     /// The Hugging Face pre-tokenizer whose reading (`HuggingFaceTokenizerFiles.preTokenizer`) gives these steps.
@@ -78,5 +65,33 @@ extension BPETokenizerConfiguration {
         // A byte-level tokenizer ends in ByteLevel; the GPT-2 step already is one.
         if !preTokenizer.steps.contains(.gpt2) { components.append(byteLevel(useRegex: false)) }
         return components.count == 1 ? components[0] : ["type": "Sequence", "pretokenizers": components]
+    }
+}
+
+extension HuggingFaceTokenizerFiles {
+    /// A TemplateProcessing post-processor putting the BOS token `text` (id `id`) before every sequence, or null.
+    static func bosTemplate(text: String?, id: Int32?) -> Any {
+        guard let text, let id else { return NSNull() }
+        return [
+            "type": "TemplateProcessing",
+            "single": [["SpecialToken": ["id": text, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+            "pair": [["SpecialToken": ["id": text, "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                     ["Sequence": ["id": "B", "type_id": 1]]],
+            "special_tokens": [text: ["id": text, "ids": [Int(id)], "tokens": [text]]],
+        ] as [String: Any]
+    }
+
+    /// tokenizer_config.json's fields for the fast tokenizer (whose pipeline is all in tokenizer.json).
+    static func tokenizerConfig(addsBOS: Bool, bosText: String?, eosText: String?, chatTemplate: String?) -> [String: Any] {
+        var config: [String: Any] = ["add_bos_token": addsBOS, "tokenizer_class": "PreTrainedTokenizerFast",
+                                     "clean_up_tokenization_spaces": false]
+        config["bos_token"] = bosText ?? NSNull()
+        config["eos_token"] = eosText ?? NSNull()
+        if let chatTemplate { config["chat_template"] = chatTemplate }
+        return config
+    }
+
+    static func encode(_ object: [String: Any]) throws -> Data {
+        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 }
