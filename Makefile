@@ -49,7 +49,8 @@ test-kernel-paths:
 
 # The C kernels alone, every vector path of a CPU against the portable one (Tests/CKernelsNative): natively, and
 # cross-compiled for aarch64 under qemu-aarch64 (no ARM machine at hand): a plain armv8-a build on a CPU without the
-# dot-product extension (the neon path alone) and with it (neon and neondot), and an armv8.2-a+dotprod build.
+# dot-product extension (the neon path alone) and with it (neon and neondot), an armv8.2-a+dotprod build, and a
+# build by the clang of the Swift toolchain (the compiler SwiftPM uses for Sources/CKernels).
 CKERNELS_TEST := Tests/CKernelsNative/kernel_paths_test.c
 CKERNELS_SOURCES := $(wildcard Sources/CKernels/*.c)
 CKERNELS_FLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -ISources/CKernels/include
@@ -60,6 +61,7 @@ test-ckernels:
 	$(CKERNELS_OUT)/kernel_paths_test
 
 AARCH64_CC ?= aarch64-linux-gnu-gcc
+SWIFT_CLANG := $(dir $(SWIFT))clang
 test-neon:
 	@if ! command -v $(AARCH64_CC) >/dev/null || ! command -v qemu-aarch64 >/dev/null; then \
 	    echo "test-neon: SKIPPED: needs $(AARCH64_CC) and qemu-aarch64 (scripts/setup.sh installs gcc-aarch64-linux-gnu and qemu-user)"; \
@@ -70,7 +72,13 @@ test-neon:
 	        -o $(CKERNELS_OUT)/kernel_paths_test.$$march; done; \
 	for run in "cortex-a53 armv8-a" "max armv8-a" "max armv8.2-a+dotprod"; do set -- $$run; \
 	    echo "test-neon: -march=$$2 on qemu-aarch64 -cpu $$1"; \
-	    qemu-aarch64 -cpu $$1 $(CKERNELS_OUT)/kernel_paths_test.$$2; done
+	    qemu-aarch64 -cpu $$1 $(CKERNELS_OUT)/kernel_paths_test.$$2; done; \
+	if [ -x "$(SWIFT_CLANG)" ]; then \
+	    $(SWIFT_CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu --gcc-toolchain=/usr \
+	        -B/usr/bin/aarch64-linux-gnu- -fuse-ld=bfd $(CKERNELS_FLAGS) -static $(CKERNELS_TEST) $(CKERNELS_SOURCES) -lm \
+	        -o $(CKERNELS_OUT)/kernel_paths_test.clang; \
+	    echo "test-neon: built by Swift's clang (the compiler of the package build), qemu-aarch64 -cpu max"; \
+	    qemu-aarch64 -cpu max $(CKERNELS_OUT)/kernel_paths_test.clang; fi
 
 test-clients:
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests
