@@ -5,6 +5,11 @@
 #   LLAMA_CPP_BIN=/path/to/llama.cpp/build/bin scripts/bench-vs-llama.sh [kernel path ...]
 # Kernel paths: the torl kernels to measure (TORL_KERNELS values; default: the best this CPU has).
 # Environment: PROMPT_TOKENS (default 128), NEW_TOKENS (16), PRECISIONS (f32,bf16,int8), THREADS (2).
+# To compare the AVX2 paths on a CPU that has more (as the README's AVX2 table does), build llama.cpp without AVX-512
+# and force torl's AVX2 path:
+#   cmake -B build-avx2 -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+#         -DLLAMA_CURL=OFF && cmake --build build-avx2 --target llama-bench llama-quantize
+#   OPENBLAS_CORETYPE=Haswell LLAMA_CPP_BIN=build-avx2/bin scripts/bench-vs-llama.sh avx2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${LLAMA_CPP_BIN:-}
