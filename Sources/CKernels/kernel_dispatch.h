@@ -17,6 +17,10 @@ static inline int use_neon(void) {
     return path == TORL_KERNELS_NEON || path == TORL_KERNELS_NEON_DOT;
 }
 
+// GELU's tanh approximation: u = sqrt(2/π) · g · (1 + 0.044715 g²).
+#define TORL_GELU_SQRT_2_OVER_PI 0.7978845608028654f
+#define TORL_GELU_CUBIC 0.044715f
+
 // The end of a vector argmax: per-lane maxima `values` at `indices` (-1 for a lane that saw only NaN) reduced to the
 // best, the lowest index among equal maxima, then the scalar tail x[from..<n]. The first maximum wins; NaN never.
 static inline long torl_argmax_finish(const float *values, const int32_t *indices, int lanes, const float *x,

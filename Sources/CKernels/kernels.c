@@ -132,7 +132,7 @@ DEFINE_PANEL_BLOCK_SHAPES(DEFINE_PANEL_BLOCK, panel_block)
 DEFINE_PANEL_LINEAR(linear_bf16_packed_avx512, TORL_AVX512BF16, uint16_t, uint16_t, 32, panel_block_4x6,
                     panel_block_4x4, panel_block_4x2, panel_block_4x1, panel_block_1x6, panel_block_1x1)
 
-// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// exp(x) for the SwiGLU and GeGLU activations: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
 // for exp(r) (relative error about 1e-7), scaled by 2^n.
 TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
     x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
@@ -151,11 +151,17 @@ TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
+// out = gate · up / (1 + exp(-a)): SwiGLU with a = gate, GeGLU (gelu = 1) with a = 2u, since
+// g/2 · (1 + tanh u) = g / (1 + exp(-2u)).
+TORL_AVX512 static void gated_unit_avx512(const float *gate, const float *up, float *out, long n, int gelu) {
     for (long i = 0; i < n; i += 16) {
         __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
-        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m), a = g;
+        if (gelu) {
+            __m512 cubic = _mm512_fmadd_ps(_mm512_mul_ps(g, g), _mm512_set1_ps(TORL_GELU_CUBIC), _mm512_set1_ps(1.0f));
+            a = _mm512_mul_ps(_mm512_mul_ps(g, _mm512_set1_ps(2 * TORL_GELU_SQRT_2_OVER_PI)), cubic);
+        }
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), a)));
         _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
     }
 }
@@ -633,17 +639,30 @@ long torl_argmax(const float *x, long n) {
     return torl_argmax_finish(NULL, NULL, 0, x, 0, n);
 }
 
-void torl_swiglu(const float *gate, const float *up, float *out, long n) {
+// The vector gated units (all of n on AVX-512; the multiple of their width on AVX2 and NEON): how many they did.
+static long gated_unit_vector(const float *gate, const float *up, float *out, long n, int gelu) {
 #if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { swiglu_avx512(gate, up, out, n); return; }
+    if (torl_kernels_use_avx512()) { gated_unit_avx512(gate, up, out, n, gelu); return n; }
 #endif
 #if TORL_HAVE_AVX2_PATH
-    if (use_avx2()) { torl_avx2_swiglu(gate, up, out, n); return; }
+    if (use_avx2()) return torl_avx2_gated_unit(gate, up, out, n, gelu);
 #endif
 #if TORL_HAVE_NEON_PATH
-    if (use_neon()) { torl_neon_swiglu(gate, up, out, n); return; }
+    if (use_neon()) return torl_neon_gated_unit(gate, up, out, n, gelu);
 #endif
-    for (long i = 0; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+    (void)gate; (void)up; (void)out; (void)n; (void)gelu;
+    return 0;
+}
+
+void torl_swiglu(const float *gate, const float *up, float *out, long n) {
+    for (long i = gated_unit_vector(gate, up, out, n, 0); i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+}
+
+void torl_geglu(const float *gate, const float *up, float *out, long n) {
+    for (long i = gated_unit_vector(gate, up, out, n, 1); i < n; i++) {
+        float g = gate[i], u = TORL_GELU_SQRT_2_OVER_PI * g * (1 + TORL_GELU_CUBIC * g * g);
+        out[i] = 0.5f * g * (1 + tanhf(u)) * up[i];
+    }
 }
 
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {

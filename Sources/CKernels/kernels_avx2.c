@@ -392,7 +392,7 @@ TORL_AVX2 long torl_avx2_argmax(const float *x, long n) {
     return torl_argmax_finish(values, indices, 8, x, i, n);
 }
 
-// exp(x) for the SwiGLU activation, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
+// exp(x) for the SwiGLU and GeGLU activations, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
 // polynomial for exp(r) (relative error about 1e-7), scaled by 2^n through the exponent bits (n in -126...127).
 TORL_AVX2 static inline __m256 exp_avx2(__m256 x) {
     x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.37f)), _mm256_set1_ps(-87.33f));
@@ -411,13 +411,17 @@ TORL_AVX2 static inline __m256 exp_avx2(__m256 x) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(twoToN));
 }
 
-TORL_AVX2 void torl_avx2_swiglu(const float *gate, const float *up, float *out, long n) {
+TORL_AVX2 long torl_avx2_gated_unit(const float *gate, const float *up, float *out, long n, int gelu) {
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 g = _mm256_loadu_ps(gate + i), u = _mm256_loadu_ps(up + i);
-        __m256 denominator = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), g)));
+        __m256 g = _mm256_loadu_ps(gate + i), u = _mm256_loadu_ps(up + i), a = g;
+        if (gelu) {
+            __m256 cubic = _mm256_fmadd_ps(_mm256_mul_ps(g, g), _mm256_set1_ps(TORL_GELU_CUBIC), _mm256_set1_ps(1.0f));
+            a = _mm256_mul_ps(_mm256_mul_ps(g, _mm256_set1_ps(2 * TORL_GELU_SQRT_2_OVER_PI)), cubic);
+        }
+        __m256 denominator = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), a)));
         _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_mul_ps(g, u), denominator));
     }
-    for (; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+    return i;
 }
 #endif

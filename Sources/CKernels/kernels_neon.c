@@ -363,7 +363,7 @@ long torl_neon_argmax(const float *x, long n) {
     return torl_argmax_finish(values, indices, 4, x, i, n);
 }
 
-// exp(x) for the SwiGLU activation, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
+// exp(x) for the SwiGLU and GeGLU activations, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
 // polynomial for exp(r) (relative error about 1e-7), scaled by 2^n through the exponent bits (n in -126...127).
 static inline float32x4_t exp_neon(float32x4_t x) {
     x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(88.37f)), vdupq_n_f32(-87.33f));
@@ -382,14 +382,18 @@ static inline float32x4_t exp_neon(float32x4_t x) {
     return vmulq_f32(p, vreinterpretq_f32_s32(twoToN));
 }
 
-void torl_neon_swiglu(const float *gate, const float *up, float *out, long n) {
+long torl_neon_gated_unit(const float *gate, const float *up, float *out, long n, int gelu) {
     long i = 0;
     for (; i + 4 <= n; i += 4) {
-        float32x4_t g = vld1q_f32(gate + i), u = vld1q_f32(up + i);
-        float32x4_t denominator = vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(g)));
+        float32x4_t g = vld1q_f32(gate + i), u = vld1q_f32(up + i), a = g;
+        if (gelu) {
+            float32x4_t cubic = vfmaq_f32(vdupq_n_f32(1.0f), vmulq_f32(g, g), vdupq_n_f32(TORL_GELU_CUBIC));
+            a = vmulq_f32(vmulq_n_f32(g, 2 * TORL_GELU_SQRT_2_OVER_PI), cubic);
+        }
+        float32x4_t denominator = vaddq_f32(vdupq_n_f32(1.0f), exp_neon(vnegq_f32(a)));
         vst1q_f32(out + i, vdivq_f32(vmulq_f32(g, u), denominator));
     }
-    for (; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+    return i;
 }
 
 static inline float32x4_t load4_f32(const float *p) { return vld1q_f32(p); }

@@ -33,7 +33,9 @@ long torl_neon_f32_to_bf16(const float *src, uint16_t *dst, long n);
 /// One row of torl_rmsnorm.
 void torl_neon_rmsnorm_row(const float *x, const float *weight, float *out, long C, float epsilon);
 long torl_neon_argmax(const float *x, long n);
-void torl_neon_swiglu(const float *gate, const float *up, float *out, long n);
+/// out = gate · up / (1 + exp(-a)) with a = gate (SwiGLU) or 2 sqrt(2/π) gate (1 + 0.044715 gate²) (GeGLU, gelu =
+/// 1); returns how many elements it did (n - n % 4: the caller finishes the tail with the portable formula).
+long torl_neon_gated_unit(const float *gate, const float *up, float *out, long n, int gelu);
 #else
 #define TORL_HAVE_NEON_PATH 0
 static inline int torl_neon_detect(void) { return 0; }

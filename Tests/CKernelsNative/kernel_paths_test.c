@@ -12,7 +12,8 @@
 //   ulps of a D-term dot product; softmax and the weighted sum keep that relative size);
 // - RMSNorm: 2e-7 relative (the double sum of squares differs in its last bits, which can move the f32 scale by
 //   one ulp, 6e-8, and each output by that plus its own rounding);
-// - SwiGLU: 1e-6 relative (a degree-6 polynomial exp, relative error about 1e-7, against libm's expf);
+// - SwiGLU and GeGLU: 1e-6 relative to max(1, |out|) (a degree-6 polynomial exp, relative error about 1e-7, against
+//   libm's expf and tanhf);
 // - bf16 linear on AVX-512 BF16: 4 K ε Σ|w x| (any summation order of K terms is within γ_K of the exact sum).
 // Exit status 0 when every check passes; failed checks print one line each (every check with -v), then a summary.
 #include "CKernels.h"
@@ -251,6 +252,28 @@ static void check_conversions(int path) {
     free(src); free(h0); free(h1); free(f0); free(f1);
 }
 
+// A gated MLP activation (SwiGLU, GeGLU) across the range of exp, its clamp edges and a tail: within 1e-6 of the
+// portable result relative to max(1, |out|).
+static void check_gated_unit(int path, void (*unit)(const float *, const float *, float *, long), const char *what) {
+    const long n = 1539;
+    float *gate = random_floats(n, 95.0f), *up = random_floats(n, 3.0f);
+    for (long i = 0; i < 200; i++) gate[i] *= 0.05f;
+    float *y0 = malloc(4 * (size_t)n), *y1 = malloc(4 * (size_t)n);
+    use_path(TORL_KERNELS_PORTABLE);
+    unit(gate, up, y0, n);
+    use_path(path);
+    unit(gate, up, y1, n);
+    double worst = 0;
+    int ok = 1;
+    for (long i = 0; i < n; i++) {
+        double d = fabs((double)y0[i] - y1[i]);
+        worst = fmax(worst, d);
+        if (!(d <= 1e-6 * fmax(1.0, fabs(y0[i])))) ok = 0;
+    }
+    report(ok, torl_kernels_path_name(path), what, worst);
+    free(gate); free(up); free(y0); free(y1);
+}
+
 static void check_small_ops(int path) {
     const char *name = torl_kernels_path_name(path);
     // RMSNorm over the real widths and an odd one, in place and out of place.
@@ -275,24 +298,8 @@ static void check_small_ops(int path) {
     }
     report(ok, name, "rmsnorm C = 576, 640, 37 (in place)", worst);
 
-    // SwiGLU across the range of exp, the clamp edges and a tail.
-    const long n = 1539;
-    float *gate = random_floats(n, 95.0f), *up = random_floats(n, 3.0f);
-    for (long i = 0; i < 200; i++) gate[i] *= 0.05f;
-    float *y0 = malloc(4 * (size_t)n), *y1 = malloc(4 * (size_t)n);
-    use_path(TORL_KERNELS_PORTABLE);
-    torl_swiglu(gate, up, y0, n);
-    use_path(path);
-    torl_swiglu(gate, up, y1, n);
-    worst = 0;
-    ok = 1;
-    for (long i = 0; i < n; i++) {
-        double d = fabs((double)y0[i] - y1[i]);
-        worst = fmax(worst, d);
-        if (!(d <= 1e-6 * fmax(1.0, fabs(y0[i])))) ok = 0;
-    }
-    report(ok, name, "swiglu |gate| < 95", worst);
-    free(gate); free(up); free(y0); free(y1);
+    check_gated_unit(path, torl_swiglu, "swiglu |gate| < 95");
+    check_gated_unit(path, torl_geglu, "geglu |gate| < 95");
 
     // argmax: ties take the first, NaN never wins, all-NaN gives -1; lengths hit every lane and tail.
     ok = 1;

@@ -121,6 +121,11 @@ long torl_argmax(const float *x, long n);
 /// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
 void torl_swiglu(const float *gate, const float *up, float *out, long n);
 
+/// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma; ggml's and PyTorch's approximate="tanh"):
+/// gelu(g) = g/2 · (1 + tanh(u)), u = sqrt(2/π) · g · (1 + 0.044715 g²). The vector paths use the identity
+/// g/2 · (1 + tanh u) = g / (1 + exp(-2u)).
+void torl_geglu(const float *gate, const float *up, float *out, long n);
+
 /// A spin-wait hint to the CPU (x86 `pause`, Arm `yield`), for threads polling shared state.
 void torl_cpu_relax(void);
 
