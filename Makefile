@@ -7,7 +7,7 @@ export OPENBLAS_CORETYPE ?= $(shell scripts/coretype.sh)
 RELEASE := -c release
 TORL := .build/release/torl
 
-.PHONY: setup build demo test test-kernel-paths test-clients bench clean
+.PHONY: setup build demo test test-kernel-paths test-ckernels test-neon test-clients bench clean
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,8 @@ test: setup
 	$(SWIFT) build $(RELEASE) --build-tests -Xswiftc -enable-testing
 	$(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
 	$(MAKE) --no-print-directory test-kernel-paths
+	$(MAKE) --no-print-directory test-ckernels
+	$(MAKE) --no-print-directory test-neon
 	$(MAKE) --no-print-directory test-clients
 
 # The suite above runs on the best kernel path of this CPU (the kernel tests compare every path it has against the
@@ -44,6 +46,39 @@ test-kernel-paths:
 	@if TORL_KERNELS=avx2 $(TORL) --help >/dev/null 2>&1 && grep -qwE 'avx512f|avx_vnni' /proc/cpuinfo; then \
 	    echo "TORL_KERNELS=avx2: $(MODEL_TESTS)"; TORL_KERNELS=avx2 $(SWIFT_TEST) --filter '$(MODEL_TESTS)'; \
 	else echo "test-kernel-paths: the model tests already ran on this CPU's only vector path"; fi
+
+# The C kernels alone, every vector path of a CPU against the portable one (Tests/CKernelsNative): natively, and
+# cross-compiled for aarch64 under qemu-aarch64 (no ARM machine at hand): a plain armv8-a build on a CPU without the
+# dot-product extension (the neon path alone) and with it (neon and neondot), an armv8.2-a+dotprod build, and a
+# build by the clang of the Swift toolchain (the compiler SwiftPM uses for Sources/CKernels).
+CKERNELS_TEST := Tests/CKernelsNative/kernel_paths_test.c
+CKERNELS_SOURCES := $(wildcard Sources/CKernels/*.c)
+CKERNELS_FLAGS := -O2 -std=gnu11 -Wall -Wextra -ISources/CKernels/include
+CKERNELS_OUT := .build/ckernels-native
+test-ckernels:
+	@mkdir -p $(CKERNELS_OUT)
+	$(CC) $(CKERNELS_FLAGS) $(CKERNELS_TEST) $(CKERNELS_SOURCES) -lm -o $(CKERNELS_OUT)/kernel_paths_test
+	$(CKERNELS_OUT)/kernel_paths_test
+
+AARCH64_CC ?= aarch64-linux-gnu-gcc
+SWIFT_CLANG := $(dir $(SWIFT))clang
+test-neon:
+	@if ! command -v $(AARCH64_CC) >/dev/null || ! command -v qemu-aarch64 >/dev/null; then \
+	    echo "test-neon: SKIPPED: needs $(AARCH64_CC) and qemu-aarch64 (scripts/setup.sh installs gcc-aarch64-linux-gnu and qemu-user)"; \
+	    exit 0; fi; \
+	set -e; mkdir -p $(CKERNELS_OUT); \
+	for march in armv8-a armv8.2-a+dotprod; do \
+	    $(AARCH64_CC) $(CKERNELS_FLAGS) -static -march=$$march $(CKERNELS_TEST) $(CKERNELS_SOURCES) -lm \
+	        -o $(CKERNELS_OUT)/kernel_paths_test.$$march; done; \
+	for run in "cortex-a53 armv8-a" "max armv8-a" "max armv8.2-a+dotprod"; do set -- $$run; \
+	    echo "test-neon: -march=$$2 on qemu-aarch64 -cpu $$1"; \
+	    qemu-aarch64 -cpu $$1 $(CKERNELS_OUT)/kernel_paths_test.$$2; done; \
+	if [ -x "$(SWIFT_CLANG)" ]; then \
+	    $(SWIFT_CLANG) --target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu --gcc-toolchain=/usr \
+	        -B/usr/bin/aarch64-linux-gnu- -fuse-ld=bfd $(CKERNELS_FLAGS) -static $(CKERNELS_TEST) $(CKERNELS_SOURCES) -lm \
+	        -o $(CKERNELS_OUT)/kernel_paths_test.clang; \
+	    echo "test-neon: built by Swift's clang (the compiler of the package build), qemu-aarch64 -cpu max"; \
+	    qemu-aarch64 -cpu max $(CKERNELS_OUT)/kernel_paths_test.clang; fi
 
 test-clients:
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests

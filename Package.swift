@@ -20,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CUV", path: "Sources/CUV", pkgConfig: "libuv",
                        providers: [.apt(["libuv1-dev"])]),
 
-        // AVX-512 inner loops with run-time CPU dispatch and portable fallbacks (docs/ENGINE.md).
+        // AVX-512, AVX2 and NEON inner loops with run-time CPU dispatch and portable fallbacks (docs/ENGINE.md).
         .target(name: "CKernels"),
         .target(name: "Tensors", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Tokenizers"),

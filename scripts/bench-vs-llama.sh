@@ -7,6 +7,11 @@
 # Environment: PROMPT_TOKENS (default 128), NEW_TOKENS (16), PRECISIONS (f32,bf16,int8), THREADS (2), BATCHES (torl's
 # decode batch sizes, default 1; llama-bench decodes one sequence), TORL_MODEL (default the SmolLM2 Q4_1 file; llama.cpp
 # also runs that file as it is, e.g. Gemma 3's Q4_K_M).
+# To compare the AVX2 paths on a CPU that has more (as the README's AVX2 table does), build llama.cpp without AVX-512
+# and force torl's AVX2 path:
+#   cmake -B build-avx2 -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+#         -DLLAMA_CURL=OFF && cmake --build build-avx2 --target llama-bench llama-quantize
+#   OPENBLAS_CORETYPE=Haswell LLAMA_CPP_BIN=build-avx2/bin scripts/bench-vs-llama.sh avx2
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${LLAMA_CPP_BIN:-}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian machine lacks for torl; each step is skipped when already done.
 #   1. Debian packages: OpenBLAS, libuv, pkg-config, bubblewrap (sandbox isolation), neovim (editor client tests),
-#      socat (the shell client on Unix sockets), libgloo-dev (the cluster's collectives)
+#      socat (the shell client on Unix sockets), libgloo-dev (the cluster's collectives), gcc-aarch64-linux-gnu and
+#      qemu-user (the NEON kernels' tests, cross-compiled and run under qemu-aarch64: make test-neon)
 #   2. .venv: the sandbox's own Python with numpy and sympy (Debian's system pip refuses installs: PEP 668)
 #   3. .venv-dev: the tools the tests use (pytest, jsonschema, a notebook runner, matplotlib, gguf, torch + transformers
 #      + peft for the export round trips, ray for the cluster) and the Python client
@@ -28,6 +29,8 @@ command -v nvim >/dev/null || need_apt+=(neovim)
 command -v unzip >/dev/null || need_apt+=(unzip)
 command -v socat >/dev/null || need_apt+=(socat)
 [ -f /usr/include/gloo/allreduce.h ] || need_apt+=(libgloo-dev)
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu)
+command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
 if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then need_apt+=(python3-venv); PYTHON=/usr/bin/python3; fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

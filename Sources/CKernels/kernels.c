@@ -1,12 +1,14 @@
 #include "CKernels.h"
 #include "kernels_avx2.h"
+#include "kernels_neon.h"
+#include "kernel_dispatch.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------------------------
-// Portable implementations (also the reference the AVX-512 paths are tested against).
+// Portable implementations (also the reference the vector paths are tested against).
 
 static inline float bf16_bits_to_f32(uint16_t h) {
     uint32_t bits = (uint32_t)h << 16;
@@ -130,7 +132,7 @@ DEFINE_PANEL_BLOCK_SHAPES(DEFINE_PANEL_BLOCK, panel_block)
 DEFINE_PANEL_LINEAR(linear_bf16_packed_avx512, TORL_AVX512BF16, uint16_t, uint16_t, 32, panel_block_4x6,
                     panel_block_4x4, panel_block_4x2, panel_block_4x1, panel_block_1x6, panel_block_1x1)
 
-// exp(x) for the SwiGLU activation: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
+// exp(x) for the SwiGLU and GeGLU activations: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
 // for exp(r) (relative error about 1e-7), scaled by 2^n.
 TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
     x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
@@ -149,11 +151,17 @@ TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-TORL_AVX512 static void swiglu_avx512(const float *gate, const float *up, float *out, long n) {
+// out = gate · up / (1 + exp(-a)): SwiGLU with a = gate, GeGLU (gelu = 1) with a = 2u, since
+// g/2 · (1 + tanh u) = g / (1 + exp(-2u)).
+TORL_AVX512 static void gated_unit_avx512(const float *gate, const float *up, float *out, long n, int gelu) {
     for (long i = 0; i < n; i += 16) {
         __mmask16 m = (n - i >= 16) ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m);
-        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), g)));
+        __m512 g = load_f32(gate + i, m), u = load_f32(up + i, m), a = g;
+        if (gelu) {
+            __m512 cubic = _mm512_fmadd_ps(_mm512_mul_ps(g, g), _mm512_set1_ps(TORL_GELU_CUBIC), _mm512_set1_ps(1.0f));
+            a = _mm512_mul_ps(_mm512_mul_ps(g, _mm512_set1_ps(2 * TORL_GELU_SQRT_2_OVER_PI)), cubic);
+        }
+        __m512 denominator = _mm512_add_ps(_mm512_set1_ps(1.0f), exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), a)));
         _mm512_mask_storeu_ps(out + i, m, _mm512_div_ps(_mm512_mul_ps(g, u), denominator));
     }
 }
@@ -308,12 +316,7 @@ TORL_AVX512 static long argmax_avx512(const float *x, long n) {
     int32_t indices[16];
     _mm512_storeu_ps(values, best);
     _mm512_storeu_si512(indices, bestIndex);
-    long result = -1;
-    for (int lane = 0; lane < 16; lane++) {
-        if (indices[lane] < 0) continue;
-        if (result < 0 || values[lane] > x[result] || (values[lane] == x[result] && indices[lane] < result)) result = indices[lane];
-    }
-    return result;
+    return torl_argmax_finish(values, indices, 16, x, n, n);
 }
 
 TORL_AVX512BF16 static void f32_to_bf16_avx512(const float *src, uint16_t *dst, long n) {
@@ -347,7 +350,7 @@ static int detect_avx512_bf16(void) { return 0; }
 static int kernel_path = -1;
 static int avx512_bf16_capable = -1;
 
-static const char *const path_names[TORL_KERNELS_PATH_COUNT] = {"portable", "avx2", "avxvnni", "avx512"};
+static const char *const path_names[TORL_KERNELS_PATH_COUNT] = {"portable", "avx2", "avxvnni", "avx512", "neon", "neondot"};
 
 const char *torl_kernels_path_name(int path) {
     return path >= 0 && path < TORL_KERNELS_PATH_COUNT ? path_names[path] : NULL;
@@ -365,6 +368,8 @@ int torl_kernels_path_available(int path) {
     case TORL_KERNELS_AVX2: return torl_avx2_detect();
     case TORL_KERNELS_AVX_VNNI: return torl_avx_vnni_detect();
     case TORL_KERNELS_AVX512: return detect_avx512();
+    case TORL_KERNELS_NEON: return torl_neon_detect();
+    case TORL_KERNELS_NEON_DOT: return torl_neon_detect() && torl_neon_dot_detect();
     default: return 0;
     }
 }
@@ -385,7 +390,7 @@ static int choose_path(void) {
     }
     // Running other kernels than the ones asked for would make a comparison between paths silently wrong.
     if (requested == -2) {
-        fprintf(stderr, "torl: TORL_KERNELS=%s names no kernel path (portable, avx2, avxvnni, avx512)\n", getenv("TORL_KERNELS"));
+        fprintf(stderr, "torl: TORL_KERNELS=%s names no kernel path (portable, avx2, avxvnni, avx512, neon, neondot)\n", getenv("TORL_KERNELS"));
         exit(2);
     }
     if (!torl_kernels_path_available(requested)) {
@@ -413,13 +418,6 @@ int torl_kernels_use_avx512_bf16(void) {
     return avx512_bf16_capable && torl_kernels_use_avx512();
 }
 
-#if TORL_HAVE_AVX2_PATH
-// The avxvnni path is the avx2 one with AVX-VNNI int8 code sums.
-static int use_avx2(void) {
-    int path = torl_kernels_path();
-    return path == TORL_KERNELS_AVX2 || path == TORL_KERNELS_AVX_VNNI;
-}
-#endif
 
 long torl_bf16_packed_count(long N, long K) { return ((N + 15) / 16) * ((K + 1) / 2) * 32; }
 
@@ -462,6 +460,9 @@ void torl_linear_bf16_packed(const uint16_t *x, long ldx, long T, long K, const 
 #if TORL_HAVE_AVX2_PATH
     if (use_avx2()) { torl_avx2_linear_bf16_packed(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc); return; }
 #endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) { torl_neon_linear_bf16_packed(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc); return; }
+#endif
     linear_bf16_packed_portable(x, ldx, T, Kp, packed, N, panel_begin, panel_end, y, ldy, acc);
 }
 
@@ -487,6 +488,9 @@ void torl_linear_f32_packed(const float *x, long ldx, long T, long K, const floa
 #endif
 #if TORL_HAVE_AVX2_PATH
     if (use_avx2()) { torl_avx2_linear_f32_packed(x, ldx, T, K, packed, N, panel_begin, panel_end, y, ldy, acc); return; }
+#endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) { torl_neon_linear_f32_packed(x, ldx, T, K, packed, N, panel_begin, panel_end, y, ldy, acc); return; }
 #endif
     linear_f32_packed_portable(x, ldx, T, K, packed, N, panel_begin, panel_end, y, ldy, acc);
 }
@@ -534,6 +538,13 @@ void torl_attention_heads(const float *q, long G, const void *keys, const void *
         return;
     }
 #endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) {
+        if (kv_format == TORL_KV_F16) torl_neon_attention_f16(q, G, keys, values, L, D, stride, scale, out, scores);
+        else torl_neon_attention_f32(q, G, keys, values, L, D, stride, scale, out, scores);
+        return;
+    }
+#endif
     for (long g0 = 0; g0 < G; g0 += TORL_ATTENTION_MAX_GROUP) {
         long heads = G - g0 < TORL_ATTENTION_MAX_GROUP ? G - g0 : TORL_ATTENTION_MAX_GROUP;
         const float *qg = q + g0 * D;
@@ -576,6 +587,9 @@ void torl_f32_to_f16(const float *src, uint16_t *dst, long n) {
 #if TORL_HAVE_AVX2_PATH
     if (use_avx2()) i = torl_avx2_f32_to_f16(src, dst, n);
 #endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) i = torl_neon_f32_to_f16(src, dst, n);
+#endif
     for (; i < n; i++) dst[i] = f32_to_f16_bits(src[i]);
 }
 
@@ -587,6 +601,9 @@ void torl_f16_to_f32(const uint16_t *src, float *dst, long n) {
 #if TORL_HAVE_AVX2_PATH
     if (use_avx2()) i = torl_avx2_f16_to_f32(src, dst, n);
 #endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) i = torl_neon_f16_to_f32(src, dst, n);
+#endif
     for (; i < n; i++) dst[i] = f16_bits_to_f32(src[i]);
 }
 
@@ -594,6 +611,12 @@ void torl_rmsnorm(const float *x, const float *weight, float *out, long T, long 
     for (long t = 0; t < T; t++) {
 #if TORL_HAVE_AVX512_PATH
         if (torl_kernels_use_avx512()) { rmsnorm_avx512(x + t * C, weight, out + t * C, C, epsilon); continue; }
+#endif
+#if TORL_HAVE_AVX2_PATH
+        if (use_avx2()) { torl_avx2_rmsnorm_row(x + t * C, weight, out + t * C, C, epsilon); continue; }
+#endif
+#if TORL_HAVE_NEON_PATH
+        if (use_neon()) { torl_neon_rmsnorm_row(x + t * C, weight, out + t * C, C, epsilon); continue; }
 #endif
         // Double accumulation: C-long sums of squares lose digits in f32.
         double sumOfSquares = 0;
@@ -607,24 +630,53 @@ long torl_argmax(const float *x, long n) {
 #if TORL_HAVE_AVX512_PATH
     if (torl_kernels_use_avx512()) return argmax_avx512(x, n);
 #endif
-    long best = -1;
-    for (long i = 0; i < n; i++)
-        if (x[i] == x[i] && (best < 0 || x[i] > x[best])) best = i;
-    return best;
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) return torl_avx2_argmax(x, n);
+#endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) return torl_neon_argmax(x, n);
+#endif
+    return torl_argmax_finish(NULL, NULL, 0, x, 0, n);
+}
+
+// The vector gated units (all of n on AVX-512; the multiple of their width on AVX2 and NEON): how many they did.
+static long gated_unit_vector(const float *gate, const float *up, float *out, long n, int gelu) {
+#if TORL_HAVE_AVX512_PATH
+    if (torl_kernels_use_avx512()) { gated_unit_avx512(gate, up, out, n, gelu); return n; }
+#endif
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) return torl_avx2_gated_unit(gate, up, out, n, gelu);
+#endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) return torl_neon_gated_unit(gate, up, out, n, gelu);
+#endif
+    (void)gate; (void)up; (void)out; (void)n; (void)gelu;
+    return 0;
 }
 
 void torl_swiglu(const float *gate, const float *up, float *out, long n) {
-#if TORL_HAVE_AVX512_PATH
-    if (torl_kernels_use_avx512()) { swiglu_avx512(gate, up, out, n); return; }
-#endif
-    for (long i = 0; i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+    for (long i = gated_unit_vector(gate, up, out, n, 0); i < n; i++) out[i] = gate[i] * up[i] / (1.0f + expf(-gate[i]));
+}
+
+void torl_geglu(const float *gate, const float *up, float *out, long n) {
+    for (long i = gated_unit_vector(gate, up, out, n, 1); i < n; i++) {
+        float g = gate[i], u = TORL_GELU_SQRT_2_OVER_PI * g * (1 + TORL_GELU_CUBIC * g * g);
+        out[i] = 0.5f * g * (1 + tanhf(u)) * up[i];
+    }
 }
 
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
 #if TORL_HAVE_AVX512_PATH
     if (torl_kernels_use_avx512_bf16()) { f32_to_bf16_avx512(src, dst, n); return; }
 #endif
-    for (long i = 0; i < n; i++) {
+    long i = 0;
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) i = torl_avx2_f32_to_bf16(src, dst, n);
+#endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) i = torl_neon_f32_to_bf16(src, dst, n);
+#endif
+    for (; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &src[i], 4);
         if ((bits & 0x7F800000u) == 0x7F800000u && (bits & 0x007FFFFFu) != 0) {
@@ -639,5 +691,7 @@ void torl_f32_to_bf16(const float *src, uint16_t *dst, long n) {
 void torl_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
 #endif
 }

@@ -6,6 +6,9 @@
 #include "kernels_avx2.h"
 #if TORL_HAVE_AVX2_PATH
 #include <immintrin.h>
+#include "panel_driver.h"
+#include "q8_common.h"
+#include "kernel_dispatch.h"
 #include <math.h>
 #include <string.h>
 
@@ -44,8 +47,10 @@ TORL_AVX2 static inline void store_panel_rows(float *dst, __m256 lo, __m256 hi, 
         for (int t = 0; t < TT; t++) store_panel_rows(y + t * ldy + 16 * p, S[p][t][0], S[p][t][1], rows, acc); \
     }
 
-// f32 panels (torl_pack_f32): one k of a panel is two 8-row registers; P panels × TT tokens of accumulators
-// (at most 12 of the 16 registers).
+// f32 panels (torl_pack_f32): one k of a panel is two 8-row registers; P panels × TT tokens of accumulators. The
+// batched block is 1 panel × 5 tokens: 10 accumulators, 2 weight registers and a broadcast leave room, where 1 × 6
+// (12 + 2 + 1 of the 16 registers) made clang spill an accumulator inside the k loop (best of 5 on the 576 → 1536
+// layer, 128 tokens, one core: 68 GFLOP/s against 52; 2026-12-04, this Xeon under load).
 #define DEFINE_F32_BLOCK(NAME, P, TT)                                                                         \
 TORL_AVX2 static void NAME(const float *x, long ldx, long K, const float *panels, float *y, long ldy,          \
                            long rowsLeft, int acc) {                                                          \
@@ -104,58 +109,44 @@ TORL_AVX2 static void NAME(const uint16_t *x, long ldx, long Kp, const uint16_t 
 }
 
 DEFINE_F32_BLOCK(f32_block_4x1, 4, 1)
-DEFINE_F32_BLOCK(f32_block_1x6, 1, 6)
+DEFINE_F32_BLOCK(f32_block_1x5, 1, 5)
 DEFINE_F32_BLOCK(f32_block_1x1, 1, 1)
 DEFINE_BF16_BLOCK(bf16_block_2x1, 2, 1)
 DEFINE_BF16_BLOCK(bf16_block_1x4, 1, 4)
 DEFINE_BF16_BLOCK(bf16_block_1x1, 1, 1)
 
-// Runs a kernel's register blocks over panels [p0, p1) and T tokens: token blocks of TB over every panel (the
-// tokens stay in L1 while the panels stream), then the remaining tokens one at a time over groups of PB panels.
-#define DEFINE_PANEL_DRIVER(NAME, XTYPE, WTYPE, PANEL, TB, BIG, PB, SMALL, ONE)                               \
-TORL_AVX2 static void NAME(const XTYPE *x, long ldx, long T, long steps, const WTYPE *packed, long N, long p0,  \
-                           long p1, float *y, long ldy, int acc) {                                            \
-    long t = 0;                                                                                               \
-    for (; t + TB <= T; t += TB)                                                                              \
-        for (long p = p0; p < p1; p++)                                                                        \
-            BIG(x + t * ldx, ldx, steps, packed + p * steps * PANEL, y + t * ldy + 16 * p, ldy, N - 16 * p, acc); \
-    for (; t < T; t++) {                                                                                      \
-        long p = p0;                                                                                          \
-        for (; p + PB <= p1; p += PB)                                                                         \
-            SMALL(x + t * ldx, ldx, steps, packed + p * steps * PANEL, y + t * ldy + 16 * p, ldy, N - 16 * p, acc); \
-        for (; p < p1; p++)                                                                                   \
-            ONE(x + t * ldx, ldx, steps, packed + p * steps * PANEL, y + t * ldy + 16 * p, ldy, N - 16 * p, acc); \
-    }                                                                                                         \
-}
-
-DEFINE_PANEL_DRIVER(linear_f32, float, float, 16, 6, f32_block_1x6, 4, f32_block_4x1, f32_block_1x1)
-DEFINE_PANEL_DRIVER(linear_bf16, uint16_t, uint16_t, 32, 4, bf16_block_1x4, 2, bf16_block_2x1, bf16_block_1x1)
-
-void torl_avx2_linear_f32_packed(const float *x, long ldx, long T, long K, const float *packed, long N, long p0,
-                                 long p1, float *y, long ldy, int acc) {
-    linear_f32(x, ldx, T, K, packed, N, p0, p1, y, ldy, acc);
-}
-
-void torl_avx2_linear_bf16_packed(const uint16_t *x, long ldx, long T, long Kp, const uint16_t *packed, long N,
-                                  long p0, long p1, float *y, long ldy, int acc) {
-    linear_bf16(x, ldx, T, Kp, packed, N, p0, p1, y, ldy, acc);
-}
+DEFINE_PANEL_DRIVER(torl_avx2_linear_f32_packed, TORL_AVX2, float, float, 16, 5, f32_block_1x5, 4, f32_block_4x1, f32_block_1x1)
+DEFINE_PANEL_DRIVER(torl_avx2_linear_bf16_packed, TORL_AVX2, uint16_t, uint16_t, 32, 4, bf16_block_1x4, 2, bf16_block_2x1,
+                    bf16_block_1x1)
 
 // int8 panels (torl_pack_q8): a k-quad of 8 rows is one register of 4 unsigned codes per row. Without AVX-VNNI
 // the codes are widened to 16 bits in place (even and odd bytes) and summed with vpmaddwd: vpmaddubsw would
-// saturate (255 · 127 · 2 > 32767) and change the sums. Either way the int32 sums are exact, so the f32 epilogue
-// (the portable one's two FMAs per block) gives the portable result bit for bit.
-#define Q8_QUADS_PER_BLOCK 8
+// saturate (255 · 127 · 2 > 32767) and change the sums. The activation codes of a block are widened once per block
+// and token into the int16 pairs (x0, x2), (x1, x3) of each quad, so the k loop only broadcasts them, and a block
+// runs 3 tokens (the x registers this frees hold the third token's sums): on the 576 → 1536 layer, 128 tokens, one
+// core, built by the Swift toolchain's clang, 47 GMAC/s against 38 for 2 tokens widened per k-quad in registers
+// (2026-12-04, this Xeon under load). Either way the int32 sums are exact, so the f32 epilogue (the portable one's
+// two FMAs per block) gives the portable result bit for bit.
 #define DEFINE_Q8_BLOCK(NAME, ATTR, TT, VNNI)                                                                 \
 ATTR static void NAME(const int8_t *xq, long ldq, const float *xs, const float *xsum, long blocks,            \
                       const uint8_t *panel, const float *steps, const float *minimums, float *y, long ldy,    \
                       long rowsLeft, int acc) {                                                               \
     const __m256i lowBytes = _mm256_set1_epi16(0x00FF);                                                       \
+    const __m256i pairOrder = _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15,          \
+                                               0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15);         \
     __m256 f[1][TT][2];                                                                                       \
     for (int t = 0; t < TT; t++) f[0][t][0] = f[0][t][1] = _mm256_setzero_ps();                               \
     for (long b = 0; b < blocks; b++) {                                                                       \
         __m256i s[TT][2];                                                                                     \
         for (int t = 0; t < TT; t++) s[t][0] = s[t][1] = _mm256_setzero_si256();                              \
+        /* x codes of this block as int16: per quad (x0, x2, x1, x3) (the widening blocks only) */            \
+        int16_t pairs[TT][TORL_Q8_BLOCK];                                                                     \
+        for (int t = 0; t < TT && !VNNI; t++)                                                                 \
+            for (int half = 0; half < 2; half++) {                                                            \
+                __m128i codes = _mm_loadu_si128((const __m128i *)(xq + t * ldq + b * TORL_Q8_BLOCK + 16 * half)); \
+                _mm256_storeu_si256((__m256i *)(pairs[t] + 16 * half),                                        \
+                                    _mm256_shuffle_epi8(_mm256_cvtepi8_epi16(codes), pairOrder));             \
+            }                                                                                                 \
         for (long kq = b * Q8_QUADS_PER_BLOCK; kq < (b + 1) * Q8_QUADS_PER_BLOCK; kq++) {                     \
             __m256i w[2];                                                                                     \
             _mm_prefetch((const char *)(panel + (kq + 8) * 64), _MM_HINT_T0);                                 \
@@ -175,11 +166,10 @@ ATTR static void NAME(const int8_t *xq, long ldq, const float *xs, const float *
                     wOdd[h] = _mm256_srli_epi16(w[h], 8);                                                     \
                 }                                                                                             \
                 for (int t = 0; t < TT; t++) {                                                                \
-                    int32_t quad;                                                                             \
-                    memcpy(&quad, xq + t * ldq + 4 * kq, 4);                                                  \
-                    __m256i xv = _mm256_set1_epi32(quad);                                                     \
-                    __m256i xEven = _mm256_srai_epi16(_mm256_slli_epi16(xv, 8), 8);                           \
-                    __m256i xOdd = _mm256_srai_epi16(xv, 8);                                                  \
+                    int32_t even, odd;                                                                        \
+                    memcpy(&even, pairs[t] + 4 * (kq - b * Q8_QUADS_PER_BLOCK), 4);                           \
+                    memcpy(&odd, pairs[t] + 4 * (kq - b * Q8_QUADS_PER_BLOCK) + 2, 4);                        \
+                    __m256i xEven = _mm256_set1_epi32(even), xOdd = _mm256_set1_epi32(odd);                   \
                     for (int h = 0; h < 2; h++)                                                               \
                         s[t][h] = _mm256_add_epi32(s[t][h], _mm256_add_epi32(_mm256_madd_epi16(wEven[h], xEven), \
                                                                              _mm256_madd_epi16(wOdd[h], xOdd))); \
@@ -205,7 +195,7 @@ DEFINE_Q8_BLOCK(q8_vnni_block_3, TORL_AVX2_VNNI, 3, 1)
 DEFINE_Q8_BLOCK(q8_vnni_block_1, TORL_AVX2_VNNI, 1, 1)
 #undef Q8_DPBUSD
 #define Q8_DPBUSD(s, w, x) ((void)(x), (s))
-DEFINE_Q8_BLOCK(q8_block_2, TORL_AVX2, 2, 0)
+DEFINE_Q8_BLOCK(q8_block_3, TORL_AVX2, 3, 0)
 DEFINE_Q8_BLOCK(q8_block_1, TORL_AVX2, 1, 0)
 #undef Q8_DPBUSD
 
@@ -222,7 +212,7 @@ void torl_avx2_linear_q8(const int8_t *xq, long ldq, const float *xs, const floa
             for (; t + 3 <= T; t += 3) q8_vnni_block_3(Q8_ARGS(p, t));
             for (; t < T; t++) q8_vnni_block_1(Q8_ARGS(p, t));
         } else {
-            for (; t + 2 <= T; t += 2) q8_block_2(Q8_ARGS(p, t));
+            for (; t + 3 <= T; t += 3) q8_block_3(Q8_ARGS(p, t));
             for (; t < T; t++) q8_block_1(Q8_ARGS(p, t));
         }
     }
@@ -298,4 +288,155 @@ TORL_AVX2 void NAME(const float *q, long G, const KVTYPE *keys, const KVTYPE *va
 
 DEFINE_ATTENTION(torl_avx2_attention_f32, float, load8_f32, element_f32)
 DEFINE_ATTENTION(torl_avx2_attention_f16, uint16_t, load8_f16, element_f16)
+
+// The small ops. The int8 quantizer, bf16 rounding and argmax are exact, so they give the portable bits; RMSNorm
+// sums its squares (in double) in another order, SwiGLU evaluates exp by a polynomial: within the tolerances that
+// Tests/CKernelsNative/kernel_paths_test.c states.
+
+// The arithmetic of the portable quantizer 8 lanes at a time: the max is exact in any order, the reciprocal is the
+// same division, vcvtps2dq rounds to nearest even (the default MXCSR mode, as nearbyintf) and the integer sum is
+// exact.
+TORL_AVX2 void torl_avx2_quantize_q8(const float *x, long T, long K, long ldx, int8_t *xq, long ldq, float *xs,
+                                     float *xsum) {
+    const long blocks = ldq / TORL_Q8_BLOCK;
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256i byteOrder = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (long t = 0; t < T; t++)
+        for (long b = 0; b < blocks; b++) {
+            const long k0 = b * TORL_Q8_BLOCK;
+            float padded[TORL_Q8_BLOCK];
+            const float *src = torl_q8_whole_block(x + t * ldx, K, k0, padded);
+            __m256 v[4], maxv = _mm256_setzero_ps();
+            int nonFinite = 0;
+            for (int i = 0; i < 4; i++) {
+                v[i] = _mm256_loadu_ps(src + 8 * i);
+                maxv = _mm256_max_ps(maxv, _mm256_and_ps(v[i], magnitude));
+                // x · 0 is NaN exactly where x is NaN or ±inf.
+                __m256 zeroed = _mm256_mul_ps(v[i], _mm256_setzero_ps());
+                nonFinite |= _mm256_movemask_ps(_mm256_cmp_ps(zeroed, zeroed, _CMP_UNORD_Q));
+            }
+            float lanes[8];
+            _mm256_storeu_ps(lanes, maxv);
+            float maxAbs = 0;
+            for (int i = 0; i < 8; i++) maxAbs = fmaxf(maxAbs, lanes[i]);
+            const int finite = nonFinite == 0;
+            const __m256 inverse = _mm256_set1_ps(finite ? torl_q8_reciprocal_or_zero(127.0f, maxAbs) : 0);
+            __m256i q[4], sum = _mm256_setzero_si256();
+            for (int i = 0; i < 4; i++) {
+                q[i] = finite ? _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse)) : _mm256_setzero_si256();
+                q[i] = _mm256_max_epi32(_mm256_min_epi32(q[i], _mm256_set1_epi32(127)), _mm256_set1_epi32(-127));
+                sum = _mm256_add_epi32(sum, q[i]);
+            }
+            // packs interleave the 128-bit halves: dwords come out as q0a q1a q2a q3a | q0b q1b q2b q3b.
+            __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(xq + t * ldq + k0), _mm256_permutevar8x32_epi32(bytes, byteOrder));
+            __m128i half = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+            half = _mm_add_epi32(half, _mm_shuffle_epi32(half, _MM_SHUFFLE(1, 0, 3, 2)));
+            half = _mm_add_epi32(half, _mm_shuffle_epi32(half, _MM_SHUFFLE(2, 3, 0, 1)));
+            const float scale = finite ? maxAbs / 127.0f : NAN;
+            xs[t * blocks + b] = scale;
+            xsum[t * blocks + b] = scale * (float)_mm_cvtsi128_si32(half);
+        }
+}
+
+// bf16 rounding to nearest even in integer arithmetic, as the portable loop: NaN becomes a quiet NaN of its sign.
+TORL_AVX2 static inline __m256i bf16_bits_avx2(__m256i bits) {
+    const __m256i exponent = _mm256_set1_epi32(0x7F800000), mantissa = _mm256_set1_epi32(0x007FFFFF);
+    __m256i rounding = _mm256_add_epi32(_mm256_set1_epi32(0x7FFF), _mm256_and_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(1)));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(bits, rounding), 16);
+    __m256i quietNaN = _mm256_or_si256(_mm256_srli_epi32(bits, 16), _mm256_set1_epi32(0x0040));
+    __m256i isNaN = _mm256_andnot_si256(_mm256_cmpeq_epi32(_mm256_and_si256(bits, mantissa), _mm256_setzero_si256()),
+                                        _mm256_cmpeq_epi32(_mm256_and_si256(bits, exponent), exponent));
+    return _mm256_blendv_epi8(rounded, quietNaN, isNaN);
+}
+
+TORL_AVX2 long torl_avx2_f32_to_bf16(const float *src, uint16_t *dst, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a = bf16_bits_avx2(_mm256_loadu_si256((const __m256i *)(src + i)));
+        __m256i b = bf16_bits_avx2(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
+        // packus interleaves the 128-bit halves (a0-3 b0-3 | a4-7 b4-7); the permute restores the order.
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    return i;
+}
+
+// RMSNorm of one row with the sum of squares in double precision (two 4-lane double accumulators), like the
+// portable version, so both paths agree to the rounding of the final scale.
+TORL_AVX2 void torl_avx2_rmsnorm_row(const float *x, const float *weight, float *out, long C, float epsilon) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    long c = 0;
+    for (; c + 8 <= C; c += 8) {
+        __m256 v = _mm256_loadu_ps(x + c);
+        __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+        s0 = _mm256_fmadd_pd(lo, lo, s0);
+        s1 = _mm256_fmadd_pd(hi, hi, s1);
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(s0, s1));
+    double sumOfSquares = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    for (; c < C; c++) sumOfSquares += (double)x[c] * (double)x[c];
+    const float scale = (float)(1.0 / sqrt(sumOfSquares / (double)C + (double)epsilon));
+    const __m256 scales = _mm256_set1_ps(scale);
+    c = 0;
+    for (; c + 8 <= C; c += 8)
+        _mm256_storeu_ps(out + c, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + c), scales), _mm256_loadu_ps(weight + c)));
+    for (; c < C; c++) out[c] = x[c] * scale * weight[c];
+}
+
+// Index of the largest value (the first on ties; NaN never wins): per-lane maxima and their indices, then the best
+// lane, preferring the lowest index among equal maxima, then the tail.
+TORL_AVX2 long torl_avx2_argmax(const float *x, long n) {
+    __m256 best = _mm256_set1_ps(-INFINITY);
+    __m256i bestIndex = _mm256_set1_epi32(-1), index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        // Strictly greater keeps each lane's first maximum; the first ordered value of a lane also replaces -inf.
+        __m256 better = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                                     _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(bestIndex, _mm256_set1_epi32(-1))),
+                                                   _mm256_cmp_ps(v, v, _CMP_ORD_Q)));
+        best = _mm256_blendv_ps(best, v, better);
+        bestIndex = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(bestIndex), _mm256_castsi256_ps(index), better));
+        index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+    }
+    float values[8];
+    int32_t indices[8];
+    _mm256_storeu_ps(values, best);
+    _mm256_storeu_si256((__m256i *)indices, bestIndex);
+    return torl_argmax_finish(values, indices, 8, x, i, n);
+}
+
+// exp(x) for the SwiGLU and GeGLU activations, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
+// polynomial for exp(r) (relative error about 1e-7), scaled by 2^n through the exponent bits (n in -126...127).
+TORL_AVX2 static inline __m256 exp_avx2(__m256 x) {
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.37f)), _mm256_set1_ps(-87.33f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+    __m256i twoToN = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(twoToN));
+}
+
+TORL_AVX2 long torl_avx2_gated_unit(const float *gate, const float *up, float *out, long n, int gelu) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i), u = _mm256_loadu_ps(up + i), a = g;
+        if (gelu) {
+            __m256 cubic = _mm256_fmadd_ps(_mm256_mul_ps(g, g), _mm256_set1_ps(TORL_GELU_CUBIC), _mm256_set1_ps(1.0f));
+            a = _mm256_mul_ps(_mm256_mul_ps(g, _mm256_set1_ps(2 * TORL_GELU_SQRT_2_OVER_PI)), cubic);
+        }
+        __m256 denominator = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), a)));
+        _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_mul_ps(g, u), denominator));
+    }
+    return i;
+}
 #endif

@@ -27,6 +27,15 @@ void torl_avx2_attention_f16(const float *q, long G, const uint16_t *keys, const
 /// Convert the first n - n % 8 elements; return how many were converted (the caller finishes the tail).
 long torl_avx2_f32_to_f16(const float *src, uint16_t *dst, long n);
 long torl_avx2_f16_to_f32(const uint16_t *src, float *dst, long n);
+/// Convert the first n - n % 16 elements; return how many were converted.
+long torl_avx2_f32_to_bf16(const float *src, uint16_t *dst, long n);
+void torl_avx2_quantize_q8(const float *x, long T, long K, long ldx, int8_t *xq, long ldq, float *xs, float *xsum);
+/// One row of torl_rmsnorm.
+void torl_avx2_rmsnorm_row(const float *x, const float *weight, float *out, long C, float epsilon);
+long torl_avx2_argmax(const float *x, long n);
+/// out = gate · up / (1 + exp(-a)) with a = gate (SwiGLU) or 2 sqrt(2/π) gate (1 + 0.044715 gate²) (GeGLU, gelu =
+/// 1); returns how many elements it did (n - n % 8: the caller finishes the tail with the portable formula).
+long torl_avx2_gated_unit(const float *gate, const float *up, float *out, long n, int gelu);
 #else
 #define TORL_HAVE_AVX2_PATH 0
 static inline int torl_avx2_detect(void) { return 0; }

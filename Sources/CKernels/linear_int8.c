@@ -9,20 +9,15 @@
 // step (scale) and zero codes, so every output it touches is NaN rather than a finite guess.
 #include "CKernels.h"
 #include "kernels_avx2.h"
+#include "kernels_neon.h"
+#include "q8_common.h"
+#include "kernel_dispatch.h"
 #include <math.h>
 #include <string.h>
-
-#define Q8_QUADS_PER_BLOCK (TORL_Q8_BLOCK / 4)
 
 long torl_q8_padded_columns(long K) { return (K + TORL_Q8_BLOCK - 1) / TORL_Q8_BLOCK * TORL_Q8_BLOCK; }
 long torl_q8_packed_bytes(long N, long K) { return ((N + 15) / 16) * torl_q8_padded_columns(K) * 16; }
 long torl_q8_block_count(long N, long K) { return ((N + 15) / 16) * (torl_q8_padded_columns(K) / TORL_Q8_BLOCK) * 16; }
-
-// 1 / step, or 0 when it does not exist as a float (step 0, subnormal or not finite): every code is then 0.
-static float reciprocal_or_zero(float numerator, float denominator) {
-    float inverse = numerator / denominator;
-    return denominator > 0 && isfinite(inverse) ? inverse : 0;
-}
 
 static int all_finite(const float *v, long n) {
     for (long i = 0; i < n; i++) if (!isfinite(v[i])) return 0;
@@ -32,7 +27,7 @@ static int all_finite(const float *v, long n) {
 // Codes for one block of n finite weights on the grid minimum + step · q, q in 0...255; returns the largest
 // reconstruction error, NaN when the grid cannot represent the block (a step that overflowed).
 static float encode_block(const float *w, long n, float step, float minimum, uint8_t *codes) {
-    float inverse = reciprocal_or_zero(1.0f, step), largest = 0;
+    float inverse = torl_q8_reciprocal_or_zero(1.0f, step), largest = 0;
     for (long k = 0; k < n; k++) {
         float q = nearbyintf((w[k] - minimum) * inverse);
         codes[k] = (uint8_t)(q > 255 ? 255 : (q < 0 ? 0 : q));
@@ -93,7 +88,7 @@ static void quantize_block_portable(const float *x, long n, int8_t *q, float *sc
     float maxAbs = 0;
     for (long i = 0; i < n; i++) maxAbs = fmaxf(maxAbs, fabsf(x[i]));
     int finite = all_finite(x, n);
-    float inverse = finite ? reciprocal_or_zero(127.0f, maxAbs) : 0;
+    float inverse = finite ? torl_q8_reciprocal_or_zero(127.0f, maxAbs) : 0;
     int32_t sum = 0;
     for (long i = 0; i < TORL_Q8_BLOCK; i++) {
         float v = i < n && finite ? nearbyintf(x[i] * inverse) : 0;
@@ -235,7 +230,7 @@ TORL_AVX512VNNI static void quantize_q8_avx512(const float *x, long T, long K, l
             float maxAbs = _mm512_reduce_max_ps(maxv);
             int finite = nonFinite == 0;
             if (!finite) for (int i = 0; i < TORL_Q8_BLOCK / 16; i++) v[i] = _mm512_setzero_ps();
-            __m512 inverse = _mm512_set1_ps(finite ? reciprocal_or_zero(127.0f, maxAbs) : 0);
+            __m512 inverse = _mm512_set1_ps(finite ? torl_q8_reciprocal_or_zero(127.0f, maxAbs) : 0);
             __m512i sum = _mm512_setzero_si512();
             for (int i = 0; i < TORL_Q8_BLOCK / 16; i++) {
                 __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v[i], inverse), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -267,9 +262,17 @@ int torl_kernels_use_avx512_vnni(void) {
 
 int torl_kernels_use_avx_vnni(void) { return torl_kernels_path() == TORL_KERNELS_AVX_VNNI; }
 
+int torl_kernels_use_neon_dot(void) { return torl_kernels_path() == TORL_KERNELS_NEON_DOT; }
+
 void torl_quantize_q8(const float *x, long T, long K, long ldx, int8_t *xq, long ldq, float *xs, float *xsum) {
 #if TORL_HAVE_VNNI_PATH
     if (torl_kernels_use_avx512_vnni()) { quantize_q8_avx512(x, T, K, ldx, xq, ldq, xs, xsum); return; }
+#endif
+#if TORL_HAVE_AVX2_PATH
+    if (use_avx2()) { torl_avx2_quantize_q8(x, T, K, ldx, xq, ldq, xs, xsum); return; }
+#endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) { torl_neon_quantize_q8(x, T, K, ldx, xq, ldq, xs, xsum); return; }
 #endif
     quantize_q8_portable(x, T, K, ldx, xq, ldq, xs, xsum);
 }
@@ -284,9 +287,16 @@ void torl_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xs
     }
 #endif
 #if TORL_HAVE_AVX2_PATH
-    if (torl_kernels_path() == TORL_KERNELS_AVX2 || torl_kernels_path() == TORL_KERNELS_AVX_VNNI) {
+    if (use_avx2()) {
         torl_avx2_linear_q8(xq, ldq, xs, xsum, T, packed, steps, minimums, N, panel_begin, panel_end, y, ldy, acc,
                             torl_kernels_use_avx_vnni());
+        return;
+    }
+#endif
+#if TORL_HAVE_NEON_PATH
+    if (use_neon()) {
+        torl_neon_linear_q8(xq, ldq, xs, xsum, T, packed, steps, minimums, N, panel_begin, panel_end, y, ldy, acc,
+                            torl_kernels_use_neon_dot());
         return;
     }
 #endif

@@ -108,7 +108,7 @@ final class Int8KernelTests: XCTestCase {
         }
     }
 
-    /// Every int8 kernel (AVX-512 VNNI, AVX-VNNI, AVX2 vpmaddwd) and the portable one give bit-identical outputs (same
+    /// Every int8 kernel (AVX-512 VNNI, AVX-VNNI, AVX2 vpmaddwd, NEON sdot and widening) and the portable one give bit-identical outputs (same
     /// exact code sums, same f32 order), for every tile shape and ragged edges; the kernel is in use on CPUs that
     /// report avx512_vnni.
     func testVNNIKernelIsBitIdenticalToPortable() throws {
@@ -117,6 +117,7 @@ final class Int8KernelTests: XCTestCase {
             useKernelPath(path)
             XCTAssertEqual(torl_kernels_use_avx512_vnni() != 0, path == .avx512 && flags.contains(" avx512_vnni"), "\(path)")
             XCTAssertEqual(torl_kernels_use_avx_vnni() != 0, path == .avxvnni, "\(path)")
+            XCTAssertEqual(torl_kernels_use_neon_dot() != 0, path == .neondot, "\(path)")
         }
         for (T, C, OC) in [(1, 576, 70), (2, 40, 64), (3, 33, 17), (7, 96, 81), (13, 200, 130)] {
             let x = pseudoRandom(T * C, seed: 21), w = pseudoRandom(OC * C, seed: 22)

@@ -126,19 +126,33 @@ final class LayerKernelTests: XCTestCase {
         for (got, expected) in zip(y, [silu(0) * 3, silu(1) * 4, silu(-2) * 5]) { XCTAssertEqual(Double(got), expected, accuracy: 1e-6) }
     }
 
-    func testSwiGLUAcrossTheRangeInBothImplementations() {
+    /// A gated activation on every path, gate in [-30, 30] (601 or 603 features: not a multiple of 16 or 8, so the
+    /// vector tails run), against its double-precision formula `expected(g) · up`.
+    func checkGatedUnit(features F: Int, seed: UInt64, forward: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int, Int) -> Void,
+                        expected: (Double) -> Double, file: StaticString = #filePath, line: UInt = #line) {
         defer { restoreDefaultKernelPath() }
-        let F = 601  // not a multiple of 16: exercises the masked tail
-        let gate = (0..<F).map { Float($0 - 300) / 10 }, up = pseudoRandom(F, seed: 11)
+        let gate = (0..<F).map { Float($0 - F / 2) / 10 }, up = pseudoRandom(F, seed: seed)
         for path in KernelInfo.availablePaths {
             useKernelPath(path)
             var y = [Float](repeating: 0, count: F)
-            SwiGLU.forward(out: &y, gateUp: gate + up, rows: 1, features: F)
+            forward(&y, gate + up, 1, F)
             for f in 0..<F {
-                let g = Double(gate[f]), expected = g / (1 + exp(-g)) * Double(up[f])
-                XCTAssertEqual(Double(y[f]), expected, accuracy: 1e-6 * max(1, abs(expected)), "g = \(g), path = \(path)")
+                let want = expected(Double(gate[f])) * Double(up[f])
+                XCTAssertEqual(Double(y[f]), want, accuracy: 1e-6 * max(1, abs(want)), "g = \(gate[f]), path = \(path)",
+                               file: file, line: line)
             }
         }
+    }
+
+    func testSwiGLUAcrossTheRangeInBothImplementations() {
+        checkGatedUnit(features: 601, seed: 11, forward: { SwiGLU.forward(out: $0, gateUp: $1, rows: $2, features: $3) },
+                       expected: { g in g / (1 + exp(-g)) })
+    }
+
+    /// GeGLU (Gemma) against GELU's tanh formula (the vector paths use g / (1 + exp(-2u)) = g/2 · (1 + tanh u)).
+    func testGeGLUAcrossTheRangeInEveryImplementation() {
+        checkGatedUnit(features: 603, seed: 12, forward: { GeGLU.forward(out: $0, gateUp: $1, rows: $2, features: $3) },
+                       expected: { g in 0.5 * g * (1 + tanh((2 / Double.pi).squareRoot() * g * (1 + 0.044715 * g * g))) })
     }
 
     func testRoPEPairingsAgreeUnderThePermutation() {

@@ -1,7 +1,7 @@
-// Inner loops of the engine that Swift cannot vectorize to AVX-512 or AVX2 on a baseline x86-64 build.
-// Each entry point picks an AVX-512, an AVX2 (+FMA, F16C, AVX-VNNI where present) or a portable implementation at run
-// time (CPU dispatch), so the binary builds and runs on any x86-64 (and any other architecture through the portable
-// code).
+// Inner loops of the engine that Swift cannot vectorize to AVX-512, AVX2 or NEON on a baseline build.
+// Each entry point picks an AVX-512, an AVX2 (+FMA, F16C, AVX-VNNI where present), a NEON (aarch64, with the
+// dot-product extension where present) or a portable implementation at run time (CPU dispatch), so the binary builds
+// and runs on any x86-64 or aarch64 (and any other architecture through the portable code).
 #ifndef TORL_CKERNELS_H
 #define TORL_CKERNELS_H
 #include <stdint.h>
@@ -11,15 +11,18 @@ extern "C" {
 #endif
 
 /// Kernel paths, one dispatch table per instruction set. The best one the CPU has is chosen at the first kernel call,
-/// unless TORL_KERNELS names one (portable, avx2, avxvnni, avx512); avxvnni is the avx2 path with AVX-VNNI int8 code
-/// sums. A name that is unknown or that this CPU lacks stops the
-/// process with a message on stderr (the torl command checks it first and reports it as an error).
+/// unless TORL_KERNELS names one (portable, avx2, avxvnni, avx512, neon, neondot); avxvnni is the avx2 path with
+/// AVX-VNNI int8 code sums, neondot the neon path with `sdot` int8 code sums (the Armv8.2 dot-product extension).
+/// A name that is unknown or that this CPU lacks stops the process with a message on stderr (the torl command checks
+/// it first and reports it as an error).
 enum {
     TORL_KERNELS_PORTABLE = 0,
     TORL_KERNELS_AVX2 = 1,
     TORL_KERNELS_AVX_VNNI = 2,
     TORL_KERNELS_AVX512 = 3,
-    TORL_KERNELS_PATH_COUNT = 4
+    TORL_KERNELS_NEON = 4,
+    TORL_KERNELS_NEON_DOT = 5,
+    TORL_KERNELS_PATH_COUNT = 6
 };
 /// The path in use.
 int torl_kernels_path(void);
@@ -27,7 +30,7 @@ int torl_kernels_path(void);
 int torl_kernels_path_available(int path);
 /// Switches to `path`: 0 on success, -1 (nothing changed) when the CPU lacks it. Tests compare paths this way.
 int torl_kernels_select_path(int path);
-/// "portable", "avx2", "avxvnni", "avx512"; NULL for an unknown path.
+/// "portable", "avx2", "avxvnni", "avx512", "neon", "neondot"; NULL for an unknown path.
 const char *torl_kernels_path_name(int path);
 /// The path of a TORL_KERNELS value, -1 when there is none of that name.
 int torl_kernels_path_named(const char *name);
@@ -86,6 +89,8 @@ void torl_linear_q8(const int8_t *xq, long ldq, const float *xs, const float *xs
 int torl_kernels_use_avx512_vnni(void);
 /// 1 when torl_linear_q8 uses AVX-VNNI instructions (the avxvnni path).
 int torl_kernels_use_avx_vnni(void);
+/// 1 when torl_linear_q8 uses the NEON dot-product instruction `sdot` (the neondot path).
+int torl_kernels_use_neon_dot(void);
 
 /// dst[i] = bf16(src[i]) rounded to nearest even; NaN stays NaN.
 void torl_f32_to_bf16(const float *src, uint16_t *dst, long n);
@@ -116,7 +121,12 @@ long torl_argmax(const float *x, long n);
 /// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i]))
 void torl_swiglu(const float *gate, const float *up, float *out, long n);
 
-/// A spin-wait hint to the CPU (x86 `pause`), for threads polling shared state.
+/// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma; ggml's and PyTorch's approximate="tanh"):
+/// gelu(g) = g/2 · (1 + tanh(u)), u = sqrt(2/π) · g · (1 + 0.044715 g²). The vector paths use the identity
+/// g/2 · (1 + tanh u) = g / (1 + exp(-2u)).
+void torl_geglu(const float *gate, const float *up, float *out, long n);
+
+/// A spin-wait hint to the CPU (x86 `pause`, Arm `yield`), for threads polling shared state.
 void torl_cpu_relax(void);
 
 #ifdef __cplusplus

@@ -2,8 +2,9 @@ import CKernels
 
 /// An instruction-set path of the C kernels: one dispatch table each, the best the CPU has chosen at start-up.
 public enum KernelPath: String, CaseIterable, Sendable, CustomStringConvertible {
-    /// avxvnni: the avx2 path with AVX-VNNI int8 code sums (vpdpbusd on 256-bit registers).
-    case portable, avx2, avxvnni, avx512
+    /// avxvnni: the avx2 path with AVX-VNNI int8 code sums (vpdpbusd on 256-bit registers); neon: aarch64 Advanced
+    /// SIMD; neondot: the neon path with `sdot` int8 code sums (the Armv8.2 dot-product extension).
+    case portable, avx2, avxvnni, avx512, neon, neondot
 
     var code: Int32 {
         switch self {
@@ -11,6 +12,8 @@ public enum KernelPath: String, CaseIterable, Sendable, CustomStringConvertible 
         case .avx2: Int32(TORL_KERNELS_AVX2)
         case .avxvnni: Int32(TORL_KERNELS_AVX_VNNI)
         case .avx512: Int32(TORL_KERNELS_AVX512)
+        case .neon: Int32(TORL_KERNELS_NEON)
+        case .neondot: Int32(TORL_KERNELS_NEON_DOT)
         }
     }
 
