@@ -8,7 +8,7 @@ public final class LlamaModel: InferenceModel {
     public let precision: WeightPrecision
     /// Where the weights came from (file or folder), for messages.
     public let source: String
-    private var weights: LlamaWeights
+    private(set) var weights: LlamaWeights
     private var sequences = SequenceTable<SequenceCache>()
     private let workspace = DecoderWorkspace()
 
@@ -38,6 +38,17 @@ public final class LlamaModel: InferenceModel {
         try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
                                      naming: { $0.name }, source: "replacement weights")
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
+    }
+
+    /// LoRA adapters added at run time to the base weights (which stay as loaded, in `precision`), or nil.
+    public private(set) var adapters: LoRAAdapters?
+
+    /// Sets (or with nil removes) the run-time LoRA adapters. Refused while sequences hold keys and values computed
+    /// without them, and for adapters of another model shape.
+    public func setAdapters(_ adapters: LoRAAdapters?) throws {
+        guard sequences.count == 0 else { throw ModelError.sequencesStillCached(sequences.count) }
+        try Self.checkAdapters(adapters, for: configuration)
+        self.adapters = adapters
     }
 
     /// How sequences cache keys and values: by default f32 with f32 weights (exact against the f32 oracle), f16 with
@@ -105,6 +116,7 @@ public final class LlamaModel: InferenceModel {
                                     rows: r.count, channels: C, epsilon: epsilon)
                 }
                 Linear.forward(out: qkv, inp: xn, weight: layer.qkv, bias: layer.qkvBias, rows: T)
+                adapters?.addAttentionInputs(layer: l, x: xn, rows: T, qkv: qkv)
                 ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
                     for t in r {
                         let row = qkv + t * QKV
@@ -117,16 +129,19 @@ public final class LlamaModel: InferenceModel {
                 attention(layer: l, out: att, qkv: qkv, steps: stepRows, rowStep: rowStep, positions: positions, caches: caches)
                 // x += att · Woᵀ
                 Linear.forward(out: x, inp: att, weight: layer.attentionOutput, bias: nil, rows: T, accumulate: true)
+                adapters?.addLowRank(layer: l, target: .o, x: att, rows: T, y: x, ldy: C)
                 // x += swiglu(norm(x) · Wgateupᵀ) · Wdownᵀ
                 ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
                     RMSNorm.forward(out: xn + r.lowerBound * C, inp: x + r.lowerBound * C, weight: mlpNorm,
                                     rows: r.count, channels: C, epsilon: epsilon)
                 }
                 Linear.forward(out: gu, inp: xn, weight: layer.gateUp, bias: nil, rows: T)
+                adapters?.addGateUp(layer: l, x: xn, rows: T, gateUp: gu)
                 ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
                     SwiGLU.forward(out: h + r.lowerBound * F, gateUp: gu + r.lowerBound * 2 * F, rows: r.count, features: F)
                 }
                 Linear.forward(out: x, inp: h, weight: layer.down, bias: nil, rows: T, accumulate: true)
+                adapters?.addLowRank(layer: l, target: .down, x: h, rows: T, y: x, ldy: C)
             }
         }
         // Final norm and head on the requested rows only: selected: [R, C] → logits: [R, V]

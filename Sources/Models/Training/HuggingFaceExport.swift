@@ -80,7 +80,7 @@ extension TrainableTransformer {
 
     private func writeSafetensors(to path: String) throws {
         let c = configuration
-        var tensors = namedTensors()
+        var tensors = try mergedTensors()
         if c.ropePairing == .adjacent {
             for (name, tensor) in tensors where name.hasSuffix("q_proj.weight") || name.hasSuffix("k_proj.weight")
                 || name.hasSuffix("q_proj.bias") || name.hasSuffix("k_proj.bias") {

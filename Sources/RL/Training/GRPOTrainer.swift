@@ -58,7 +58,7 @@ public final class GRPOTrainer {
             throw TrainingModelError.invalidConfiguration("the reference model's configuration differs from the policy's")
         }
         self.reference = configuration.loss.klCoefficient != 0 ? try reference ?? policy.copy() : reference
-        optimizer = AdamW(layout: policy.layout, configuration: configuration.optimizer)
+        optimizer = AdamW(entries: policy.trainableEntries, configuration: configuration.optimizer)
     }
 
     /// New hyper-parameters for the following steps; optimizer moments and the step count stay. The KL reference
@@ -93,7 +93,7 @@ public final class GRPOTrainer {
         if updateSkipped {
             skippedUpdates += 1
         } else {
-            optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
+            optimizer.step(parameters: policy.trainableValues, gradients: policy.gradients, learningRate: learningRate)
         }
         let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         var metrics = accumulated.metrics(step: optimizer.stepCount, sequences: sequences, learningRate: learningRate,
