@@ -211,6 +211,100 @@ final class LoRATrainingTests: XCTestCase {
         }
     }
 
+    private func temporaryPath(_ name: String) -> String {
+        NSTemporaryDirectory() + "torl-lora-\(UUID().uuidString)-" + name
+    }
+
+    /// A PEFT folder written and read back gives the same adapters (B's q/k rows go to Hugging Face's halves order
+    /// on disk for adjacent-pairing models and come back), and the config says what PEFT needs.
+    func testPEFTFolderRoundTrip() throws {
+        for configuration in Self.configurations {
+            let lora = LoRAConfiguration(rank: 2, alpha: 5, targets: [.q, .k, .o, .up], useRSLoRA: true)
+            let adapters = try Self.loraModel(configuration, lora: lora).lora!
+            let folder = temporaryPath("adapter")
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try PEFTAdapterFolder.write(adapters, to: folder, baseModel: "base/model")
+            let read = try PEFTAdapterFolder.read(from: folder, model: configuration)
+            XCTAssertEqual(read.configuration, lora)
+            XCTAssertEqual(read.values.array(), adapters.values.array())
+            let config = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: folder + "/adapter_config.json"))) as! [String: Any]
+            XCTAssertEqual(config["peft_type"] as? String, "LORA")
+            XCTAssertEqual(config["task_type"] as? String, "CAUSAL_LM")
+            XCTAssertEqual(config["r"] as? Int, 2)
+            XCTAssertEqual(config["lora_alpha"] as? Double, 5)
+            XCTAssertEqual(config["use_rslora"] as? Bool, true)
+            XCTAssertEqual(config["target_modules"] as? [String], ["q_proj", "k_proj", "o_proj", "up_proj"])
+            XCTAssertEqual(config["base_model_name_or_path"] as? String, "base/model")
+            let file = try SafetensorsFile(path: folder + "/adapter_model.safetensors")
+            XCTAssertEqual(file.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"]?.shape, [2, 8])
+            XCTAssertEqual(file.tensors["base_model.model.model.layers.1.mlp.up_proj.lora_B.weight"]?.shape, [12, 2])
+            let qB = file.float32(of: file.tensors["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"]!)
+            let entry = adapters.entries.first { $0.name.hasSuffix("layers.0.self_attn.q_proj.lora_B.weight") }!
+            if configuration.ropePairing == .adjacent {
+                XCTAssertNotEqual(qB, adapters.values.array(range: entry.range), "rows in halves order on disk")
+            } else {
+                XCTAssertEqual(qB, adapters.values.array(range: entry.range))
+            }
+        }
+    }
+
+    func testPEFTFoldersWithUnsupportedOptionsAreRefusedByName() throws {
+        let configuration = TinyModels.configuration()
+        let adapters = try Self.loraModel(configuration).lora!
+        for (key, value, expected) in [("use_dora", true as Any, "use_dora"), ("bias", "all" as Any, "bias"),
+                                       ("target_modules", ["q_proj", "lm_head"] as Any, "lm_head"),
+                                       ("peft_type", "IA3" as Any, "peft_type"),
+                                       ("rank_pattern", ["q_proj": 4] as Any, "rank_pattern")] {
+            let folder = temporaryPath("bad")
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try PEFTAdapterFolder.write(adapters, to: folder, baseModel: "x")
+            let path = folder + "/adapter_config.json"
+            var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+            config[key] = value
+            try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try PEFTAdapterFolder.read(from: folder, model: configuration)) {
+                XCTAssertTrue("\($0)".contains(expected), "\($0)")
+            }
+        }
+        let folder = temporaryPath("shape")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try PEFTAdapterFolder.write(adapters, to: folder, baseModel: "x")
+        XCTAssertThrowsError(try PEFTAdapterFolder.read(from: folder, model: TinyModels.configuration(layers: 1))) {
+            XCTAssertTrue("\($0)".contains("unexpected adapter tensor"), "\($0)")
+        }
+    }
+
+    /// A LoRA checkpoint holds only the trainable state (adapters, their moments); restored onto the same base it
+    /// continues bit-identically.
+    func testLoRACheckpointHoldsOnlyTheAdaptersAndResumesExactly() throws {
+        let configuration = TinyModels.configuration()
+        let base = try Self.engine(try TinyModels.model(configuration))
+        let tokens: [Int32] = [1, 4, 7, 2, 9, 3, 3, 10, 0, 5]
+        let batch = [1.0, -1.0].enumerated().map { i, reward in
+            var sequence = TrainingSequence(tokens: tokens, promptLength: 3, lossMask: [0, 0, 0] + [UInt8](repeating: 1, count: 7),
+                                            oldLogProbabilities: [Float](repeating: -2, count: tokens.count), reward: reward,
+                                            group: 0, outcome: ResponseOutcome(answered: true, correct: reward > 0))
+            sequence.tokens[5] = Int32(i + 1)
+            return sequence
+        }
+        let trainerConfiguration = TrainerConfiguration(loss: GRPOLossConfiguration(klCoefficient: 0.1), schedule: .constant(1e-2))
+        let trainer = try GRPOTrainer(policy: try TrainableTransformer(base: base, lora: LoRAConfiguration(rank: 2), seed: 1),
+                                      configuration: trainerConfiguration)
+        _ = try trainer.step(batch)
+        let path = temporaryPath("checkpoint.safetensors")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Checkpoint.save(trainer, randomState: SeededGenerator(seed: 3).state, to: path)
+        let file = try SafetensorsFile(path: path)
+        XCTAssertTrue(file.tensors.keys.allSatisfy { $0.contains("lora_") }, "only adapter tensors")
+        XCTAssertEqual(file.tensors.count, 4 * trainer.policy.lora!.entries.count)  // policy, reference, m, v
+        XCTAssertThrowsError(try Checkpoint.restore(from: path))
+        let (restored, _) = try Checkpoint.restore(from: path, base: base)
+        let next = try trainer.step(batch), again = try restored.step(batch)
+        XCTAssertEqual(restored.policy.lora!.values.array(), trainer.policy.lora!.values.array())
+        XCTAssertEqual(next.loss, again.loss)
+    }
+
     func testBadLoRAConfigurationsAreClearErrors() throws {
         let base = try Self.engine(try TinyModels.model(TinyModels.configuration()))
         XCTAssertThrowsError(try TrainableTransformer(base: base, lora: LoRAConfiguration(rank: 0)))
