@@ -28,6 +28,36 @@ public final class LlamaModel: InferenceModel {
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
     }
 
+    /// A randomly initialised model of `configuration` (benchmarks of real model sizes without a download):
+    /// matrices uniform with standard deviation `standardDeviation`, norms 1, biases 0, generated one tensor at a
+    /// time from `seed` so that only the `precision` copy is ever whole.
+    public convenience init(randomWith configuration: ModelConfiguration, precision: WeightPrecision, seed: UInt64,
+                            standardDeviation: Float = 0.02) throws {
+        try configuration.validate(source: "random model")
+        var generator = SeededGenerator(seed: seed)
+        let shapes = Dictionary(uniqueKeysWithValues: TensorNameTable.parameters(for: configuration).map { ($0.name, $0.shape) })
+        let bound = Double(standardDeviation) * 3.0.squareRoot()
+        let weights = LlamaWeights(configuration: configuration, tensor: { name in
+            let shape = shapes[name]!, count = shape.reduce(1, *)
+            if shape.count == 1 {
+                return NamedTensor(shape: shape, values: [Float](repeating: name.hasSuffix(".bias") ? 0 : 1, count: count))
+            }
+            return NamedTensor(shape: shape, values: (0..<count).map { _ in Float((2 * generator.nextUnitFloat() - 1) * bound) })
+        }, precision: precision)
+        try self.init(configuration: configuration, weights: weights, precision: precision, source: "random \(precision.rawValue) model")
+    }
+
+    private init(configuration: ModelConfiguration, weights: LlamaWeights, precision: WeightPrecision, source: String) throws {
+        guard configuration.architecture != .gemma3 else {
+            throw ModelError.invalidConfiguration(source: source, detail: "Gemma 3 runs on Gemma3Model, not LlamaModel")
+        }
+        self.configuration = configuration
+        self.precision = precision
+        self.source = source
+        cacheFormat = precision == .f32 ? .f32 : .f16
+        self.weights = weights
+    }
+
     /// The parameters as f32 tensors keyed by Hugging Face name (for training and checkpoints).
     public func namedTensors() -> [String: NamedTensor] { weights.namedTensors(configuration: configuration) }
 

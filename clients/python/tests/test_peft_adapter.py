@@ -110,3 +110,19 @@ def test_peft_adapters_in_and_out(torl_bin, tmp_path):
     assert_logits_match(torl_top_logits(torl_bin, base, adapter_out), exported)
     merged_logits = hf_last_logits(merged)
     assert (merged_logits - exported).abs().max().item() < 1e-3
+
+
+def test_fresh_lora_settings_reach_the_exported_adapter(torl_bin, tmp_path):
+    """train_step's LoRA settings (rank, alpha, targets, rsLoRA) from `torl train --lora-*` end up in a PEFT folder
+    peft loads, with torl's logits."""
+    base, adapter = str(tmp_path / "base"), str(tmp_path / "adapter")
+    make_base(base)
+    subprocess.run([torl_bin, "train", "--model", base, "--synthetic", "--steps", "1", "--batch", "1", "--group-size", "2",
+                    "--max-tokens", "8", "--max-tool-calls", "0", "--lr", "1e-2", "--pool-size", "1", "--lora-rank", "2",
+                    "--lora-alpha", "4", "--lora-targets", "q,v,down", "--rslora", "--export-adapter", adapter],
+                   check=True, capture_output=True, text=True, timeout=600)
+    with open(os.path.join(adapter, "adapter_config.json")) as f:
+        config = json.load(f)
+    assert config["r"] == 2 and config["lora_alpha"] == 4 and config["use_rslora"] is True
+    assert config["target_modules"] == ["q_proj", "v_proj", "down_proj"]
+    assert_logits_match(torl_top_logits(torl_bin, base, adapter), hf_last_logits(base, adapter))
