@@ -38,7 +38,7 @@ test: setup
 # kernels forced, and the oracle and batch-invariance tests with the AVX2 kernels when the CPU has a better path too
 # (the portable f32 linears are scalar: the oracle tests alone take many minutes on them).
 KERNEL_TESTS := LayerKernelTests|Int8KernelTests|AttentionHeadSplitTests|LinearTests|RuntimeTests
-TRAINING_TESTS := GRPOTrainerTests|GRPOLossTests|TrainingKernelGradientTests|TransformerGradientTests|TrainingLoopTests|ChunkedHeadTests
+TRAINING_TESTS := GRPOTrainerTests|GRPOLossTests|TrainingKernelGradientTests|TransformerGradientTests|TrainingLoopTests|ChunkedHeadTests|LoRATrainingTests
 MODEL_TESTS := SmolLM2OracleTests|BatchInvariantDecodeTests
 SWIFT_TEST := $(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
 test-kernel-paths:

@@ -9,11 +9,14 @@ public struct DaemonConfiguration: Sendable {
     /// GGUF file or Hugging Face folder loaded at start; nil starts without a model (`model/load` later).
     public var modelPath: String?
     public var weights: WeightPrecision
+    /// A PEFT LoRA folder applied on top of `modelPath` (the trainer then trains these adapters).
+    public var adapterPath: String?
     public var sandbox: SandboxConfiguration
 
-    public init(modelPath: String? = nil, weights: WeightPrecision = .f32,
+    public init(modelPath: String? = nil, weights: WeightPrecision = .f32, adapterPath: String? = nil,
                 sandbox: SandboxConfiguration = SandboxConfiguration()) {
         self.modelPath = modelPath
+        self.adapterPath = adapterPath
         self.weights = weights
         self.sandbox = sandbox
     }
@@ -43,7 +46,7 @@ public final class Daemon: @unchecked Sendable {
         do {
             try await sandbox.waitUntilReady()
             if let path = configuration.modelPath {
-                try await loadModel(path: path, weights: configuration.weights)
+                try await loadModel(path: path, weights: configuration.weights, adapter: configuration.adapterPath)
             }
         } catch {
             await sandbox.shutdown()
@@ -71,10 +74,11 @@ public final class Daemon: @unchecked Sendable {
     }
 
     @discardableResult
-    func loadModel(path: String, weights: WeightPrecision) async throws -> ModelInfo {
+    func loadModel(path: String, weights: WeightPrecision, adapter: String? = nil) async throws -> ModelInfo {
         // Reported absolute, so a client in another directory can tell whether this is the model it wants.
         let path = URL(fileURLWithPath: path).standardizedFileURL.path
-        let loaded = try await compute.run { try LoadedModel.load(path: path, precision: weights) }
+        let adapter = adapter.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let loaded = try await compute.run { try LoadedModel.load(path: path, precision: weights, adapter: adapter) }
         return models.install(loaded, precision: weights)
     }
 }

@@ -15,6 +15,17 @@ public protocol TransformerModel: InferenceModel {
     func namedTensors() -> [String: NamedTensor]
     /// Replaces every parameter; refused while sequences hold keys and values computed with the old weights.
     func replaceWeights(_ tensors: [String: NamedTensor]) throws
+    /// LoRA adapters applied at run time on top of the (unchanged) base weights, or nil.
+    var adapters: LoRAAdapters? { get }
+    /// Sets or removes the run-time adapters; refused while sequences are cached.
+    func setAdapters(_ adapters: LoRAAdapters?) throws
+}
+
+extension TransformerModel {
+    static func checkAdapters(_ adapters: LoRAAdapters?, for configuration: ModelConfiguration) throws {
+        guard let adapters, adapters.model != configuration else { return }
+        throw ModelError.invalidConfiguration(source: "LoRA adapters", detail: "made for another model shape")
+    }
 }
 
 extension LlamaModel: TransformerModel {}

@@ -16,6 +16,9 @@ struct DaemonConnectionOptions: ParsableArguments {
     @Option(help: "Model (.gguf file or Hugging Face folder) for a daemon started over stdio (default: $TORL_MODEL); with --connect, loaded into that daemon (model/load) when it holds another one.")
     var model: String?
 
+    @Option(help: "A PEFT LoRA folder applied on top of the model: passed to a daemon started over stdio; with --connect, the model is loaded with it (model/load) unless the daemon holds it already.")
+    var adapter: String?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -44,6 +47,7 @@ struct DaemonConnectionOptions: ParsableArguments {
             var arguments = ["serve", "--stdio", "--log-level", "warning"]
             if let model = model ?? environment["TORL_MODEL"] { arguments += ["--model", Self.absolute(model)] }
             if let weights = requirements.weights { arguments += ["--weights", weights.rawValue] }
+            if let adapter { arguments += ["--adapter", Self.absolute(adapter)] }
             if let poolSize = requirements.poolSize { arguments += ["--pool-size", String(poolSize)] }
             endpoint = .spawn(executable: try ownExecutablePath(), arguments: arguments, stderrPath: nil)
         }
@@ -84,9 +88,12 @@ struct DaemonConnectionOptions: ParsableArguments {
         // The same file named another way (a symlink, `..`) is the same model: reloading would reset the daemon's
         // trainer for nothing.
         let samePath = loadedPath.map { Self.canonical($0) == Self.canonical(wantedPath) } ?? false
-        guard !samePath || wantedWeights != loadedWeights else { return }
+        let loadedAdapter = loaded?["adapter"]?.stringValue
+        let sameAdapter = adapter.map { wanted in loadedAdapter.map { Self.canonical($0) == Self.canonical(Self.absolute(wanted)) } ?? false } ?? true
+        guard !samePath || wantedWeights != loadedWeights || !sameAdapter else { return }
         FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights)) into the daemon\n".utf8))
         var params: [String: JSONValue] = ["path": .string(wantedPath), "weights": .string(wantedWeights)]
+        if let adapter { params["adapter"] = .string(Self.absolute(adapter)) }
         if discardTraining { params["discard_training"] = .bool(true) }
         try await requestReplacingTrainer(client, "model/load", params: .object(params),
                                           action: "loading \(wantedPath) (\(wantedWeights))",

@@ -48,6 +48,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Weight precision for inference: f32 (exact), bf16 or int8.")
     var weights: WeightPrecision = .f32
 
+    @Option(help: "A PEFT LoRA folder applied on top of the model (adapter_config.json, adapter_model.safetensors).")
+    var adapter: String?
+
     @Flag(help: "Print one JSON object (prompt_ids, ids, text, top_logits, logprobs, finish_reason, timing).")
     var json = false
 
@@ -79,7 +82,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let loadStart = Date()
-        let loaded = try LoadedModel.load(path: try modelPath(model), precision: weights)
+        let loaded = try LoadedModel.load(path: try modelPath(model), precision: weights, adapter: adapter)
         let loadSeconds = Date().timeIntervalSince(loadStart)
         let promptIDs = try parsedPromptIDs() ?? loaded.promptTokens(for: prompt ?? "", chat: chat)
         if let bad = promptIDs.first(where: { $0 < 0 || Int($0) >= loaded.model.configuration.vocabularySize }) {

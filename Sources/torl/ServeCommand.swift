@@ -33,6 +33,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Weight precision of the loaded model: f32 (exact), bf16 or int8 (faster).")
     var weights: WeightPrecision = .f32
 
+    @Option(help: "A PEFT LoRA folder (adapter_config.json, adapter_model.safetensors) applied on top of --model; training then trains these adapters.")
+    var adapter: String?
+
     @Option(help: "Python interpreter of the sandbox (default: $TORL_PYTHON, else python3 on PATH).")
     var python: String?
 
@@ -60,7 +63,8 @@ struct ServeCommand: ParsableCommand {
         if let python { sandbox.pythonPath = python }
         if let poolSize { sandbox.poolSize = poolSize }
         let daemonConfiguration = DaemonConfiguration(
-            modelPath: model ?? ProcessInfo.processInfo.environment["TORL_MODEL"], weights: weights, sandbox: sandbox)
+            modelPath: model ?? ProcessInfo.processInfo.environment["TORL_MODEL"], weights: weights, adapterPath: adapter,
+            sandbox: sandbox)
         logger.info("starting: sandbox pool of \(sandbox.poolSize) (\(sandbox.pythonPath)), model \(daemonConfiguration.modelPath ?? "none")")
         let daemon = try blockingAwait { try await Daemon(configuration: daemonConfiguration) }
         defer { blockingAwait { await daemon.shutdown() } }

@@ -14,7 +14,7 @@ struct TrainBenchCommand: ParsableCommand {
     @Option(help: "GGUF file or Hugging Face checkpoint folder (default: $TORL_MODEL).")
     var weights: String?
 
-    @Option(help: "Tokens per training sequence in the throughput measurement.")
+    @Option(name: [.customLong("sequence-length"), .customLong("tokens")], help: "Tokens per training sequence in the throughput measurement.")
     var sequenceLength: Int = 512
 
     @Option(help: "Prompt tokens of each sequence (not trained on).")
@@ -42,16 +42,56 @@ struct TrainBenchCommand: ParsableCommand {
     @Option(help: "Tokens generated per sample in the GRPO step breakdown.")
     var responseLength: Int = 64
 
-    func run() throws {
+    @Option(help: "Train LoRA adapters of this rank (all linear layers, alpha = rank) over the frozen model instead of every weight.")
+    var loraRank: Int?
+
+    @Option(help: "Instead of --weights: a randomly initialised model of this shape, built here (qwen2.5-1.5b, qwen2.5-7b; needs --lora-rank).")
+    var shape: String?
+
+    @Option(help: "Precision of the frozen base with --lora-rank: f32, bf16 or int8 (default bf16 with --shape, else f32).")
+    var baseWeights: WeightPrecision?
+
+    /// Qwen2.5-Math's published shapes (untied head, as the figures state; q/k/v biases; head dimension 128).
+    static let shapes: [String: ModelConfiguration] = [
+        "qwen2.5-1.5b": ModelConfiguration(architecture: .qwen2, vocabularySize: 151_936, hiddenSize: 1536, intermediateSize: 8960,
+                                           layerCount: 28, headCount: 12, keyValueHeadCount: 2, headDimension: 128,
+                                           contextLength: 4096, ropeTheta: 10_000, ropePairing: .halves, rmsNormEpsilon: 1e-6,
+                                           tiedEmbeddings: false, attentionBias: true),
+        "qwen2.5-7b": ModelConfiguration(architecture: .qwen2, vocabularySize: 152_064, hiddenSize: 3584, intermediateSize: 18_944,
+                                         layerCount: 28, headCount: 28, keyValueHeadCount: 4, headDimension: 128,
+                                         contextLength: 4096, ropeTheta: 10_000, ropePairing: .halves, rmsNormEpsilon: 1e-6,
+                                         tiedEmbeddings: false, attentionBias: true),
+    ]
+
+    /// The frozen base (or the model to train fully) and where it came from.
+    private func engine() throws -> (model: any TransformerModel, name: String) {
+        if let shape {
+            guard let configuration = Self.shapes[shape] else {
+                throw ValidationError("--shape must be one of \(Self.shapes.keys.sorted())")
+            }
+            guard loraRank != nil else {
+                throw ValidationError("--shape builds a model too large to train every weight here: give --lora-rank")
+            }
+            return (try LlamaModel(randomWith: configuration, precision: baseWeights ?? .bf16, seed: 7), "random " + shape)
+        }
+        if baseWeights != nil && loraRank == nil {
+            throw ValidationError("--base-weights is the precision of LoRA's frozen base: give --lora-rank")
+        }
         let path = try modelPath(weights, option: "--weights")
+        return (try ModelLoader.load(path: path, precision: baseWeights ?? .f32), path)
+    }
+
+    func run() throws {
         guard let policy = ActivationPolicy(rawValue: activations) else {
             throw ValidationError("unknown activation policy \(activations) (keepAll, recomputePerLayer)")
         }
         guard sequenceLength > promptLength, promptLength >= 1, sequences >= 2, steps >= 1, warmupSteps >= 0 else {
             throw ValidationError("need sequence-length > prompt-length >= 1, sequences >= 2, steps >= 1, warmup-steps >= 0")
         }
-        let engine = try ModelLoader.load(path: path, precision: .f32)
-        let trainable = try TrainableTransformer(from: engine)
+        if let loraRank, loraRank < 1 { throw ValidationError("--lora-rank must be >= 1") }
+        let (engine, path) = try engine()
+        let trainable = try loraRank.map { try TrainableTransformer(base: engine, lora: LoRAConfiguration(rank: $0), seed: 1) }
+            ?? TrainableTransformer(from: engine)
         let configuration = trainable.configuration
         var peak = Self.gemmPeak()
         let trainerConfiguration = TrainerConfiguration(microBatchTokens: microBatchTokens, activationPolicy: policy)
@@ -78,7 +118,7 @@ struct TrainBenchCommand: ParsableCommand {
         let tokens = sequences * sequenceLength
         let trainedRows = sequences * (sequenceLength - promptLength)
         let flops = Self.trainingFLOPs(configuration, sequenceLength: sequenceLength, sequences: sequences,
-                                       headRows: trainedRows)
+                                       headRows: trainedRows, weightGradients: loraRank == nil)
         var report: [String: Any] = [
             "model": path,
             "cpu": BenchFigures.cpuModel(),
@@ -87,7 +127,11 @@ struct TrainBenchCommand: ParsableCommand {
             "openblas_coretype": BLASEnvironment.coreTypeInEffect ?? "unset",
             "openblas_kernel": BLASEnvironment.blasCoreName,
             "kernels": KernelInfo.summary,
-            "parameters": trainable.layout.totalCount,
+            "parameters": TensorNameTable.parameters(for: configuration).reduce(0) { $0 + $1.shape.reduce(1, *) },
+            "trained_parameters": trainable.trainableValues.count,
+            "base_weights": engine.precision.rawValue,
+            "lora_rank": loraRank as Any,
+            "tokens_per_second": Double(tokens) / seconds,
             "gemm_peak_gflops": peak.wall / 1e9,
             "gemm_peak_gflops_per_cpu_second": peak.perCPUSecond / 1e9,
             "throughput": [
@@ -102,7 +146,7 @@ struct TrainBenchCommand: ParsableCommand {
                 "fraction_of_gemm_peak_per_cpu_second": flops / cpuSeconds / peak.perCPUSecond,
             ] as [String: Any],
         ]
-        if prompts > 0 {
+        if prompts > 0 && shape == nil {
             report["grpo_step"] = try Self.grpoStep(engine: engine, trainer: trainer, prompts: prompts, samples: samples,
                                                     promptTokens: promptLength, responseTokens: responseLength, bench: bench)
         }
@@ -148,15 +192,17 @@ struct TrainBenchCommand: ParsableCommand {
     }
 
     /// Model FLOPs of one training step: 3 x the forward's matrix products (forward once, backward twice), with
-    /// causal attention counted over its lower triangle and the vocabulary head over the trained rows only.
-    static func trainingFLOPs(_ c: ModelConfiguration, sequenceLength t: Int, sequences: Int, headRows: Int) -> Double {
+    /// causal attention counted over its lower triangle and the vocabulary head over the trained rows only. Without
+    /// weight gradients (LoRA's frozen base) the linear layers and the head cost 2 x their forward (the adapters'
+    /// own products, rank/width of a layer's, are left out).
+    static func trainingFLOPs(_ c: ModelConfiguration, sequenceLength t: Int, sequences: Int, headRows: Int,
+                              weightGradients: Bool = true) -> Double {
         let q = c.headCount * c.headDimension, kv = c.keyValueHeadCount * c.headDimension
         let linear = Double(c.layerCount) * Double(c.hiddenSize * (2 * q + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize)
         let tokens = Double(t * sequences)
         let attention = Double(c.layerCount * c.headCount) * 2 * 2 * Double(c.headDimension) * Double(t) * Double(t + 1) / 2
-        let forward = 2 * linear * tokens + attention * Double(sequences)
-            + 2 * Double(c.vocabularySize * c.hiddenSize) * Double(headRows)
-        return 3 * forward
+        let linearAndHead = 2 * linear * tokens + 2 * Double(c.vocabularySize * c.hiddenSize) * Double(headRows)
+        return (weightGradients ? 3 : 2) * linearAndHead + 3 * attention * Double(sequences)
     }
 
     /// One GRPO step of prompts x samples: sampling with the engine (temperature 1), the update, and pushing the

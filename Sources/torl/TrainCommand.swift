@@ -3,6 +3,7 @@ import Daemon
 import Foundation
 import JSONRPC
 import RL
+import Models
 import Tensors
 
 /// `torl train`: GRPO with tool-integrated rollouts on a JSONL dataset or synthetic arithmetic, driven step by step
@@ -94,8 +95,19 @@ struct TrainCommand: ParsableCommand {
     var resume: String?
     @Option(help: "Append one JSON line of metrics per step to this file.")
     var metrics: String?
-    @Option(help: "Write the trained model as a Hugging Face folder here at the end.")
+    @Option(help: "Write the trained model as a Hugging Face folder here at the end (with LoRA: the merged model).")
     var export: String?
+
+    @Option(help: "Train LoRA adapters of this rank over the frozen model instead of every weight (TRL and verl use 32-64 with a learning rate about 10x the full one).")
+    var loraRank: Int?
+    @Option(help: "LoRA alpha (default: the rank, scale 1).")
+    var loraAlpha: Double?
+    @Option(help: "Comma-separated linear layers that get adapters: q,k,v,o,gate,up,down (default: all).")
+    var loraTargets: String?
+    @Flag(help: "rsLoRA scaling alpha/sqrt(rank) instead of alpha/rank.")
+    var rslora = false
+    @Option(help: "Write the LoRA adapters as a PEFT folder here at the end.")
+    var exportAdapter: String?
     @OptionGroup var prompt: PromptOptions
     @Option(help: "Sandbox workers of a daemon started for this run (default: the number of cores, at least 2).")
     var poolSize: Int?
@@ -129,6 +141,17 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--advantage must be one of \(AdvantageEstimator.wireNames.keys.sorted())")
         }
         if let poolSize, poolSize < 1 { throw ValidationError("--pool-size must be >= 1") }
+        if loraRank == nil && (loraAlpha != nil || loraTargets != nil || rslora) {
+            throw ValidationError("--lora-alpha, --lora-targets and --rslora need --lora-rank")
+        }
+        if let loraRank, loraRank < 1 { throw ValidationError("--lora-rank must be >= 1") }
+        if let loraAlpha, !(loraAlpha > 0) { throw ValidationError("--lora-alpha must be > 0") }
+        if let names = loraTargets?.split(separator: ","), let bad = names.first(where: { LoRATarget(rawValue: String($0)) == nil }) {
+            throw ValidationError("--lora-targets: \(bad) is not one of \(LoRATarget.allCases.map(\.rawValue).joined(separator: ","))")
+        }
+        if exportAdapter != nil && loraRank == nil && connection.adapter == nil {
+            throw ValidationError("--export-adapter writes LoRA adapters: train them with --lora-rank (or start from --adapter)")
+        }
     }
 
     /// One step's `train_step` params: the problems chosen for it and every hyper-parameter of the command line
@@ -140,7 +163,9 @@ struct TrainCommand: ParsableCommand {
             cosine_total_steps: cosine ? steps : nil, min_lr_ratio: minLrRatio, eps_low: epsLow, eps_high: epsHigh,
             clip_ratio_c: noDualClip ? nil : clipRatioC, dual_clip: !noDualClip, old_logprobs: oldLogprobs,
             tis_cap: tisCap, kl_coef: kl, entropy_coef: entropy, advantage: advantage, aggregation: aggregation,
-            micro_batch: microBatch, max_grad_norm: maxGradNorm, weight_decay: weightDecay))
+            micro_batch: microBatch, max_grad_norm: maxGradNorm, weight_decay: weightDecay, lora_rank: loraRank,
+            lora_alpha: loraAlpha, lora_targets: loraTargets.map { $0.split(separator: ",").map(String.init) },
+            use_rslora: loraRank == nil ? nil : rslora))
     }
 
     /// The prompt, budget and tool settings of the command line, sampled at `temperature` with `seed`.
@@ -228,6 +253,13 @@ struct TrainCommand: ParsableCommand {
                 summary.export = path
                 log("exported \(files.joined(separator: ", ")) to \(export)")
             }
+            if let exportAdapter {
+                let path = DaemonConnectionOptions.absolute(exportAdapter)
+                let exported = try await client.request("model/export", params: ["path": .string(path), "adapter": .bool(true)])
+                let files = exported["files"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                summary.export_adapter = path
+                log("exported the adapters \(files.joined(separator: ", ")) to \(exportAdapter)")
+            }
             return summary
         }
     }
@@ -283,6 +315,10 @@ struct TrainStepRequest: Encodable {
     var micro_batch: Int
     var max_grad_norm: Double
     var weight_decay: Double
+    var lora_rank: Int?
+    var lora_alpha: Double?
+    var lora_targets: [String]?
+    var use_rslora: Bool?
 }
 
 struct ProblemRequest: Encodable {
@@ -304,6 +340,7 @@ struct TrainSummary: Encodable {
     var evaluations: [Evaluation] = []
     var checkpoints: [String] = []
     var export: String?
+    var export_adapter: String?
 }
 
 /// Step metrics as JSON lines (sorted keys, the daemon's numbers as sent), appended: a resumed run continues

@@ -62,6 +62,55 @@ final class TrainingMethodTests: XCTestCase {
         _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32", "discard_training": true])
     }
 
+    /// LoRA on the wire, on the default model (a Llama GGUF: adjacent RoPE order) with a bf16 base: train_step's
+    /// LoRA settings make the trainer, `status` shows it and its size, other settings are refused naming
+    /// `lora_rank`, `model/export` with `adapter` writes the PEFT folder, and `model/load` with that `adapter`
+    /// starts a trainer that continues those adapters.
+    func testLoRATrainStepStatusExportAndAdapterLoad() async throws {
+        let fixture = try await DaemonFixture.get()
+        let client = try await fixture.client()
+        defer { Task { try? await client.shutdownAndExit() } }
+        let path = try DaemonFixture.modelPath()
+        _ = try await client.request("model/load", params: ["path": .string(path), "weights": "bf16", "discard_training": true])
+        let step: [String: JSONValue] = ["problems": problem, "group_size": 2, "max_tokens": 2, "max_tool_calls": 0,
+                                         "seed": 3, "learning_rate": 1e-3]
+        var lora = step
+        lora["lora_rank"] = 4
+        lora["lora_alpha"] = 8
+        lora["lora_targets"] = ["q", "v"]
+        _ = try await client.request("train_step", params: .object(lora))
+        let training = try await client.request("status")["training"]
+        XCTAssertEqual(training?["lora"]?["rank"]?.intValue, 4)
+        XCTAssertEqual(training?["lora"]?["alpha"]?.doubleValue, 8)
+        XCTAssertEqual(training?["lora"]?["targets"], ["q", "v"])
+        // SmolLM2: 30 layers, hidden 576, 9 heads and 3 KV heads of 64: q 4·(576 + 576), v 4·(576 + 192)
+        XCTAssertEqual(training?["lora"]?["parameters"]?.intValue, 30 * 4 * (1152 + 768))
+        XCTAssertEqual(training?["lora"]?["bytes"]?.intValue, 4 * 30 * 4 * (1152 + 768))
+        var other = lora
+        other["lora_rank"] = 8
+        do {
+            _ = try await client.request("train_step", params: .object(other))
+            XCTFail("other LoRA settings must be refused")
+        } catch let error as RPCError {
+            XCTAssertEqual(error.code, -32602)
+            XCTAssertTrue(error.message.contains("lora_rank"), error.message)
+        }
+        let folder = NSTemporaryDirectory() + "torl-daemon-adapter-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let exported = try await client.request("model/export", params: ["path": .string(folder), "adapter": true])
+        XCTAssertEqual(exported["files"], ["adapter_config.json", "adapter_model.safetensors"])
+        let info = try await client.request("model/load", params: [
+            "path": .string(path), "weights": "bf16", "adapter": .string(folder), "discard_training": true,
+        ])
+        XCTAssertEqual(info["adapter"]?.stringValue, folder)
+        _ = try await client.request("train_step", params: .object(step))
+        let continued = try await client.request("status")
+        XCTAssertEqual(continued["training"]?["lora"]?["rank"]?.intValue, 4)
+        _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32", "discard_training": true])
+        let reloaded = try await client.request("status")
+        XCTAssertNil(reloaded["model"]?["adapter"])
+    }
+
     /// A trainer's steps that are neither checkpointed nor exported survive a model/load or checkpoint/restore that
     /// does not say `discard_training`: the call fails naming the step and the unsaved count, and changes nothing.
     /// checkpoint/save and model/export make the steps saved, after which the same load goes through.

@@ -44,6 +44,17 @@ struct StatusResult: Encodable {
         var running: Bool
         /// Updates since the last checkpoint/save, checkpoint/restore or model/export: what a model/load would lose.
         var unsaved_steps: Int
+        /// The LoRA being trained, null for full training (or before the first training method).
+        @EncodesNull var lora: LoRA?
+    }
+    struct LoRA: Encodable {
+        var rank: Int
+        var alpha: Double
+        var targets: [String]
+        var use_rslora: Bool
+        var parameters: Int
+        /// f32 adapter values (the optimizer keeps two more buffers of this size).
+        var bytes: Int
     }
     @EncodesNull var model: ModelInfo?
     var sandbox: SandboxMetrics
@@ -82,7 +93,13 @@ extension Daemon {
                 queue: .init(sandbox_waiting: metrics.queueDepth, sandbox_busy_workers: metrics.workersBusy,
                              model: await scheduler.snapshot()),
                 training: training.state.withLock {
-                    StatusResult.Training(step: $0.step, running: $0.running, unsaved_steps: $0.unsavedSteps)
+                    StatusResult.Training(step: $0.step, running: $0.running, unsaved_steps: $0.unsavedSteps,
+                                          lora: training.lora.withLock { $0.map {
+                                              StatusResult.LoRA(rank: $0.configuration.rank, alpha: $0.configuration.alpha,
+                                                                targets: $0.configuration.targets.map(\.rawValue),
+                                                                use_rslora: $0.configuration.useRSLoRA,
+                                                                parameters: $0.parameters, bytes: 4 * $0.parameters)
+                                          } })
                 },
                 memory: .init(rss_bytes: Self.residentBytes() ?? 0),
                 uptime_s: Date().timeIntervalSince(started), kernels: KernelInfo.summary,

@@ -9,7 +9,8 @@ extension Daemon {
             return try await scheduler.exclusive("model/load") { [self] in
                 // Checked here, in the exclusive job, so no train_step queued before the load slips in between.
                 try training.ensureReplaceable(by: "model/load", discarding: params.discard_training ?? false)
-                let info = try await loadModel(path: params.path, weights: params.weights ?? configuration.weights)
+                let info = try await loadModel(path: params.path, weights: params.weights ?? configuration.weights,
+                                               adapter: params.adapter)
                 training.reset()
                 return info
             }

@@ -24,6 +24,10 @@ struct TrainStepParams: WireParams {
     var micro_batch: Int?
     var max_grad_norm: Double?
     var weight_decay: Double?
+    var lora_rank: Int?
+    var lora_alpha: Double?
+    var lora_targets: [String]?
+    var use_rslora: Bool?
     var progress_token: RequestID?
     /// Sampling and tool settings; `seed` seeds this step's rollouts (the loop's own stream when absent) and is
     /// taken out of the sampling settings, which the loop fills per step.
@@ -32,7 +36,8 @@ struct TrainStepParams: WireParams {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case problems, rollout_ids, group_size, learning_rate, warmup_steps, cosine_total_steps, min_lr_ratio, eps_low,
-             eps_high, clip_ratio_c, dual_clip, old_logprobs, tis_cap, kl_coef, entropy_coef, advantage, aggregation, micro_batch, max_grad_norm, weight_decay, progress_token
+             eps_high, clip_ratio_c, dual_clip, old_logprobs, tis_cap, kl_coef, entropy_coef, advantage, aggregation, micro_batch, max_grad_norm, weight_decay, lora_rank, lora_alpha, lora_targets, use_rslora,
+             progress_token
     }
     static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
 
@@ -58,6 +63,10 @@ struct TrainStepParams: WireParams {
         micro_batch = try c.decodeIfPresent(Int.self, forKey: .micro_batch)
         max_grad_norm = try c.decodeIfPresent(Double.self, forKey: .max_grad_norm)
         weight_decay = try c.decodeIfPresent(Double.self, forKey: .weight_decay)
+        lora_rank = try c.decodeIfPresent(Int.self, forKey: .lora_rank)
+        lora_alpha = try c.decodeIfPresent(Double.self, forKey: .lora_alpha)
+        lora_targets = try c.decodeIfPresent([String].self, forKey: .lora_targets)
+        use_rslora = try c.decodeIfPresent(Bool.self, forKey: .use_rslora)
         progress_token = try c.decodeIfPresent(RequestID.self, forKey: .progress_token)
         var options = try GenerationOptions(from: decoder)
         self.options = options
@@ -67,6 +76,28 @@ struct TrainStepParams: WireParams {
 
     /// `options` without the seed (see `seed`).
     let rolloutOptions: GenerationOptions
+
+    /// The LoRA settings, nil when none is given (full training, or the adapters the model was loaded with).
+    func loraConfiguration() throws -> LoRAConfiguration? {
+        guard let lora_rank else {
+            if lora_alpha != nil || lora_targets != nil || use_rslora != nil {
+                throw RPCError.invalidParams(field: "lora_rank", reason: "is required with lora_alpha, lora_targets or use_rslora")
+            }
+            return nil
+        }
+        guard lora_rank >= 1 else { throw RPCError.invalidParams(field: "lora_rank", reason: "must be >= 1") }
+        if let lora_alpha, !(lora_alpha > 0 && lora_alpha.isFinite) {
+            throw RPCError.invalidParams(field: "lora_alpha", reason: "must be a positive number")
+        }
+        let targets = try (lora_targets ?? LoRATarget.allCases.map(\.rawValue)).map { name -> LoRATarget in
+            guard let target = LoRATarget(rawValue: name) ?? LoRATarget(moduleName: name) else {
+                throw RPCError.invalidParams(field: "lora_targets", reason: "\(name) is not one of \(LoRATarget.allCases.map(\.rawValue))")
+            }
+            return target
+        }
+        guard !targets.isEmpty else { throw RPCError.invalidParams(field: "lora_targets", reason: "must not be empty") }
+        return LoRAConfiguration(rank: lora_rank, alpha: lora_alpha, targets: targets, useRSLoRA: use_rslora ?? false)
+    }
 
     /// TORL's defaults with the fields given here.
     func hyperParameters() throws -> TrainingHyperParameters {
@@ -120,6 +151,14 @@ struct TrainStepResult: Encodable {
     var metrics: [String: Double?]
 }
 
+/// `model/export`: the merged Hugging Face folder, or with `adapter` the LoRA adapters as a PEFT folder.
+struct ExportParams: WireParams {
+    var path: String
+    var adapter: Bool?
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, adapter }
+    static let acceptedFields = CodingKeys.names
+}
+
 struct CheckpointParams: WireParams {
     var path: String
     enum CodingKeys: String, CodingKey, CaseIterable { case path }
@@ -157,12 +196,15 @@ final class TrainingSlot: @unchecked Sendable {
         var unsavedSteps: Int { step - savedStep }
     }
     let state = Locked(State())
+    /// The trained LoRA (configuration, parameters), nil for full training; `status` reads it from any thread.
+    let lora = Locked<(configuration: LoRAConfiguration, parameters: Int)?>(nil)
     private var loop: TrainingLoop?
 
     /// Forgets the trainer (another model was loaded): the next training method starts a new one at step 0.
     func reset() {
         loop = nil
         state.withLock { $0 = State() }
+        lora.withLock { $0 = nil }
     }
 
     /// Refuses to let `method` replace a trainer whose updates are not on disk, unless the caller said to discard
@@ -178,12 +220,20 @@ final class TrainingSlot: @unchecked Sendable {
         state.withLock { $0.step = loop.step; $0.savedStep = loop.step }
     }
 
-    /// The loop of the current model, made on first use.
-    func loop(for current: ModelSlot.Current, make: () throws -> TrainingLoop) throws -> TrainingLoop {
-        if let loop, loop.model === current.loaded.model { return loop }
+    /// The loop of the current model, made on first use. LoRA settings (`lora`) choose how a new trainer trains;
+    /// an existing one keeps its own, and settings that contradict it are refused.
+    func loop(for current: ModelSlot.Current, lora wanted: LoRAConfiguration?,
+              make: () throws -> TrainingLoop) throws -> TrainingLoop {
+        if let loop, loop.model === current.loaded.model {
+            if let wanted, wanted != loop.trainer.policy.lora?.configuration {
+                throw RPCError.invalidParams(field: "lora_rank", reason: "the daemon's trainer already trains \(loop.trainer.policy.lora.map { "LoRA rank \($0.configuration.rank)" } ?? "every weight"); its LoRA settings stay until the model is loaded again (model/load)")
+            }
+            return loop
+        }
         let made = try make()
         loop = made
         state.withLock { $0 = State(step: made.step, savedStep: made.step) }
+        lora.withLock { $0 = made.trainer.policy.lora.map { ($0.configuration, $0.parameterCount) } }
         return made
     }
 
@@ -197,18 +247,19 @@ final class TrainingSlot: @unchecked Sendable {
 
 extension Daemon {
     /// Training rollouts as published: temperature 1, top-p 1, the plain-text template, G = 8.
-    func trainingLoop() throws -> TrainingLoop {
+    func trainingLoop(lora: LoRAConfiguration? = nil) throws -> TrainingLoop {
         let current = try models.require()
-        return try training.loop(for: current) {
+        return try training.loop(for: current, lora: lora) {
             try TrainingLoop(model: current.loaded.model, tokenizer: current.loaded.tokenizer,
                              chatTemplate: try? current.loaded.chatTemplate(), executor: sandbox,
-                             configuration: TrainerConfiguration(), seed: 0)
+                             configuration: TrainerConfiguration(), seed: 0, lora: lora)
         }
     }
 
     func registerTraining(on router: Router) {
         router.register(strict: "train_step") { [self] (params: TrainStepParams, context) -> TrainStepResult in
             let hyperParameters = try params.hyperParameters()
+            let lora = try params.loraConfiguration()
             var settings = try params.rolloutOptions.settings(over: rolloutDefaults())
             if let group = params.group_size {
                 guard group >= 2 else {
@@ -225,7 +276,7 @@ extension Daemon {
             let token = params.progress_token
             let seed = params.seed
             let metrics = try await scheduler.exclusive("train_step") { [self] in
-                let loop = try trainingLoop()
+                let loop = try trainingLoop(lora: lora)
                 return try await training.running(loop) {
                     switch source {
                     case .problems(let problems):
@@ -269,11 +320,13 @@ extension Daemon {
             }
         }
 
-        router.register(strict: "model/export") { [self] (params: CheckpointParams, _) -> ExportResult in
+        router.register(strict: "model/export") { [self] (params: ExportParams, _) -> ExportResult in
             try await scheduler.exclusive("model/export") { [self] in
                 let current = try models.require()
                 let loop = try trainingLoop()
-                let files = try loop.export(to: params.path, tokenizerOf: current.loaded.path)
+                let files = params.adapter == true
+                    ? try loop.exportAdapter(to: params.path, baseModel: current.loaded.path)
+                    : try loop.export(to: params.path, tokenizerOf: current.loaded.path)
                 training.markSaved(loop)
                 return ExportResult(path: params.path, files: files)
             }

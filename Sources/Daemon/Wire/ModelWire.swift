@@ -13,8 +13,11 @@ struct ModelInfo: Codable, Sendable, Equatable {
     var layers: Int
     var hidden_size: Int
     var weights: String
+    /// The PEFT LoRA folder loaded on top of the weights, or nil.
+    var adapter: String?
 
     init(_ loaded: LoadedModel, precision: WeightPrecision) {
+        adapter = loaded.adapterPath
         let c = loaded.model.configuration
         name = loaded.name
         path = loaded.path
@@ -43,8 +46,10 @@ struct ModelInfo: Codable, Sendable, Equatable {
 struct ModelLoadParams: WireParams {
     var path: String
     var weights: WeightPrecision?
+    /// A PEFT LoRA folder to apply on top of the model (the trainer then trains these adapters).
+    var adapter: String?
     /// Loading starts a new trainer; true lets it drop updates that were never saved or exported.
     var discard_training: Bool?
-    enum CodingKeys: String, CodingKey, CaseIterable { case path, weights, discard_training }
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, weights, adapter, discard_training }
     static let acceptedFields = CodingKeys.names
 }

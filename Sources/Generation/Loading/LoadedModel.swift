@@ -10,10 +10,13 @@ public final class LoadedModel {
     /// File name without extension, or the folder's name.
     public let name: String
     public let path: String
+    /// The PEFT LoRA folder applied on top of the weights at load, if any.
+    public let adapterPath: String?
     private let chatTemplateResult: Result<ChatTemplate, ChatTemplateError>
 
     public init(model: any TransformerModel, tokenizer: any Tokenizer, name: String, path: String,
-                chatTemplate: Result<ChatTemplate, ChatTemplateError>) {
+                chatTemplate: Result<ChatTemplate, ChatTemplateError>, adapterPath: String? = nil) {
+        self.adapterPath = adapterPath
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
@@ -22,8 +25,9 @@ public final class LoadedModel {
     }
 
     /// Opens a `.gguf` file (weights and tokenizer, byte-level BPE or SentencePiece, from one file) or a Hugging Face folder (`config.json`,
-    /// safetensors, `tokenizer.json`, optional `tokenizer_config.json`).
-    public static func load(path: String, precision: WeightPrecision = .f32) throws -> LoadedModel {
+    /// safetensors, `tokenizer.json`, optional `tokenizer_config.json`). `adapter`: a PEFT LoRA folder whose
+    /// low-rank terms the model adds at run time on top of its (unchanged) weights.
+    public static func load(path: String, precision: WeightPrecision = .f32, adapter: String? = nil) throws -> LoadedModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
@@ -31,6 +35,7 @@ public final class LoadedModel {
         let tokenizer: any Tokenizer = isDirectory.boolValue
             ? try HuggingFaceTokenizer.load(folder: path) : try GGUFFile(path: path).makeAnyTokenizer()
         let model = try ModelLoader.load(path: path, precision: precision)
+        if let adapter { try model.setAdapters(try PEFTAdapterFolder.read(from: adapter, model: model.configuration)) }
         guard tokenizer.vocabularySize <= model.configuration.vocabularySize else {
             throw ModelFormatError.malformed(
                 path: path,
@@ -44,7 +49,8 @@ public final class LoadedModel {
         } catch let error as ChatTemplateError {
             template = .failure(error)
         }
-        return LoadedModel(model: model, tokenizer: tokenizer, name: name, path: path, chatTemplate: template)
+        return LoadedModel(model: model, tokenizer: tokenizer, name: name, path: path, chatTemplate: template,
+                           adapterPath: adapter)
     }
 
     /// The chat template recognised from the model's files, or the reason there is none.

@@ -14,7 +14,7 @@ public final class Gemma3Model: TransformerModel {
     public let source: String
     /// f32 with f32 weights (exact against the f32 oracle), f16 otherwise, as `LlamaModel`.
     public let cacheFormat: KeyValueFormat
-    private var weights: Gemma3Weights
+    private(set) var weights: Gemma3Weights
     private var sequences = SequenceTable<Gemma3Cache>()
     private let workspace = DecoderWorkspace()
     /// Keys a sliding-window layer sees (its own position included).
@@ -53,6 +53,15 @@ public final class Gemma3Model: TransformerModel {
     }
 
     public var linearWeightBytes: Int { weights.linearWeightBytes }
+
+    /// LoRA adapters added at run time (see `LlamaModel.adapters`).
+    public private(set) var adapters: LoRAAdapters?
+
+    public func setAdapters(_ adapters: LoRAAdapters?) throws {
+        guard sequences.count == 0 else { throw ModelError.sequencesStillCached(sequences.count) }
+        try Self.checkAdapters(adapters, for: configuration)
+        self.adapters = adapters
+    }
 
     // MARK: sequences
 
@@ -125,6 +134,7 @@ public final class Gemma3Model: TransformerModel {
                 Self.normalizeRows(out: xn, inp: x, weight: layer.attentionNorm, rows: T, channels: C, epsilon: epsilon)
                 // qkv: [T, Q + 2 KV]; q and k heads normalized, rotated; q scaled; then keys/values cached.
                 Linear.forward(out: qkv, inp: xn, weight: layer.qkv, bias: nil, rows: T)
+                adapters?.addAttentionInputs(layer: l, x: xn, rows: T, qkv: qkv)
                 let queryNorm = layer.queryNorm, keyNorm = layer.keyNorm
                 ComputePool.parallelFor(T, grain: LlamaModel.rowGrain) { r in
                     for t in r {
@@ -161,14 +171,17 @@ public final class Gemma3Model: TransformerModel {
                 }
                 // x += norm(att · Woᵀ)
                 Linear.forward(out: branch, inp: att, weight: layer.attentionOutput, bias: nil, rows: T)
+                adapters?.addLowRank(layer: l, target: .o, x: att, rows: T, y: branch, ldy: C)
                 Self.addNormalized(into: x, branch: branch, weight: layer.postAttentionNorm, rows: T, channels: C, epsilon: epsilon)
                 // x += norm(geglu(norm(x) · Wgateupᵀ) · Wdownᵀ)
                 Self.normalizeRows(out: xn, inp: x, weight: layer.mlpNorm, rows: T, channels: C, epsilon: epsilon)
                 Linear.forward(out: gu, inp: xn, weight: layer.gateUp, bias: nil, rows: T)
+                adapters?.addGateUp(layer: l, x: xn, rows: T, gateUp: gu)
                 ComputePool.parallelFor(T, grain: LlamaModel.rowGrain) { r in
                     GeGLU.forward(out: h + r.lowerBound * F, gateUp: gu + r.lowerBound * 2 * F, rows: r.count, features: F)
                 }
                 Linear.forward(out: branch, inp: h, weight: layer.down, bias: nil, rows: T)
+                adapters?.addLowRank(layer: l, target: .down, x: h, rows: T, y: branch, ldy: C)
                 Self.addNormalized(into: x, branch: branch, weight: layer.postMLPNorm, rows: T, channels: C, epsilon: epsilon)
             }
         }

@@ -8,7 +8,7 @@ public final class LlamaModel: InferenceModel {
     public let precision: WeightPrecision
     /// Where the weights came from (file or folder), for messages.
     public let source: String
-    private var weights: LlamaWeights
+    private(set) var weights: LlamaWeights
     private var sequences = SequenceTable<SequenceCache>()
     private let workspace = DecoderWorkspace()
 
@@ -28,6 +28,36 @@ public final class LlamaModel: InferenceModel {
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
     }
 
+    /// A randomly initialised model of `configuration` (benchmarks of real model sizes without a download):
+    /// matrices uniform with standard deviation `standardDeviation`, norms 1, biases 0, generated one tensor at a
+    /// time from `seed` so that only the `precision` copy is ever whole.
+    public convenience init(randomWith configuration: ModelConfiguration, precision: WeightPrecision, seed: UInt64,
+                            standardDeviation: Float = 0.02) throws {
+        try configuration.validate(source: "random model")
+        var generator = SeededGenerator(seed: seed)
+        let shapes = Dictionary(uniqueKeysWithValues: TensorNameTable.parameters(for: configuration).map { ($0.name, $0.shape) })
+        let bound = Double(standardDeviation) * 3.0.squareRoot()
+        let weights = LlamaWeights(configuration: configuration, tensor: { name in
+            let shape = shapes[name]!, count = shape.reduce(1, *)
+            if shape.count == 1 {
+                return NamedTensor(shape: shape, values: [Float](repeating: name.hasSuffix(".bias") ? 0 : 1, count: count))
+            }
+            return NamedTensor(shape: shape, values: (0..<count).map { _ in Float((2 * generator.nextUnitFloat() - 1) * bound) })
+        }, precision: precision)
+        try self.init(configuration: configuration, weights: weights, precision: precision, source: "random \(precision.rawValue) model")
+    }
+
+    private init(configuration: ModelConfiguration, weights: LlamaWeights, precision: WeightPrecision, source: String) throws {
+        guard configuration.architecture != .gemma3 else {
+            throw ModelError.invalidConfiguration(source: source, detail: "Gemma 3 runs on Gemma3Model, not LlamaModel")
+        }
+        self.configuration = configuration
+        self.precision = precision
+        self.source = source
+        cacheFormat = precision == .f32 ? .f32 : .f16
+        self.weights = weights
+    }
+
     /// The parameters as f32 tensors keyed by Hugging Face name (for training and checkpoints).
     public func namedTensors() -> [String: NamedTensor] { weights.namedTensors(configuration: configuration) }
 
@@ -38,6 +68,17 @@ public final class LlamaModel: InferenceModel {
         try TensorNameTable.validate(available: tensors.mapValues(\.shape), configuration: configuration,
                                      naming: { $0.name }, source: "replacement weights")
         weights = LlamaWeights(configuration: configuration, tensors: tensors, precision: precision)
+    }
+
+    /// LoRA adapters added at run time to the base weights (which stay as loaded, in `precision`), or nil.
+    public private(set) var adapters: LoRAAdapters?
+
+    /// Sets (or with nil removes) the run-time LoRA adapters. Refused while sequences hold keys and values computed
+    /// without them, and for adapters of another model shape.
+    public func setAdapters(_ adapters: LoRAAdapters?) throws {
+        guard sequences.count == 0 else { throw ModelError.sequencesStillCached(sequences.count) }
+        try Self.checkAdapters(adapters, for: configuration)
+        self.adapters = adapters
     }
 
     /// How sequences cache keys and values: by default f32 with f32 weights (exact against the f32 oracle), f16 with
@@ -105,6 +146,7 @@ public final class LlamaModel: InferenceModel {
                                     rows: r.count, channels: C, epsilon: epsilon)
                 }
                 Linear.forward(out: qkv, inp: xn, weight: layer.qkv, bias: layer.qkvBias, rows: T)
+                adapters?.addAttentionInputs(layer: l, x: xn, rows: T, qkv: qkv)
                 ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
                     for t in r {
                         let row = qkv + t * QKV
@@ -117,16 +159,19 @@ public final class LlamaModel: InferenceModel {
                 attention(layer: l, out: att, qkv: qkv, steps: stepRows, rowStep: rowStep, positions: positions, caches: caches)
                 // x += att · Woᵀ
                 Linear.forward(out: x, inp: att, weight: layer.attentionOutput, bias: nil, rows: T, accumulate: true)
+                adapters?.addLowRank(layer: l, target: .o, x: att, rows: T, y: x, ldy: C)
                 // x += swiglu(norm(x) · Wgateupᵀ) · Wdownᵀ
                 ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
                     RMSNorm.forward(out: xn + r.lowerBound * C, inp: x + r.lowerBound * C, weight: mlpNorm,
                                     rows: r.count, channels: C, epsilon: epsilon)
                 }
                 Linear.forward(out: gu, inp: xn, weight: layer.gateUp, bias: nil, rows: T)
+                adapters?.addGateUp(layer: l, x: xn, rows: T, gateUp: gu)
                 ComputePool.parallelFor(T, grain: Self.rowGrain) { r in
                     SwiGLU.forward(out: h + r.lowerBound * F, gateUp: gu + r.lowerBound * 2 * F, rows: r.count, features: F)
                 }
                 Linear.forward(out: x, inp: h, weight: layer.down, bias: nil, rows: T, accumulate: true)
+                adapters?.addLowRank(layer: l, target: .down, x: h, rows: T, y: x, ldy: C)
             }
         }
         // Final norm and head on the requested rows only: selected: [R, C] → logits: [R, V]

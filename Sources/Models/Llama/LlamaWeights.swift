@@ -20,8 +20,13 @@ struct LlamaWeights {
 
     /// Builds from f32 tensors keyed by Hugging Face name, already checked against `TensorNameTable`.
     init(configuration c: ModelConfiguration, tensors: [String: NamedTensor], precision: WeightPrecision) {
-        func values(_ name: String) -> [Float] { tensors[name]!.values }
-        func matrix(_ names: [String]) -> WeightMatrix { FusedWeights.matrix(names, of: tensors, precision: precision) }
+        self.init(configuration: c, tensor: { tensors[$0]! }, precision: precision)
+    }
+
+    /// Builds from a provider of the f32 tensors by Hugging Face name, asked for each tensor once.
+    init(configuration c: ModelConfiguration, tensor: (String) -> NamedTensor, precision: WeightPrecision) {
+        func values(_ name: String) -> [Float] { tensor(name).values }
+        func matrix(_ names: [String]) -> WeightMatrix { FusedWeights.matrix(names, tensor: tensor, precision: precision) }
         embedding = values("model.embed_tokens.weight")
         finalNorm = values("model.norm.weight")
         head = matrix([c.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"])

@@ -5,7 +5,13 @@ import Tensors
 enum FusedWeights {
     /// [Σ rows, in] ← the [rows, in] tensors `names`, stacked in order.
     static func matrix(_ names: [String], of tensors: [String: NamedTensor], precision: WeightPrecision) -> WeightMatrix {
-        let parts = names.map { tensors[$0]! }
+        matrix(names, tensor: { tensors[$0]! }, precision: precision)
+    }
+
+    /// The same from a provider of tensors by name (one at a time: a model built from generated tensors never holds
+    /// all of them in f32).
+    static func matrix(_ names: [String], tensor: (String) -> NamedTensor, precision: WeightPrecision) -> WeightMatrix {
+        let parts = names.map(tensor)
         return WeightMatrix(rows: parts.reduce(0) { $0 + $1.shape[0] }, columns: parts[0].shape[1],
                             values: parts.flatMap(\.values), precision: precision)
     }

@@ -63,7 +63,6 @@ extension TrainableTransformer {
     // layerInputs[l]: [rows, hidden] → output: [rows, hidden]
     func gemmaLayerForward(_ l: Int, pass: ForwardPass, activations a: LayerActivations, output: FloatBuffer) {
         let c = configuration, o = layout.layers[l], e = a.gemma!, n = gemmaNorms(o)
-        let w = UnsafePointer(parameters.pointer)
         let input = pass.layerInputs[l]!, rows = pass.batch.count
         let C = c.hiddenSize, F = c.intermediateSize, D = c.headDimension, H = c.headCount, KVH = c.keyValueHeadCount
         let Q = H * D, KV = KVH * D, epsilon = Float(c.rmsNormEpsilon)
@@ -71,10 +70,8 @@ extension TrainableTransformer {
 
         RMSNorm.forward(y: a.attentionNormed.pointer, reciprocalRMS: a.attentionReciprocalRMS.pointer, x: input.pointer,
                         weight: n.attention.pointer, rows: rows, channels: C, epsilon: epsilon)
-        for (out, weight, width) in [(e.queryProjected, o.query, Q), (e.keyProjected, o.key, KV), (a.value, o.value, KV)] {
-            Linear.forward(y: out.pointer, x: a.attentionNormed.pointer, weight: w + weight, bias: nil, rows: rows,
-                           inFeatures: C, outFeatures: width)
-        }
+        projectAttentionInputs(l, x: a.attentionNormed.pointer, q: e.queryProjected.pointer, k: e.keyProjected.pointer,
+                               v: a.value.pointer, rows: rows)
         // Head norms: every head of every row is one row of D channels.
         RMSNorm.forward(y: a.query.pointer, reciprocalRMS: e.queryReciprocalRMS.pointer, x: e.queryProjected.pointer,
                         weight: n.query.pointer, rows: rows * H, channels: D, epsilon: epsilon)
@@ -91,8 +88,7 @@ extension TrainableTransformer {
                                     shape: attentionShape(l, length: segment.count))
         }
         // residual = input + norm(attention · Woᵀ)
-        Linear.forward(y: e.attentionProjected.pointer, x: a.attention.pointer, weight: w + o.output, bias: nil,
-                       rows: rows, inFeatures: Q, outFeatures: C)
+        project(l, .output, y: e.attentionProjected.pointer, x: a.attention.pointer, rows: rows)
         RMSNorm.forward(y: a.residual.pointer, reciprocalRMS: e.attentionPostReciprocalRMS.pointer,
                         x: e.attentionProjected.pointer, weight: n.postAttention.pointer, rows: rows, channels: C,
                         epsilon: epsilon)
@@ -100,11 +96,9 @@ extension TrainableTransformer {
         // output = residual + norm(geglu(norm(residual) · [Wg; Wu]ᵀ) · Wdownᵀ)
         RMSNorm.forward(y: a.mlpNormed.pointer, reciprocalRMS: a.mlpReciprocalRMS.pointer, x: a.residual.pointer,
                         weight: n.mlp.pointer, rows: rows, channels: C, epsilon: epsilon)
-        Linear.forward(y: a.gateUp.pointer, x: a.mlpNormed.pointer, weight: w + o.gateUp, bias: nil, rows: rows,
-                       inFeatures: C, outFeatures: 2 * F)
+        project(l, .gateUp, y: a.gateUp.pointer, x: a.mlpNormed.pointer, rows: rows)
         GeGLU.forward(out: a.activated.pointer, gateUp: a.gateUp.pointer, rows: rows, features: F)
-        Linear.forward(y: e.mlpProjected.pointer, x: a.activated.pointer, weight: w + o.down, bias: nil, rows: rows,
-                       inFeatures: F, outFeatures: C)
+        project(l, .down, y: e.mlpProjected.pointer, x: a.activated.pointer, rows: rows)
         RMSNorm.forward(y: output.pointer, reciprocalRMS: e.mlpPostReciprocalRMS.pointer, x: e.mlpProjected.pointer,
                         weight: n.postMLP.pointer, rows: rows, channels: C, epsilon: epsilon)
         Residual.add(output.pointer, a.residual.pointer, count: rows * C)
@@ -112,38 +106,36 @@ extension TrainableTransformer {
 
     // dOutput: [rows, hidden] → dInput: [rows, hidden]; parameter gradients of layer l +=
     func gemmaLayerBackward(_ l: Int, pass: ForwardPass, input: FloatBuffer, activations a: LayerActivations,
-                            dOutput: FloatBuffer) -> FloatBuffer {
+                            dOutput: FloatBuffer, normScratch: FloatBuffer?) -> FloatBuffer {
         let c = configuration, o = layout.layers[l], e = a.gemma!, n = gemmaNorms(o)
-        let w = UnsafePointer(parameters.pointer), g = gradients.pointer
+        func g(_ offset: Int) -> UnsafeMutablePointer<Float> { normGradient(offset, scratch: normScratch) }
         let rows = pass.batch.count
         let C = c.hiddenSize, F = c.intermediateSize, D = c.headDimension, H = c.headCount, KVH = c.keyValueHeadCount
         let Q = H * D, KV = KVH * D
 
         // MLP block
         let dMlpProjected = FloatBuffer(count: rows * C)
-        RMSNorm.backward(dx: dMlpProjected.pointer, dWeight: g + o.postMLPNorm!, dy: dOutput.pointer,
+        RMSNorm.backward(dx: dMlpProjected.pointer, dWeight: g(o.postMLPNorm!), dy: dOutput.pointer,
                          x: e.mlpProjected.pointer, weight: n.postMLP.pointer,
                          reciprocalRMS: e.mlpPostReciprocalRMS.pointer, rows: rows, channels: C)
         let dActivated = FloatBuffer(count: rows * F)
-        Linear.backward(dx: dActivated.pointer, dWeight: g + o.down, dBias: nil, dy: dMlpProjected.pointer,
-                        x: a.activated.pointer, weight: w + o.down, rows: rows, inFeatures: F, outFeatures: C)
+        projectBackward(l, .down, dx: dActivated.pointer, dy: dMlpProjected.pointer, x: a.activated.pointer, rows: rows)
         let dGateUp = FloatBuffer(count: rows * 2 * F)
         GeGLU.backward(dGateUp: dGateUp.pointer, dh: dActivated.pointer, gateUp: a.gateUp.pointer, rows: rows, features: F)
         let dMlpNormed = FloatBuffer(count: rows * C)
-        Linear.backward(dx: dMlpNormed.pointer, dWeight: g + o.gateUp, dBias: nil, dy: dGateUp.pointer,
-                        x: a.mlpNormed.pointer, weight: w + o.gateUp, rows: rows, inFeatures: C, outFeatures: 2 * F)
+        projectBackward(l, .gateUp, dx: dMlpNormed.pointer, dy: dGateUp.pointer, x: a.mlpNormed.pointer, rows: rows)
         let dResidual = dOutput.copy()
-        RMSNorm.backward(dx: dResidual.pointer, dWeight: g + o.mlpNorm, dy: dMlpNormed.pointer, x: a.residual.pointer,
+        RMSNorm.backward(dx: dResidual.pointer, dWeight: g(o.mlpNorm), dy: dMlpNormed.pointer, x: a.residual.pointer,
                          weight: n.mlp.pointer, reciprocalRMS: a.mlpReciprocalRMS.pointer, rows: rows, channels: C)
 
         // Attention block
         let dAttentionProjected = FloatBuffer(count: rows * C)
-        RMSNorm.backward(dx: dAttentionProjected.pointer, dWeight: g + o.postAttentionNorm!, dy: dResidual.pointer,
+        RMSNorm.backward(dx: dAttentionProjected.pointer, dWeight: g(o.postAttentionNorm!), dy: dResidual.pointer,
                          x: e.attentionProjected.pointer, weight: n.postAttention.pointer,
                          reciprocalRMS: e.attentionPostReciprocalRMS.pointer, rows: rows, channels: C)
         let dAttention = FloatBuffer(count: rows * Q)
-        Linear.backward(dx: dAttention.pointer, dWeight: g + o.output, dBias: nil, dy: dAttentionProjected.pointer,
-                        x: a.attention.pointer, weight: w + o.output, rows: rows, inFeatures: Q, outFeatures: C)
+        projectBackward(l, .output, dx: dAttention.pointer, dy: dAttentionProjected.pointer, x: a.attention.pointer,
+                        rows: rows)
         let dQuery = FloatBuffer(count: rows * Q), dKey = FloatBuffer(count: rows * KV), dValue = FloatBuffer(count: rows * KV)
         for segment in pass.batch.segments {
             let s = segment.lowerBound
@@ -159,19 +151,17 @@ extension TrainableTransformer {
         RoPE.backward(dQuery.pointer, inverseTable: inverse, rows: rows, heads: H, pairing: .halves)
         RoPE.backward(dKey.pointer, inverseTable: inverse, rows: rows, heads: KVH, pairing: .halves)
         let dQueryProjected = FloatBuffer(count: rows * Q), dKeyProjected = FloatBuffer(count: rows * KV)
-        RMSNorm.backward(dx: dQueryProjected.pointer, dWeight: g + o.queryNorm!, dy: dQuery.pointer,
+        RMSNorm.backward(dx: dQueryProjected.pointer, dWeight: g(o.queryNorm!), dy: dQuery.pointer,
                          x: e.queryProjected.pointer, weight: n.query.pointer,
                          reciprocalRMS: e.queryReciprocalRMS.pointer, rows: rows * H, channels: D)
-        RMSNorm.backward(dx: dKeyProjected.pointer, dWeight: g + o.keyNorm!, dy: dKey.pointer,
+        RMSNorm.backward(dx: dKeyProjected.pointer, dWeight: g(o.keyNorm!), dy: dKey.pointer,
                          x: e.keyProjected.pointer, weight: n.key.pointer,
                          reciprocalRMS: e.keyReciprocalRMS.pointer, rows: rows * KVH, channels: D)
         let dAttentionNormed = FloatBuffer(count: rows * C)
-        for (dy, weight, width) in [(dQueryProjected, o.query, Q), (dKeyProjected, o.key, KV), (dValue, o.value, KV)] {
-            Linear.backward(dx: dAttentionNormed.pointer, dWeight: g + weight, dBias: nil, dy: dy.pointer,
-                            x: a.attentionNormed.pointer, weight: w + weight, rows: rows, inFeatures: C, outFeatures: width)
-        }
+        attentionInputsBackward(l, dq: dQueryProjected.pointer, dk: dKeyProjected.pointer, dv: dValue.pointer,
+                                x: a.attentionNormed.pointer, dx: dAttentionNormed.pointer, rows: rows)
         let dInput = dResidual
-        RMSNorm.backward(dx: dInput.pointer, dWeight: g + o.attentionNorm, dy: dAttentionNormed.pointer, x: input.pointer,
+        RMSNorm.backward(dx: dInput.pointer, dWeight: g(o.attentionNorm), dy: dAttentionNormed.pointer, x: input.pointer,
                          weight: n.attention.pointer, reciprocalRMS: a.attentionReciprocalRMS.pointer, rows: rows,
                          channels: C)
         return dInput

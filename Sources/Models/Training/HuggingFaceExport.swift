@@ -11,21 +11,7 @@ extension TrainableTransformer {
     /// becomes a `Gemma3ForCausalLM` (`gemma3_text`) folder; its norm weights are already Hugging Face's w (the
     /// model multiplies by 1 + w).
     public func exportHuggingFace(to directory: String, tokenizerFiles: [String] = []) throws {
-        let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue, (try? manager.contentsOfDirectory(atPath: directory))?.isEmpty == true else {
-                throw TrainingFileError.destinationNotEmpty(path: directory)
-            }
-            try? manager.removeItem(atPath: directory)
-        }
-        let staging = directory + ".partial-\(UUID().uuidString)"
-        do {
-            try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingFileError.cannotWrite(path: staging, reason: error.localizedDescription)
-        }
-        do {
+        try writeFolder(directory) { staging in
             try writeConfigJSON(to: (staging as NSString).appendingPathComponent("config.json"))
             try writeSafetensors(to: (staging as NSString).appendingPathComponent("model.safetensors"))
             for file in tokenizerFiles {
@@ -38,13 +24,6 @@ extension TrainableTransformer {
                 try writer.write(data)
                 try writer.commit()
             }
-            guard rename(staging, directory) == 0 else {
-                throw TrainingFileError.cannotWrite(path: directory, reason: String(cString: strerror(errno)))
-            }
-            syncDirectory(containing: directory)
-        } catch {
-            try? manager.removeItem(atPath: staging)
-            throw error
         }
     }
 
@@ -104,7 +83,7 @@ extension TrainableTransformer {
 
     private func writeSafetensors(to path: String) throws {
         let c = configuration
-        var tensors = namedTensors()
+        var tensors = try mergedTensors()
         if c.ropePairing == .adjacent {
             for (name, tensor) in tensors where name.hasSuffix("q_proj.weight") || name.hasSuffix("k_proj.weight")
                 || name.hasSuffix("q_proj.bias") || name.hasSuffix("k_proj.bias") {
@@ -134,17 +113,56 @@ extension TrainableTransformer {
     /// adjacent row 2i, halves row i + d/2 is adjacent row 2i + 1.
     // values: [heads · d, rowWidth] → same shape
     static func halvesOrder(_ values: [Float], rowWidth: Int, headDimension d: Int) -> [Float] {
+        permutingHeadRows(values, rowWidth: rowWidth, headDimension: d, toHalves: true)
+    }
+
+    /// The inverse of `halvesOrder`: Hugging Face's halves order back to llama.cpp's adjacent pairs.
+    static func adjacentOrder(_ values: [Float], rowWidth: Int, headDimension d: Int) -> [Float] {
+        permutingHeadRows(values, rowWidth: rowWidth, headDimension: d, toHalves: false)
+    }
+
+    private static func permutingHeadRows(_ values: [Float], rowWidth: Int, headDimension d: Int, toHalves: Bool) -> [Float] {
         var result = values
         let heads = values.count / (d * rowWidth)
         for head in 0..<heads {
             for i in 0..<(d / 2) {
-                for (target, source) in [(i, 2 * i), (i + d / 2, 2 * i + 1)] {
+                for (halves, adjacent) in [(i, 2 * i), (i + d / 2, 2 * i + 1)] {
+                    let (target, source) = toHalves ? (halves, adjacent) : (adjacent, halves)
                     let to = (head * d + target) * rowWidth, from = (head * d + source) * rowWidth
                     result[to..<(to + rowWidth)] = values[from..<(from + rowWidth)]
                 }
             }
         }
         return result
+    }
+}
+
+/// Writes a folder whole or not at all: `body` fills a temporary sibling, which is renamed to `directory` (which
+/// must not exist or be empty) and the parent directory is synced.
+func writeFolder(_ directory: String, _ body: (_ staging: String) throws -> Void) throws {
+    let manager = FileManager.default
+    var isDirectory: ObjCBool = false
+    if manager.fileExists(atPath: directory, isDirectory: &isDirectory) {
+        guard isDirectory.boolValue, (try? manager.contentsOfDirectory(atPath: directory))?.isEmpty == true else {
+            throw TrainingFileError.destinationNotEmpty(path: directory)
+        }
+        try? manager.removeItem(atPath: directory)
+    }
+    let staging = directory + ".partial-\(UUID().uuidString)"
+    do {
+        try manager.createDirectory(atPath: staging, withIntermediateDirectories: true)
+    } catch {
+        throw TrainingFileError.cannotWrite(path: staging, reason: error.localizedDescription)
+    }
+    do {
+        try body(staging)
+        guard rename(staging, directory) == 0 else {
+            throw TrainingFileError.cannotWrite(path: directory, reason: String(cString: strerror(errno)))
+        }
+        syncDirectory(containing: directory)
+    } catch {
+        try? manager.removeItem(atPath: staging)
+        throw error
     }
 }
 

@@ -32,8 +32,10 @@ public struct ParameterLayout: Sendable, Equatable {
 
     /// Lays out the parameters of the engine's `TensorNameTable`, with each layer's up projection right after its
     /// gate projection so that the two form one [2F, C] matrix (one GEMM, the engine's fused SwiGLU layout).
-    public init(configuration c: ModelConfiguration) {
-        let specs = TensorNameTable.parameters(for: c)
+    /// `vectorsOnly` lays out only the one-dimensional tensors (norms, biases: what a LoRA model copies from its
+    /// frozen base); the offsets of the matrices are then -1, never to be read.
+    public init(configuration c: ModelConfiguration, vectorsOnly: Bool = false) {
+        let specs = TensorNameTable.parameters(for: c).filter { !vectorsOnly || $0.shape.count < 2 }
         let specByName = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
         var entries: [Entry] = []
         var total = 0
@@ -51,7 +53,7 @@ public struct ParameterLayout: Sendable, Equatable {
         totalCount = total
         let index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
         indexByName = index
-        func offset(_ name: String) -> Int { entries[index[name]!].offset }
+        func offset(_ name: String) -> Int { index[name].map { entries[$0].offset } ?? -1 }
         embedding = offset("model.embed_tokens.weight")
         finalNorm = offset("model.norm.weight")
         head = c.tiedEmbeddings ? embedding : offset("lm_head.weight")

@@ -7,10 +7,10 @@ extension TrainableTransformer {
     func backward(_ pass: ForwardPass, dFinalHidden: FloatBuffer) {
         let c = configuration
         let rows = pass.batch.count
-        let g = gradients.pointer
+        let normScratch = normGradientScratch()
         var dHidden = FloatBuffer(count: rows * c.hiddenSize)
         let finalNorm = normFactor(layout.finalNorm, count: c.hiddenSize)
-        RMSNorm.backward(dx: dHidden.pointer, dWeight: g + layout.finalNorm, dy: dFinalHidden.pointer,
+        RMSNorm.backward(dx: dHidden.pointer, dWeight: normGradient(layout.finalNorm, scratch: normScratch), dy: dFinalHidden.pointer,
                                 x: pass.layerInputs[c.layerCount]!.pointer, weight: finalNorm.pointer,
                                 reciprocalRMS: pass.finalReciprocalRMS.pointer, rows: rows, channels: c.hiddenSize)
         pass.layerInputs[c.layerCount] = nil
@@ -25,29 +25,32 @@ extension TrainableTransformer {
                 layerForward(l, pass: pass, activations: activations, output: FloatBuffer(count: rows * c.hiddenSize))
             }
             if c.architecture == .gemma3 {
-                dHidden = gemmaLayerBackward(l, pass: pass, input: input, activations: activations, dOutput: dHidden)
+                dHidden = gemmaLayerBackward(l, pass: pass, input: input, activations: activations, dOutput: dHidden,
+                                             normScratch: normScratch)
             } else {
                 dHidden = layerBackward(l, batch: pass.batch, input: input, activations: activations, dOutput: dHidden,
-                                        inverseRoPE: inverseRoPE)
+                                        inverseRoPE: inverseRoPE, normScratch: normScratch)
             }
             pass.layerActivations[l] = nil
             if l > 0 { pass.layerInputs[l] = nil }
         }
-        if c.architecture == .gemma3 { Gemma3Training.scaleEmbeddings(dHidden, configuration: c) }
-        pass.batch.tokens.withUnsafeBufferPointer { tokens in
-            Embedding.backward(dTable: g + layout.embedding, dOut: dHidden.pointer,
-                                      tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)
+        // The embedding is frozen under LoRA: the gradient stops here.
+        if lora == nil {
+            if c.architecture == .gemma3 { Gemma3Training.scaleEmbeddings(dHidden, configuration: c) }
+            pass.batch.tokens.withUnsafeBufferPointer { tokens in
+                Embedding.backward(dTable: gradients.pointer + layout.embedding, dOut: dHidden.pointer,
+                                   tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)
+            }
         }
         pass.layerInputs[0] = nil
     }
 
     // dOutput: [rows, hidden] → dInput: [rows, hidden]; parameter gradients of layer l +=
     func layerBackward(_ l: Int, batch: PackedSequences, input: FloatBuffer, activations a: LayerActivations,
-                       dOutput: FloatBuffer, inverseRoPE: RoPE.Table) -> FloatBuffer {
+                       dOutput: FloatBuffer, inverseRoPE: RoPE.Table, normScratch: FloatBuffer?) -> FloatBuffer {
         let c = configuration
         let o = layout.layers[l]
         let w = UnsafePointer(parameters.pointer)
-        let g = gradients.pointer
         let rows = batch.count
         let hidden = c.hiddenSize
         let queryWidth = c.headCount * c.headDimension
@@ -56,26 +59,20 @@ extension TrainableTransformer {
         // MLP block: output = residual + swiglu(norm(residual)·[Wg; Wu]ᵀ)·Wdᵀ
         let intermediate = c.intermediateSize
         let dActivated = FloatBuffer(count: rows * intermediate)
-        Linear.backward(dx: dActivated.pointer, dWeight: g + o.down, dBias: nil, dy: dOutput.pointer,
-                        x: a.activated.pointer, weight: w + o.down, rows: rows, inFeatures: intermediate,
-                        outFeatures: hidden)
+        projectBackward(l, .down, dx: dActivated.pointer, dy: dOutput.pointer, x: a.activated.pointer, rows: rows)
         let dGateUp = FloatBuffer(count: rows * 2 * intermediate)
         SwiGLU.backward(dGateUp: dGateUp.pointer, dh: dActivated.pointer, gateUp: a.gateUp.pointer, rows: rows,
                         features: intermediate)
         let dMlpNormed = FloatBuffer(count: rows * hidden)
-        Linear.backward(dx: dMlpNormed.pointer, dWeight: g + o.gateUp, dBias: nil, dy: dGateUp.pointer,
-                        x: a.mlpNormed.pointer, weight: w + o.gateUp, rows: rows, inFeatures: hidden,
-                        outFeatures: 2 * intermediate)
+        projectBackward(l, .gateUp, dx: dMlpNormed.pointer, dy: dGateUp.pointer, x: a.mlpNormed.pointer, rows: rows)
         let dResidual = dOutput.copy()
-        RMSNorm.backward(dx: dResidual.pointer, dWeight: g + o.mlpNorm, dy: dMlpNormed.pointer,
+        RMSNorm.backward(dx: dResidual.pointer, dWeight: normGradient(o.mlpNorm, scratch: normScratch), dy: dMlpNormed.pointer,
                                 x: a.residual.pointer, weight: w + o.mlpNorm,
                                 reciprocalRMS: a.mlpReciprocalRMS.pointer, rows: rows, channels: hidden)
 
         // Attention block: residual = input + attention(rope(q), rope(k), v)·Woᵀ
         let dAttention = FloatBuffer(count: rows * queryWidth)
-        Linear.backward(dx: dAttention.pointer, dWeight: g + o.output, dBias: nil, dy: dResidual.pointer,
-                               x: a.attention.pointer, weight: w + o.output, rows: rows, inFeatures: queryWidth,
-                               outFeatures: hidden)
+        projectBackward(l, .output, dx: dAttention.pointer, dy: dResidual.pointer, x: a.attention.pointer, rows: rows)
         let dQuery = FloatBuffer(count: rows * queryWidth)
         let dKey = FloatBuffer(count: rows * keyValueWidth)
         let dValue = FloatBuffer(count: rows * keyValueWidth)
@@ -95,14 +92,10 @@ extension TrainableTransformer {
         RoPE.backward(dKey.pointer, inverseTable: inverseRoPE, rows: rows, heads: c.keyValueHeadCount,
                       pairing: ropePairing)
         let dAttentionNormed = FloatBuffer(count: rows * hidden)
-        for (dy, weight, bias, width) in [(dQuery, o.query, o.queryBias, queryWidth), (dKey, o.key, o.keyBias, keyValueWidth),
-                                          (dValue, o.value, o.valueBias, keyValueWidth)] {
-            Linear.backward(dx: dAttentionNormed.pointer, dWeight: g + weight, dBias: bias.map { g + $0 },
-                                   dy: dy.pointer, x: a.attentionNormed.pointer, weight: w + weight, rows: rows,
-                                   inFeatures: hidden, outFeatures: width)
-        }
+        attentionInputsBackward(l, dq: dQuery.pointer, dk: dKey.pointer, dv: dValue.pointer,
+                                x: a.attentionNormed.pointer, dx: dAttentionNormed.pointer, rows: rows)
         let dInput = dResidual
-        RMSNorm.backward(dx: dInput.pointer, dWeight: g + o.attentionNorm, dy: dAttentionNormed.pointer,
+        RMSNorm.backward(dx: dInput.pointer, dWeight: normGradient(o.attentionNorm, scratch: normScratch), dy: dAttentionNormed.pointer,
                                 x: input.pointer, weight: w + o.attentionNorm,
                                 reciprocalRMS: a.attentionReciprocalRMS.pointer, rows: rows, channels: hidden)
         return dInput

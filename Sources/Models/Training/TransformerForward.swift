@@ -7,11 +7,9 @@ extension TrainableTransformer {
         let c = configuration
         let rows = batch.count
         let pass = ForwardPass(batch: batch, policy: policy, configuration: c)
-        let w = parameters.pointer
         batch.tokens.withUnsafeBufferPointer { tokens in
             // layerInputs[0]: [rows, hidden] = embedding rows of the tokens
-            Embedding.forward(out: pass.layerInputs[0]!.pointer, table: w + layout.embedding,
-                              tokens: tokens.baseAddress!, rows: rows, channels: c.hiddenSize)
+            embed(tokens.baseAddress!, out: pass.layerInputs[0]!.pointer, rows: rows)
         }
         if c.architecture == .gemma3 { Gemma3Training.scaleEmbeddings(pass.layerInputs[0]!, configuration: c) }
         let scratch = policy == .keepAll ? nil : LayerActivations(rows: rows, configuration: c)
@@ -43,12 +41,8 @@ extension TrainableTransformer {
 
         RMSNorm.forward(y: a.attentionNormed.pointer, reciprocalRMS: a.attentionReciprocalRMS.pointer,
                         x: input.pointer, weight: w + o.attentionNorm, rows: rows, channels: hidden, epsilon: epsilon)
-        for (out, weight, bias, width) in [(a.query, o.query, o.queryBias, queryWidth),
-                                           (a.key, o.key, o.keyBias, keyValueWidth),
-                                           (a.value, o.value, o.valueBias, keyValueWidth)] {
-            Linear.forward(y: out.pointer, x: a.attentionNormed.pointer, weight: w + weight, bias: bias.map { w + $0 },
-                           rows: rows, inFeatures: hidden, outFeatures: width)
-        }
+        projectAttentionInputs(l, x: a.attentionNormed.pointer, q: a.query.pointer, k: a.key.pointer,
+                               v: a.value.pointer, rows: rows)
         RoPE.forward(a.query.pointer, table: pass.rope, rows: rows, heads: c.headCount, pairing: ropePairing)
         RoPE.forward(a.key.pointer, table: pass.rope, rows: rows, heads: c.keyValueHeadCount, pairing: ropePairing)
         for segment in batch.segments {
@@ -61,19 +55,16 @@ extension TrainableTransformer {
                                     v: a.value.pointer + s * keyValueWidth, shape: shape)
         }
         // residual = input + attention · Woᵀ
-        Linear.forward(y: a.residual.pointer, x: a.attention.pointer, weight: w + o.output, bias: nil, rows: rows,
-                       inFeatures: queryWidth, outFeatures: hidden)
+        project(l, .output, y: a.residual.pointer, x: a.attention.pointer, rows: rows)
         Residual.add(a.residual.pointer, input.pointer, count: rows * hidden)
 
         RMSNorm.forward(y: a.mlpNormed.pointer, reciprocalRMS: a.mlpReciprocalRMS.pointer, x: a.residual.pointer,
                         weight: w + o.mlpNorm, rows: rows, channels: hidden, epsilon: epsilon)
         // gateUp: [rows, 2F] = mlpNormed · [Wgate; Wup]ᵀ
-        Linear.forward(y: a.gateUp.pointer, x: a.mlpNormed.pointer, weight: w + o.gateUp, bias: nil, rows: rows,
-                       inFeatures: hidden, outFeatures: 2 * intermediate)
+        project(l, .gateUp, y: a.gateUp.pointer, x: a.mlpNormed.pointer, rows: rows)
         SwiGLU.forward(out: a.activated.pointer, gateUp: a.gateUp.pointer, rows: rows, features: intermediate)
         // output = residual + activated · Wdownᵀ
-        Linear.forward(y: output.pointer, x: a.activated.pointer, weight: w + o.down, bias: nil, rows: rows,
-                       inFeatures: intermediate, outFeatures: hidden)
+        project(l, .down, y: output.pointer, x: a.activated.pointer, rows: rows)
         Residual.add(output.pointer, a.residual.pointer, count: rows * hidden)
     }
 }

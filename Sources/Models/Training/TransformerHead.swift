@@ -61,7 +61,6 @@ extension TrainableTransformer {
         let c = configuration
         let hidden = c.hiddenSize, vocabulary = c.vocabularySize
         let chunk = max(1, min(Self.headChunkRows(requested: chunkRows, vocabulary: vocabulary), rows.count))
-        let headWeight = parameters.pointer + layout.head
         var statistics = TokenStatistics(logProbabilities: [Float](repeating: 0, count: rows.count),
                                          entropies: [Float](repeating: 0, count: rows.count))
         let gathered = FloatBuffer(count: chunk * hidden)
@@ -81,8 +80,7 @@ extension TrainableTransformer {
                                                       count: hidden)
             }
             // logits: [n, vocabulary] = gathered · headᵀ
-            Linear.forward(y: logits.pointer, x: gathered.pointer, weight: headWeight, bias: nil, rows: n,
-                                  inFeatures: hidden, outFeatures: vocabulary)
+            headForward(logits: logits.pointer, x: gathered.pointer, rows: n)
             statistics.logProbabilities.withUnsafeMutableBufferPointer { logP in
                 statistics.entropies.withUnsafeMutableBufferPointer { entropy in
                     targets.withUnsafeBufferPointer { target in
@@ -103,9 +101,7 @@ extension TrainableTransformer {
                             dLogProbs: dLogProbabilities.pointer, dEntropies: dEntropies.pointer, rows: n,
                             vocabulary: vocabulary, temperature: temperature)
                         dGathered.zero()
-                        Linear.backward(dx: dGathered.pointer, dWeight: gradients.pointer + layout.head,
-                                               dBias: nil, dy: logits.pointer, x: gathered.pointer, weight: headWeight,
-                                               rows: n, inFeatures: hidden, outFeatures: vocabulary)
+                        headBackward(dx: dGathered.pointer, dLogits: logits.pointer, x: gathered.pointer, rows: n)
                         for i in 0..<n {
                             Residual.add(dFinalHidden.pointer + rows[start + i] * hidden, dGathered.pointer + i * hidden,
                                          count: hidden)
@@ -135,8 +131,7 @@ extension TrainableTransformer {
         }
         var result = [Float](repeating: 0, count: rows.count * c.vocabularySize)
         result.withUnsafeMutableBufferPointer { out in
-            Linear.forward(y: out.baseAddress!, x: gathered.pointer, weight: parameters.pointer + layout.head,
-                                  bias: nil, rows: rows.count, inFeatures: c.hiddenSize, outFeatures: c.vocabularySize)
+            headForward(logits: out.baseAddress!, x: gathered.pointer, rows: rows.count)
         }
         return result
     }

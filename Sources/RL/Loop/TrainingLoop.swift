@@ -24,14 +24,32 @@ public final class TrainingLoop {
     public private(set) var trainer: GRPOTrainer
     public private(set) var random: SeededGenerator
 
-    /// A loop whose policy starts from `model`'s weights.
+    /// A loop whose policy starts from `model`'s weights: all of them trained, or with `lora` (or when the model
+    /// already carries adapters, e.g. loaded from a PEFT folder) only LoRA adapters over `model` as the frozen base.
     public convenience init(model: any TransformerModel, tokenizer: Tokenizer, chatTemplate: ChatTemplate?,
                             executor: CodeExecutor, configuration: TrainerConfiguration, seed: UInt64,
+                            lora: LoRAConfiguration? = nil,
                             decoderConfiguration: BatchDecoder.Configuration = BatchDecoder.Configuration()) throws {
-        let trainer = try GRPOTrainer(policy: try TrainableTransformer(from: model), configuration: configuration)
+        let trainer = try GRPOTrainer(policy: try Self.policy(model: model, lora: lora, seed: seed),
+                                      configuration: configuration)
         self.init(engine: RolloutEngine(model: model, tokenizer: tokenizer, chatTemplate: chatTemplate,
                                         executor: executor, decoderConfiguration: decoderConfiguration),
                   model: model, trainer: trainer, random: SeededGenerator(seed: seed))
+    }
+
+    /// The trained model: a full f32 copy of `model`, or LoRA over it (continuing its adapters when it has some).
+    static func policy(model: any TransformerModel, lora: LoRAConfiguration?, seed: UInt64) throws -> TrainableTransformer {
+        if let adapters = model.adapters {
+            if let lora, lora != adapters.configuration {
+                throw TrainingModelError.invalidConfiguration(
+                    "the model carries LoRA adapters of rank \(adapters.configuration.rank), alpha \(adapters.configuration.alpha), targets \(adapters.configuration.targets.map(\.rawValue)): train those (leave out the LoRA settings) or load the model without them")
+            }
+            return try TrainableTransformer(base: model, lora: adapters.configuration, adapters: try adapters.copy())
+        }
+        guard let lora else { return try TrainableTransformer(from: model) }
+        let policy = try TrainableTransformer(base: model, lora: lora, seed: seed)
+        try policy.copyWeights(into: model)
+        return policy
     }
 
     init(engine: RolloutEngine, model: any TransformerModel, trainer: GRPOTrainer, random: SeededGenerator) {
@@ -96,7 +114,7 @@ public final class TrainingLoop {
     /// Returns the restored step.
     @discardableResult
     public func restore(from path: String) throws -> Int {
-        let (restored, generator) = try Checkpoint.restore(from: path)
+        let (restored, generator) = try Checkpoint.restore(from: path, base: model)
         guard restored.policy.configuration == model.configuration else {
             throw TrainingLoopError.checkpointModelMismatch(path: path)
         }
@@ -113,6 +131,15 @@ public final class TrainingLoop {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let files = try Self.tokenizerFiles(of: modelPath, scratch: scratch)
         try trainer.policy.exportHuggingFace(to: directory, tokenizerFiles: files)
+        return try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    }
+
+    /// The LoRA adapters as a PEFT folder (`adapter_config.json`, `adapter_model.safetensors`) naming `baseModel`.
+    public func exportAdapter(to directory: String, baseModel: String) throws -> [String] {
+        guard let lora = trainer.policy.lora else {
+            throw TrainingModelError.invalidConfiguration("the trainer trains every weight, not LoRA adapters: export the model instead")
+        }
+        try PEFTAdapterFolder.write(lora, to: directory, baseModel: baseModel)
         return try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
     }
 

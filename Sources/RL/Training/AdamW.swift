@@ -31,11 +31,17 @@ public final class AdamW {
     public internal(set) var stepCount: Int = 0
     private let decays: [(range: Range<Int>, decay: Bool)]
 
-    public init(layout: ParameterLayout, configuration: AdamWConfiguration) {
+    public convenience init(layout: ParameterLayout, configuration: AdamWConfiguration) {
+        self.init(entries: layout.entries, configuration: configuration)
+    }
+
+    /// Over the trained tensors `entries` (a whole model's, or LoRA adapters'), which tile [0, count).
+    public init(entries: [ParameterLayout.Entry], configuration: AdamWConfiguration) {
         self.configuration = configuration
-        firstMoment = FloatBuffer(count: layout.totalCount)
-        secondMoment = FloatBuffer(count: layout.totalCount)
-        decays = layout.entries.map { ($0.range, configuration.decayVectors || layout.isMatrix($0)) }
+        let count = entries.map(\.range.upperBound).max() ?? 0
+        firstMoment = FloatBuffer(count: count)
+        secondMoment = FloatBuffer(count: count)
+        decays = entries.map { ($0.range, configuration.decayVectors || $0.shape.count >= 2) }
     }
 
     // parameters, gradients: [count] → parameters updated in place

@@ -30,7 +30,8 @@ public enum DataParallelError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// An FNV-1a hash over the parameters' 32-bit words: ranks whose parameters are bit-identical get the same value,
+/// An FNV-1a hash over the trained parameters' 32-bit words (the adapters when training LoRA: the frozen base cannot
+/// diverge): ranks whose parameters are bit-identical get the same value,
 /// and a single differing bit changes it.
 public enum ParameterChecksum {
     public static func of(_ buffer: FloatBuffer) -> UInt64 {

@@ -61,7 +61,7 @@ public final class GRPOTrainer {
             throw TrainingModelError.invalidConfiguration("the reference model's configuration differs from the policy's")
         }
         self.reference = configuration.loss.klCoefficient != 0 ? try reference ?? policy.copy() : reference
-        optimizer = AdamW(layout: policy.layout, configuration: configuration.optimizer)
+        optimizer = AdamW(entries: policy.trainableEntries, configuration: configuration.optimizer)
     }
 
     /// New hyper-parameters for the following steps; optimizer moments and the step count stay. The KL reference
@@ -105,10 +105,10 @@ public final class GRPOTrainer {
         if updateSkipped {
             skippedUpdates += 1
         } else {
-            optimizer.step(parameters: policy.parameters, gradients: policy.gradients, learningRate: learningRate)
+            optimizer.step(parameters: policy.trainableValues, gradients: policy.gradients, learningRate: learningRate)
         }
         if let group {
-            let checksum = ParameterChecksum.of(policy.parameters)
+            let checksum = ParameterChecksum.of(policy.trainableValues)
             let range = try group.allReduceRange(checksum)
             guard range.minimum == range.maximum else {
                 throw DataParallelError.parametersDiverged(step: optimizer.stepCount, minimum: range.minimum,

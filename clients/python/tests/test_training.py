@@ -42,7 +42,7 @@ def test_train_step_updates_and_solve_still_works(client, schemas):
     status = client.status()
     schemas("status", "result", status)
     assert status["training"] == {"step": result["step"], "running": False,
-                                  "unsaved_steps": status["training"]["unsaved_steps"]}
+                                  "unsaved_steps": status["training"]["unsaved_steps"], "lora": None}
     assert status["training"]["unsaved_steps"] >= 1, "the step just taken is not saved"
     solved = client.solve("What is 1 + 1?", max_tokens=8)
     schemas("solve", "result", solved)
