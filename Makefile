@@ -39,7 +39,7 @@ test: setup
 # (the portable f32 linears are scalar: the oracle tests alone take many minutes on them).
 KERNEL_TESTS := LayerKernelTests|Int8KernelTests|AttentionHeadSplitTests|LinearTests|RuntimeTests
 TRAINING_TESTS := GRPOTrainerTests|GRPOLossTests|TrainingKernelGradientTests|TransformerGradientTests|TrainingLoopTests|ChunkedHeadTests|LoRATrainingTests
-MODEL_TESTS := SmolLM2OracleTests|BatchInvariantDecodeTests
+MODEL_TESTS := SmolLM2OracleTests|Gemma3OracleTests|BatchInvariantDecodeTests
 SWIFT_TEST := $(SWIFT) test $(RELEASE) -Xswiftc -enable-testing --skip-build --disable-swift-testing
 test-kernel-paths:
 	TORL_KERNELS=portable $(SWIFT_TEST) --filter '$(KERNEL_TESTS)|$(TRAINING_TESTS)'

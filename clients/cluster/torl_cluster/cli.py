@@ -1,4 +1,4 @@
-"""`torl-cluster`: `train` and `eval` of torl on a Ray cluster (`--address`) or on simulated local nodes
+"""`torl-cluster`: `train`, `eval` and `bench` of torl on a Ray cluster (`--address`) or on simulated local nodes
 (`--local-nodes N`). Every run is bounded (`--time-limit`) and shuts down what it started, whatever happens."""
 import argparse
 import json
@@ -11,6 +11,7 @@ import _thread
 
 import ray
 
+from .bench import run_bench
 from .cluster import ClusterError, NodePool, RaySession
 from .driver import ClusterTrainer, TrainPlan, eval_generation
 from .evaluation import evaluate_on_nodes
@@ -147,7 +148,33 @@ def build_parser():
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--output", help="write the merged per-problem records (JSONL) here")
     evaluate.add_argument("--batch", type=int, default=64, help="sequences each daemon decodes at once")
+    bench = commands.add_parser("bench", help="a GRPO step's time split into rollouts, all-reduce, update and driver "
+                                              "on 1, 2, 3 ... local nodes, and a projection to more machines (JSON)")
+    bench.add_argument("--nodes", type=_counts, default=[1, 2, 3], help="local node counts to measure (default 1,2,3)")
+    bench.add_argument("--machines", type=_counts, default=[8, 32], help="machine counts to project (default 8,32)")
+    bench.add_argument("--network-gbps", type=float, default=10.0,
+                       help="link bandwidth of the projected machines, gigabits/s (default 10)")
+    bench.add_argument("--steps", type=int, default=3, help="steps per run; the first warms up (default 3)")
+    bench.add_argument("--batch", type=int, default=8, help="prompts per step (default 8)")
+    bench.add_argument("--group-size", type=int, default=8, help="responses per prompt (default 8)")
+    bench.add_argument("--max-tokens", type=int, default=128, help="response budget (default 128)")
+    bench.add_argument("--max-tool-calls", type=int, default=1)
+    bench.add_argument("--difficulty", type=int, default=1, help="synthetic product problems of this difficulty")
+    bench.add_argument("--lr", type=float, default=1e-6)
+    bench.add_argument("--model", help="default: $TORL_MODEL")
+    bench.add_argument("--torl-bin", help="default: $TORL_BIN, else torl on PATH")
+    bench.add_argument("--time-limit", type=float, help="seconds each run may take")
     return parser
+
+
+def _counts(text):
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated counts, got %r" % text) from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("counts must be >= 1, got %r" % text)
+    return counts
 
 
 def check_train_options(options):
@@ -315,12 +342,24 @@ def command_eval(options, progress):
     return 0
 
 
+def command_bench(options, progress):
+    if options.steps < 1 or options.batch < 1 or options.group_size < 2 or options.max_tokens < 1:
+        raise ValueError("--steps, --batch and --max-tokens must be >= 1 and --group-size >= 2")
+    if options.network_gbps <= 0:
+        raise ValueError("--network-gbps must be > 0")
+    report = run_bench(options, lambda argv: main(argv))
+    print(json.dumps(report, sort_keys=True, indent=1))
+    return 0
+
+
 def main(argv=None):
     options = build_parser().parse_args(argv)
     progress = Progress()
     try:
         if options.command == "train":
             return command_train(options, progress)
+        if options.command == "bench":
+            return command_bench(options, progress)
         return command_eval(options, progress)
     except (ClusterError, ValueError, ProblemSetError, FileNotFoundError) as error:
         progress.log("torl-cluster %s: error: %s" % (options.command, error))

@@ -260,6 +260,10 @@ class ClusterTrainer:
         step_seconds = time.time() - started
         metrics.update(cluster_nodes=len(world), step_seconds=step_seconds, update_wall_seconds=update_seconds,
                        driver_seconds=max(0.0, step_seconds - rollout_seconds - update_seconds))
+        # The gradient's all-reduce as the ranks measured it (waiting for the slowest rank included); none alone.
+        reduced = [r for r in results if r.get("all_reduce_seconds") is not None]
+        metrics.update(all_reduce_seconds=max((r["all_reduce_seconds"] for r in reduced), default=None),
+                       all_reduce_bytes=max((r["all_reduce_bytes"] for r in reduced), default=None))
         for name in COUNTERS:
             metrics["cluster_" + name] = counters[name]
             self.totals[name] += counters[name]
