@@ -65,6 +65,7 @@ def run_bench(options, train):
                     "--families", "product", "--steps", str(options.steps), "--batch", str(options.batch),
                     "--group-size", str(options.group_size), "--max-tokens", str(options.max_tokens),
                     "--max-tool-calls", str(options.max_tool_calls), "--lr", str(options.lr),
+                    "--entropy", str(options.entropy),
                     "--metrics", metrics_path, "--checkpoint-dir", os.path.join(scratch, "checkpoints-%d" % nodes)]
             for flag, value in (("--model", options.model), ("--torl-bin", options.torl_bin),
                                 ("--time-limit", options.time_limit)):

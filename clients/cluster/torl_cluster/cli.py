@@ -161,6 +161,9 @@ def build_parser():
     bench.add_argument("--max-tool-calls", type=int, default=1)
     bench.add_argument("--difficulty", type=int, default=1, help="synthetic product problems of this difficulty")
     bench.add_argument("--lr", type=float, default=1e-6)
+    bench.add_argument("--entropy", type=float, default=1e-3,
+                       help="entropy bonus (default 1e-3): every step then has a gradient and runs its forward and "
+                            "backward passes, where a step whose rewards are all equal would skip them")
     bench.add_argument("--model", help="default: $TORL_MODEL")
     bench.add_argument("--torl-bin", help="default: $TORL_BIN, else torl on PATH")
     bench.add_argument("--time-limit", type=float, help="seconds each run may take")
