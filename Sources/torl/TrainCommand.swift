@@ -87,10 +87,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Evaluate on the first N problems.")
     var evalLimit: Int?
 
+    @Option(help: "Append one JSON line per evaluation of --eval-every to this file: the step and the evaluate result's metrics (accuracy, code shares, response length ...).")
+    var evalMetrics: String?
     @Option(help: "Save a checkpoint every N steps (0: never).")
     var checkpointEvery = 0
     @Option(help: "Folder of the checkpoints (step-N.safetensors).")
     var checkpointDir = "checkpoints"
+    @Option(help: "Keep only the newest N checkpoints of this run in --checkpoint-dir, deleting older step-*.safetensors after each save (0: keep all). A full-model checkpoint holds the weights and both AdamW moments.")
+    var keepCheckpoints = 0
     @Option(help: "Continue from this checkpoint.")
     var resume: String?
     @Option(help: "Append one JSON line of metrics per step to this file.")
@@ -125,12 +129,14 @@ struct TrainCommand: ParsableCommand {
         if cosine && warmupSteps >= steps {
             throw ValidationError("--cosine decays from the end of warmup to --steps, so --warmup-steps (\(warmupSteps)) must be < --steps (\(steps))")
         }
-        guard evalEvery >= 0, checkpointEvery >= 0 else { throw ValidationError("--eval-every and --checkpoint-every must be >= 0") }
+        guard evalEvery >= 0, checkpointEvery >= 0, keepCheckpoints >= 0 else {
+            throw ValidationError("--eval-every, --checkpoint-every and --keep-checkpoints must be >= 0")
+        }
         if evalEvery > 0 && evalDataset == nil { throw ValidationError("--eval-every needs --eval-dataset") }
         // Evaluation options without --eval-every would be ignored: say so rather than train without the evaluation
         // the user asked for.
-        if evalEvery == 0 && (evalDataset != nil || evalLimit != nil) {
-            throw ValidationError("--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N (evaluate every N steps)")
+        if evalEvery == 0 && (evalDataset != nil || evalLimit != nil || evalMetrics != nil) {
+            throw ValidationError("--eval-dataset, --eval-limit and --eval-metrics only apply to the evaluations of --eval-every N (evaluate every N steps)")
         }
         if let evalLimit, evalLimit < 1 { throw ValidationError("--eval-limit must be >= 1") }
         guard maxTokens >= 1, maxToolCalls >= 0 else { throw ValidationError("--max-tokens must be >= 1, --max-tool-calls >= 0") }
@@ -202,6 +208,8 @@ struct TrainCommand: ParsableCommand {
         let order = Array(problems.indices).shuffled(using: &orderGenerator)
         let metricsFile = try metrics.map(MetricsFile.init(path:))
         defer { try? metricsFile?.close() }
+        let evalMetricsFile = try evalMetrics.map(MetricsFile.init(path:))
+        defer { try? evalMetricsFile?.close() }
         return try await connection.withClient(.init(weights: weights, poolSize: poolSize)) { client in
             var summary = TrainSummary()
             var step: Int
@@ -241,9 +249,17 @@ struct TrainCommand: ParsableCommand {
                     _ = try await client.request("checkpoint/save", params: ["path": .string(path)])
                     summary.checkpoints.append(path)
                     log("checkpoint \(path)")
+                    if keepCheckpoints > 0 && summary.checkpoints.count > keepCheckpoints {
+                        for old in summary.checkpoints.prefix(summary.checkpoints.count - keepCheckpoints) {
+                            try FileManager.default.removeItem(atPath: old)
+                            log("removed the older checkpoint \(old) (--keep-checkpoints \(keepCheckpoints))")
+                        }
+                        summary.checkpoints.removeFirst(summary.checkpoints.count - keepCheckpoints)
+                    }
                 }
                 if let evalDataset, evalEvery > 0 && step % evalEvery == 0 {
-                    summary.evaluations.append(try await evaluate(client, dataset: evalDataset, step: step))
+                    summary.evaluations.append(try await evaluate(client, dataset: evalDataset, step: step,
+                                                                  metricsFile: evalMetricsFile))
                 }
             }
             if let export {
@@ -265,9 +281,14 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Greedy, one sample per problem: the published evaluation, with the training prompt and budget.
-    private func evaluate(_ client: RPCClient, dataset: String, step: Int) async throws -> TrainSummary.Evaluation {
+    private func evaluate(_ client: RPCClient, dataset: String, step: Int,
+                          metricsFile: MetricsFile?) async throws -> TrainSummary.Evaluation {
         let request = EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: evalLimit, samples: 1)
         let result = try await client.request("evaluate", params: try generation(temperature: 0, seed: 0).params(with: request))
+        if let metricsFile, case .object(var line)? = result["metrics"] {
+            line["step"] = .int(Int64(step))
+            try metricsFile.append(line)
+        }
         let accuracy = result["metrics"]?["accuracy"]?.doubleValue
         let problems = Int(result["problems"]?.intValue ?? 0)
         log("eval at step \(step): accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "-") on \(problems) problems")
@@ -280,6 +301,8 @@ struct TrainCommand: ParsableCommand {
                       step, steps, value("reward_mean"), value("accuracy"), value("code_share"), value("loss"),
                       value("gradient_norm"), value("mean_response_length"), value("generation_seconds"),
                       value("sandbox_seconds"), value("grading_seconds"), value("update_seconds"))
+            + (value("skipped_groups") > 0 && value("forward_backward_skipped") != 1
+               ? String(format: "  (%.0f of %.0f groups skipped: equal rewards)", value("skipped_groups"), value("groups")) : "")
             + (value("forward_backward_skipped") == 1 ? "  (no gradient: equal rewards, forward/backward skipped)" : "")
             + (value("update_skipped") == 1 ? "  (update skipped: the gradient norm was not finite)" : "")
     }

@@ -166,4 +166,38 @@ final class ZeroGradientStepTests: XCTestCase {
         object["forward_backward_skipped"] = 2
         XCTAssertThrowsError(try decoder.decode(StepMetrics.self, from: try JSONSerialization.data(withJSONObject: object)))
     }
+    /// A step with one group of equal rewards and one of different rewards: the equal group skips the passes (it
+    /// adds nothing to the gradient) yet its tokens still count in the token-mean's denominator, so loss, gradient
+    /// and update equal those of the passes over every sequence (up to the order of float sums: the micro-batches
+    /// differ), for each loss aggregation. The metrics count the groups and the skipped ones.
+    func testAnEqualRewardGroupSkipsItsPassesWithoutChangingTheUpdate() throws {
+        let model = TinyModels.configuration()
+        for aggregation in [LossAggregation.tokenMean, .sequenceMeanTokenMean, .drGRPO] {
+            var trainerConfiguration = configuration()
+            trainerConfiguration.loss.aggregation = aggregation
+            let shortcut = try GRPOTrainer(policy: try TinyModels.model(model), configuration: trainerConfiguration)
+            let full = try GRPOTrainer(policy: try TinyModels.model(model), configuration: trainerConfiguration)
+            full.skipsPassesWithZeroGradient = false
+            let rewards: [Double] = [1, 1, -1, 1]  // group 0 equal, group 1 mixed
+            let skipped = try shortcut.step(batch(rewards: rewards))
+            let computed = try full.step(batch(rewards: rewards))
+            let name = "\(aggregation)"
+            XCTAssertEqual(skipped.groups, 2, name)
+            XCTAssertEqual(skipped.skippedGroups, 1, name)
+            XCTAssertEqual(computed.groups, 2, name)
+            XCTAssertEqual(computed.skippedGroups, 0, name)
+            XCTAssertFalse(skipped.forwardBackwardSkipped, name)
+            XCTAssertEqual(skipped.trainedTokens, computed.trainedTokens, name)
+            XCTAssertEqual(skipped.loss, computed.loss, accuracy: 1e-6 * max(1, abs(computed.loss)), name)
+            XCTAssertEqual(skipped.clipFraction, computed.clipFraction, name)
+            XCTAssertGreaterThan(computed.gradientNorm, 0, name)
+            XCTAssertEqual(skipped.gradientNorm, computed.gradientNorm, accuracy: 1e-5 * computed.gradientNorm, name)
+            let a = shortcut.policy.parameters.array(), b = full.policy.parameters.array()
+            let largest = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(largest, 1e-6, name)
+            XCTAssertNotEqual(a, try TinyModels.model(model).parameters.array(), "the update must move the weights")
+            // The token averages are over the sequences that ran: the mixed group's tokens only.
+            XCTAssertNotNil(skipped.entropy, name)
+        }
+    }
 }

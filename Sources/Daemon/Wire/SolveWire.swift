@@ -21,16 +21,17 @@ public struct GenerationOptions: Codable, Sendable {
     public var require_evaluated_answers: Bool?
     public var trigger: ToolTrigger?
     public var max_prompt_tokens: Int?
+    public var stop: [String]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case template, max_tool_calls, max_tokens, temperature, top_p, top_k, seed, instruction,
-             accept_unboxed_answers, require_evaluated_answers, trigger, max_prompt_tokens
+             accept_unboxed_answers, require_evaluated_answers, trigger, max_prompt_tokens, stop
     }
 
     public init(template: PromptTemplate? = nil, max_tool_calls: Int? = nil, max_tokens: Int? = nil,
                 temperature: Double? = nil, top_p: Double? = nil, top_k: Int? = nil, seed: UInt64? = nil,
                 instruction: String? = nil, accept_unboxed_answers: Bool? = nil, require_evaluated_answers: Bool? = nil,
-                trigger: ToolTrigger? = nil, max_prompt_tokens: Int? = nil) {
+                trigger: ToolTrigger? = nil, max_prompt_tokens: Int? = nil, stop: [String]? = nil) {
         self.template = template
         self.max_tool_calls = max_tool_calls
         self.max_tokens = max_tokens
@@ -43,6 +44,7 @@ public struct GenerationOptions: Codable, Sendable {
         self.require_evaluated_answers = require_evaluated_answers
         self.trigger = trigger
         self.max_prompt_tokens = max_prompt_tokens
+        self.stop = stop
     }
 
     /// Rollout settings with these options over `defaults`; invalid values are -32602 naming the field.
@@ -84,6 +86,12 @@ public struct GenerationOptions: Codable, Sendable {
         if let max_prompt_tokens {
             guard max_prompt_tokens >= 1 else { throw RPCError.invalidParams(field: "max_prompt_tokens", reason: "must be >= 1") }
             settings.maxPromptTokens = max_prompt_tokens
+        }
+        if let stop {
+            guard !stop.contains(where: \.isEmpty) else {
+                throw RPCError.invalidParams(field: "stop", reason: "stop strings must not be empty")
+            }
+            settings.stopStrings = stop
         }
         return settings
     }

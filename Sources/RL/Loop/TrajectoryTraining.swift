@@ -9,7 +9,8 @@ extension TrainingSequence {
                                            hasCode: trajectory.hasCode, codeFailed: trajectory.codeFailed,
                                            codeExecuted: trajectory.codeExecuted,
                                            toolCalls: trajectory.toolCalls.count,
-                                           truncated: trajectory.finishReason == "max_tokens"))
+                                           truncated: trajectory.finishReason == "max_tokens",
+                                           effectiveCode: trajectory.effectiveCode))
     }
 
     /// Sequences of several rollout batches trained together. Group ids restart at 0 in every batch, so each

@@ -172,7 +172,12 @@ public enum GRPOLoss {
     /// Whether the step's loss has an exactly zero gradient whatever the policy computes: every advantage is 0
     /// (dℓ/dlogp = −A·ρ vanishes on either branch, for any finite ρ), no KL term and no entropy bonus.
     public static func gradientIsExactlyZero(advantages: [Double], configuration c: GRPOLossConfiguration) -> Bool {
-        c.klCoefficient == 0 && c.entropyCoefficient == 0 && advantages.allSatisfy { $0 == 0 }
+        zeroAdvantageHasZeroGradient(c) && advantages.allSatisfy { $0 == 0 }
+    }
+
+    /// Whether a sequence whose advantage is 0 adds nothing to the gradient: no KL term, no entropy bonus.
+    public static func zeroAdvantageHasZeroGradient(_ c: GRPOLossConfiguration) -> Bool {
+        c.klCoefficient == 0 && c.entropyCoefficient == 0
     }
 
     /// The aggregation weight of each trained token of sequence s (the step loss is Σ weight · token loss), given

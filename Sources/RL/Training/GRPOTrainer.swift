@@ -95,6 +95,7 @@ public final class GRPOTrainer {
         let started = DispatchTime.now().uptimeNanoseconds
         var accumulated = try accumulateGradients(sequences, dataParallel: group, isCancelled: isCancelled)
         if let group { try accumulated.reduce(gradients: policy.gradients, over: group) }
+        let optimizerStarted = DispatchTime.now().uptimeNanoseconds
         // A skipped step's gradients are all +0: their norm is 0 and there is nothing to clip.
         let gradientNorm = accumulated.passesSkipped
             ? 0 : GradientClipping.clip(policy.gradients, maxNorm: configuration.maxGradientNorm)
@@ -107,6 +108,7 @@ public final class GRPOTrainer {
         } else {
             optimizer.step(parameters: policy.trainableValues, gradients: policy.gradients, learningRate: learningRate)
         }
+        accumulated.optimizerSeconds = Self.seconds(since: optimizerStarted)
         if let group {
             let checksum = ParameterChecksum.of(policy.trainableValues)
             let range = try group.allReduceRange(checksum)
@@ -116,7 +118,7 @@ public final class GRPOTrainer {
             }
             parameterChecksum = checksum
         }
-        let updateSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let updateSeconds = Self.seconds(since: started)
         var sequenceSums = SequenceSums(sequences)
         if let group { try sequenceSums.reduce(over: group) }
         var metrics = accumulated.metrics(step: optimizer.stepCount, outcomes: sequenceSums, learningRate: learningRate,
@@ -151,17 +153,28 @@ public final class GRPOTrainer {
 
         var accumulator = StepAccumulator()
         policy.zeroGradients()
-        if skipsPassesWithZeroGradient
-            && GRPOLoss.gradientIsExactlyZero(advantages: advantages, configuration: lossConfiguration) {
+        // Every token of a sequence whose advantage is 0 has loss max(−0·ρ, −0·clip(ρ)) = 0, never on the clipped
+        // branch, and (without KL and entropy terms) a zero gradient: its passes are skipped, its tokens still
+        // count in the totals above. A group of equal rewards has all-zero advantages.
+        let skipsZeroAdvantages = skipsPassesWithZeroGradient
+            && GRPOLoss.zeroAdvantageHasZeroGradient(lossConfiguration)
+        let groupIDs = Set(sequences.map(\.group))
+        accumulator.groups = groupIDs.count
+        let running = skipsZeroAdvantages ? sequences.indices.filter { advantages[$0] != 0 } : Array(sequences.indices)
+        if skipsZeroAdvantages {
+            accumulator.skippedGroups = groupIDs.subtracting(running.map { sequences[$0].group }).count
+            let skippedTokens = sequences.indices.filter { advantages[$0] == 0 }.reduce(0) { $0 + trainedPositions[$1].count }
+            accumulator.tokens += skippedTokens
+        }
+        if skipsZeroAdvantages && running.isEmpty {
             if isCancelled() { throw TrainingInputError.cancelled }
-            // Every token's loss is max(−0·ρ, −0·clip(ρ)) = 0 and never on the clipped branch: the loss and clip
-            // counts the passes would give are known; entropy, ratio and mismatch are not.
-            accumulator.tokens = trainedPositions.reduce(0) { $0 + $1.count }
+            // The loss and clip counts the passes would give are known; entropy, ratio and mismatch are not.
             accumulator.passesSkipped = true
             return accumulator
         }
         let temperature = Float(lossConfiguration.temperature)
-        for members in microBatches(sequences.map(\.tokens.count)) {
+        for batch in microBatches(running.map { sequences[$0].tokens.count }) {
+            let members = batch.map { running[$0] }
             if isCancelled() { throw TrainingInputError.cancelled }
             var packed = PackedSequences()
             // Per prediction row: (sequence index, token position).
@@ -181,9 +194,13 @@ public final class GRPOTrainer {
                 let pass = try reference.forward(packed, policy: .recomputePerLayer)
                 referenceLogProbabilities = try reference.tokenStatistics(
                     pass, rows: rows, temperature: temperature, chunkRows: configuration.headChunkRows).logProbabilities
-                accumulator.referenceSeconds += Double(DispatchTime.now().uptimeNanoseconds - referenceStarted) / 1e9
+                accumulator.referenceSeconds += Self.seconds(since: referenceStarted)
             }
+            let forwardStarted = DispatchTime.now().uptimeNanoseconds
             let pass = try policy.forward(packed, policy: configuration.activationPolicy)
+            let backwardStarted = DispatchTime.now().uptimeNanoseconds
+            accumulator.forwardSeconds += Self.seconds(since: forwardStarted)
+            defer { accumulator.backwardSeconds += Self.seconds(since: backwardStarted) }
             _ = try policy.backward(pass, rows: rows, temperature: temperature,
                                     chunkRows: configuration.headChunkRows) { range, logP, entropy, dLogP, dEntropy in
                 for i in range {
@@ -207,6 +224,10 @@ public final class GRPOTrainer {
             accumulator.processedTokens += packed.count
         }
         return accumulator
+    }
+
+    static func seconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Most bytes of activations one micro-batch may hold (`TrainableTransformer.activationBytesPerToken`), whatever
@@ -254,7 +275,12 @@ struct StepAccumulator {
     /// Trained tokens whose passes ran: the denominator of the averages that only the passes measure.
     var measuredTokens = 0
     var processedTokens = 0
+    var groups = 0
+    var skippedGroups = 0
     var referenceSeconds = 0.0
+    var forwardSeconds = 0.0
+    var backwardSeconds = 0.0
+    var optimizerSeconds = 0.0
     /// No forward or backward pass ran (on any rank): only `tokens` (and the zero loss and clip count) hold.
     var passesSkipped = false
 
@@ -276,7 +302,8 @@ struct StepAccumulator {
     mutating func reduce(gradients: FloatBuffer, over group: DataParallelGroup) throws {
         try group.allReduceSum(gradients)
         var sums = [loss, Double(tokens), Double(measuredTokens), Double(clipped), Double(dualClipped), kl, entropy,
-                    ratio, mismatch, Double(processedTokens), passesSkipped ? 1 : 0]
+                    ratio, mismatch, Double(processedTokens), passesSkipped ? 1 : 0, Double(groups),
+                    Double(skippedGroups)]
         try group.allReduceSum(&sums)
         var maxima = [mismatchMax]
         try group.allReduceMaximum(&maxima)
@@ -291,6 +318,8 @@ struct StepAccumulator {
         mismatch = sums[8]
         processedTokens = Int(sums[9])
         passesSkipped = Int(sums[10]) == group.worldSize
+        groups = Int(sums[11])
+        skippedGroups = Int(sums[12])
         mismatchMax = maxima[0]
     }
 
@@ -310,6 +339,7 @@ struct StepAccumulator {
             rewardStandardDeviation: rewardVariance.squareRoot(), accuracy: outcomes.correct / n,
             codeShare: outcomes.withCode / n,
             codeExecutedShare: outcomes.withCalls == 0 ? nil : outcomes.executedWithCalls / outcomes.withCalls,
+            effectiveCodeShare: outcomes.effective / n,
             answeredShare: outcomes.answered / n,
             meanToolCalls: outcomes.toolCalls / n, meanResponseLength: outcomes.responseLength / n,
             truncationRate: outcomes.truncated / n, gradientNorm: gradientNorm,
@@ -317,11 +347,12 @@ struct StepAccumulator {
             clipFraction: Double(clipped) / tokenCount, dualClipFraction: Double(dualClipped) / tokenCount,
             meanRatio: average(ratio), logProbabilityMismatchMean: average(mismatch),
             logProbabilityMismatchMax: passesSkipped || !mismatchMax.isFinite ? nil : mismatchMax,
-            trainedTokens: tokens,
+            trainedTokens: tokens, groups: groups, skippedGroups: skippedGroups,
             tokensPerSecond: passesSkipped ? nil : Double(processedTokens) / max(updateSeconds, 1e-9),
             forwardBackwardSkipped: passesSkipped, updateSkipped: false,
             generationSeconds: timings.generationSeconds, sandboxSeconds: timings.sandboxSeconds,
-            gradingSeconds: timings.gradingSeconds, updateSeconds: updateSeconds, referenceSeconds: referenceSeconds)
+            gradingSeconds: timings.gradingSeconds, updateSeconds: updateSeconds, referenceSeconds: referenceSeconds,
+            forwardSeconds: forwardSeconds, backwardSeconds: backwardSeconds, optimizerSeconds: optimizerSeconds)
     }
 }
 
@@ -339,6 +370,7 @@ struct SequenceSums {
     var toolCalls = 0.0
     var responseLength = 0.0
     var truncated = 0.0
+    var effective = 0.0
 
     init(_ batch: [TrainingSequence]) {
         for sequence in batch {
@@ -354,13 +386,15 @@ struct SequenceSums {
             toolCalls += Double(outcome.toolCalls)
             responseLength += Double(sequence.responseLength)
             truncated += outcome.truncated ? 1 : 0
+            effective += outcome.effectiveCode ? 1 : 0
         }
     }
 
     mutating func reduce(over group: DataParallelGroup) throws {
         var sums = [sequences, reward, rewardSquares, correct, answered, withCode, withCalls, executedWithCalls,
-                    toolCalls, responseLength, truncated]
+                    toolCalls, responseLength, truncated, effective]
         try group.allReduceSum(&sums)
+        effective = sums[11]
         (sequences, reward, rewardSquares, correct, answered, withCode) = (sums[0], sums[1], sums[2], sums[3], sums[4],
                                                                            sums[5])
         (withCalls, executedWithCalls, toolCalls, responseLength, truncated) = (sums[6], sums[7], sums[8], sums[9],

@@ -25,6 +25,8 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     /// Of the responses that made tool calls, the share whose calls all ran ok (as in evaluation); nil when no
     /// response made one (e.g. C = 0: code written but never run).
     @EncodesNull public var codeExecutedShare: Double?
+    /// Share of responses whose answer came after the output of a successful tool call.
+    public var effectiveCodeShare: Double
     public var answeredShare: Double
     public var meanToolCalls: Double
     /// Response tokens (sampled and inserted tool output).
@@ -48,6 +50,12 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     @EncodesNull public var logProbabilityMismatchMean: Double?
     @EncodesNull public var logProbabilityMismatchMax: Double?
     public var trainedTokens: Int
+    /// Groups (prompts) in the step, and those whose advantages were all zero (equal rewards): with no KL term
+    /// and no entropy bonus such a group adds nothing to the gradient, so its sequences skip the passes (their
+    /// tokens still count in the loss's token totals). Token averages (entropy, ratio, mismatch) are over the
+    /// sequences that ran.
+    public var groups: Int
+    public var skippedGroups: Int
     /// All tokens through forward + backward (prompt and tool output included) per update second; nil when the
     /// passes were skipped.
     @EncodesNull public var tokensPerSecond: Double?
@@ -65,4 +73,10 @@ public struct StepMetrics: Sendable, Codable, Equatable {
     public var updateSeconds: Double
     /// Part of the update: the frozen reference's forward pass (0 without KL).
     public var referenceSeconds: Double
+    /// Parts of the update: the policy's forward pass through the layers, the backward pass (the chunked head's
+    /// log-probabilities and entropies included: they are computed on the way back), and the optimizer (gradient
+    /// clipping and AdamW). All-reduces of a data-parallel step are in none of them.
+    public var forwardSeconds: Double
+    public var backwardSeconds: Double
+    public var optimizerSeconds: Double
 }

@@ -16,9 +16,11 @@ public struct ResponseOutcome: Sendable, Codable, Equatable {
     public var toolCalls: Int
     /// Generation stopped at the length limit.
     public var truncated: Bool
+    /// The answer came after the output of a successful tool call (the paper's "effective code").
+    public var effectiveCode: Bool
 
     public init(answered: Bool, correct: Bool, hasCode: Bool = false, codeFailed: Bool = false,
-                codeExecuted: Bool = false, toolCalls: Int = 0, truncated: Bool = false) {
+                codeExecuted: Bool = false, toolCalls: Int = 0, truncated: Bool = false, effectiveCode: Bool = false) {
         self.answered = answered
         self.correct = correct
         self.hasCode = hasCode
@@ -26,6 +28,7 @@ public struct ResponseOutcome: Sendable, Codable, Equatable {
         self.codeExecuted = codeExecuted
         self.toolCalls = toolCalls
         self.truncated = truncated
+        self.effectiveCode = effectiveCode
     }
 }
 

@@ -13,7 +13,7 @@ extension GenerationOptions {
                   top_p: topP, top_k: topK, seed: seed, instruction: prompt.instruction,
                   accept_unboxed_answers: prompt.acceptUnboxedAnswers,
                   require_evaluated_answers: prompt.requireEvaluatedAnswers, trigger: trigger,
-                  max_prompt_tokens: maxPromptTokens)
+                  max_prompt_tokens: maxPromptTokens, stop: prompt.stop.isEmpty ? nil : prompt.stop)
     }
 
     /// One params object: a method's own `fields` with these shared ones.

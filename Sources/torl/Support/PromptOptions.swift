@@ -8,4 +8,6 @@ struct PromptOptions: ParsableArguments {
     var acceptUnboxedAnswers = false
     @Flag(help: "When the reference is a number, count only a number as written, not arithmetic equal to it (15*695 for 10425).")
     var requireEvaluatedAnswers = false
+    @Option(help: "End a response when it writes this text (repeatable; the text stays in the response). For base models that go on past their answer, e.g. --stop $'\\nUser:' with the torl template.")
+    var stop: [String] = []
 }
