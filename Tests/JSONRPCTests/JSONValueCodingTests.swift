@@ -33,6 +33,15 @@ final class JSONValueCodingTests: XCTestCase {
         XCTAssertEqual(try JSONValueEncoder().encode([3.0, 0.5]), [3, 0.5])
         XCTAssertEqual(try JSONValueEncoder().encode([Float(0.1)]), [0.1])
         XCTAssertThrowsError(try JSONValueEncoder().encode([Double.nan]))
+        // Every integer width, both ways.
+        struct Widths: Codable, Equatable { var a: Int8; var b: Int16; var c: UInt16; var d: UInt; var e: UInt64 }
+        let widths = Widths(a: -8, b: -16, c: 16, d: 7, e: .max)
+        let tree = try JSONValueEncoder().encode(widths)
+        XCTAssertEqual(tree, try JSONParser.parse(JSONEncoder().encode(widths)))
+        XCTAssertEqual(try JSONValueDecoder().decode(Widths.self, from: ["a": -8, "b": -16, "c": 16, "d": 7, "e": 5]),
+                       Widths(a: -8, b: -16, c: 16, d: 7, e: 5))
+        XCTAssertThrowsError(try JSONValueDecoder().decode(Widths.self, from: ["a": 300, "b": 0, "c": 0, "d": 0, "e": 0]),
+                             "300 does not fit an Int8")
     }
 
     func testDecodingReadsTheTreeAsFoundationReadsTheBytes() throws {

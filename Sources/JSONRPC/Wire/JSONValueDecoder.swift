@@ -138,11 +138,16 @@ private func scalar<T: Decodable>(_ type: T.Type, _ value: JSONValue, _ path: [C
     case is Int.Type: return try integer(Int.self) as! T
     case is Int64.Type: return try integer(Int64.self) as! T
     case is Int32.Type: return try integer(Int32.self) as! T
+    case is Int16.Type: return try integer(Int16.self) as! T
+    case is Int8.Type: return try integer(Int8.self) as! T
+    case is UInt.Type: return try integer(UInt.self) as! T
     case is UInt64.Type: return try integer(UInt64.self) as! T
     case is UInt32.Type: return try integer(UInt32.self) as! T
+    case is UInt16.Type: return try integer(UInt16.self) as! T
     case is UInt8.Type: return try integer(UInt8.self) as! T
-    case is UInt.Type: return try integer(UInt.self) as! T
     default:
+        // Every standard scalar is handled above: they decode themselves through a single-value container, which
+        // would come back here.
         return try T(from: ValueDecoder(value: value, codingPath: path, ledger: ledger))
     }
 }

@@ -70,15 +70,10 @@ private func box<T: Encodable>(_ value: T, into slot: Slot, path: [CodingKey]) t
     case let real as Double: slot.content = .value(try number(real))
     // Through its shortest decimal form, as JSONEncoder writes a Float.
     case let real as Float: slot.content = .value(try number(real.isFinite ? Double("\(real)")! : Double(real)))
-    case let integer as Int: slot.content = .value(.int(Int64(integer)))
-    case let integer as Int64: slot.content = .value(.int(integer))
-    case let integer as Int32: slot.content = .value(.int(Int64(integer)))
-    case let integer as UInt8: slot.content = .value(.int(Int64(integer)))
-    case let integer as UInt32: slot.content = .value(.int(Int64(integer)))
-    case let integer as UInt64:
-        slot.content = .value(integer <= UInt64(Int64.max) ? .int(Int64(integer)) : .double(Double(integer)))
-    case let integer as UInt:
-        slot.content = .value(integer <= UInt(Int64.max) ? .int(Int64(integer)) : .double(Double(integer)))
+    // Every integer width (they encode themselves through a single-value container, which would come back here);
+    // beyond Int64 as the nearest double, as the frame parser reads such a literal.
+    case let integer as any BinaryInteger:
+        slot.content = .value(Int64(exactly: integer).map(JSONValue.int) ?? .double(Double(integer)))
     default:
         try value.encode(to: ValueEncoder(slot: slot, codingPath: path))
     }
