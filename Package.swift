@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "RL", "Models", "Tensors"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC", "TorlProtocol"]),
-        .testTarget(name: "TorlProtocolTests", dependencies: ["TorlProtocol", "JSONRPC"]),
+        .testTarget(name: "TorlProtocolTests", dependencies: ["TorlProtocol"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17
