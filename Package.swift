@@ -3,7 +3,8 @@ import PackageDescription
 
 // Layout and import direction: docs/ARCHITECTURE.md.
 // Tensors → CBLAS; Models → Tensors, Tokenizers; Generation → Models; Sandbox → CUV;
-// RL → Generation, Sandbox, MathGrader; Cluster → RL, CGloo; JSONRPC → CUV; Daemon → everything; torl → Daemon.
+// RL → Generation, Sandbox, MathGrader; Cluster → RL, CGloo; JSONRPC → CUV; TorlProtocol → Foundation only;
+// Daemon → everything; torl → Daemon.
 let package = Package(
     name: "torl",
     platforms: [.macOS(.v14)],
@@ -33,11 +34,13 @@ let package = Package(
         .target(name: "CGloo", linkerSettings: [.linkedLibrary("gloo")]),
         .target(name: "Cluster", dependencies: ["CGloo", "RL", "Tensors"]),
         .target(name: "JSONRPC", dependencies: ["CUV"]),
+        // Each daemon method's name, params and result, declared once (Foundation only; docs/PROTOCOL.md).
+        .target(name: "TorlProtocol"),
         .target(name: "Daemon", dependencies: [
-            "JSONRPC", "RL", "Cluster", "Generation", "Models", "Tokenizers", "Tensors", "Sandbox", "MathGrader",
+            "TorlProtocol", "JSONRPC", "RL", "Cluster", "Generation", "Models", "Tokenizers", "Tensors", "Sandbox", "MathGrader",
         ]),
         .executableTarget(name: "torl", dependencies: [
-            "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tensors", "Tokenizers", "Sandbox", "MathGrader",
+            "TorlProtocol", "Daemon", "JSONRPC", "RL", "Generation", "Models", "Tensors", "Tokenizers", "Sandbox", "MathGrader",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,7 +53,8 @@ let package = Package(
         .testTarget(name: "RLTests", dependencies: ["RL", "Generation", "Models", "Tensors", "Sandbox", "MathGrader"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "RL", "Models", "Tensors"]),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "JSONRPC", "TorlProtocol"]),
+        .testTarget(name: "TorlProtocolTests", dependencies: ["TorlProtocol"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

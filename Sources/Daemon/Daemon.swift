@@ -3,6 +3,7 @@ import Generation
 import JSONRPC
 import Sandbox
 import Tensors
+import TorlProtocol
 
 /// What `torl serve` starts with.
 public struct DaemonConfiguration: Sendable {
@@ -28,7 +29,8 @@ public struct DaemonConfiguration: Sendable {
 public final class Daemon: @unchecked Sendable {
     let configuration: DaemonConfiguration
     let compute = ComputeThread(name: "torl.compute")
-    let sandbox: SandboxPool
+    let sandbox: any DaemonSandbox
+    let modelProvider: any ModelProvider
     let models: ModelSlot
     let scheduler: ModelScheduler
     let rollouts = RolloutStore()
@@ -38,9 +40,18 @@ public final class Daemon: @unchecked Sendable {
 
     /// Starts the sandbox pool and loads the configured model (both before the first request, so no request
     /// pays their start-up cost). Throws when either cannot start.
-    public init(configuration: DaemonConfiguration) async throws {
+    public convenience init(configuration: DaemonConfiguration) async throws {
+        try await self.init(configuration: configuration, sandbox: try SandboxPool(configuration: configuration.sandbox),
+                            modelProvider: FileModelProvider())
+    }
+
+    /// A daemon over the given sandbox and model source (tests give stand-ins; `configuration.sandbox` is then
+    /// only what `initialize` reports).
+    public init(configuration: DaemonConfiguration, sandbox: any DaemonSandbox,
+                modelProvider: any ModelProvider) async throws {
         self.configuration = configuration
-        sandbox = try SandboxPool(configuration: configuration.sandbox)
+        self.sandbox = sandbox
+        self.modelProvider = modelProvider
         models = ModelSlot()
         scheduler = ModelScheduler(compute: compute)
         do {
@@ -78,7 +89,8 @@ public final class Daemon: @unchecked Sendable {
         // Reported absolute, so a client in another directory can tell whether this is the model it wants.
         let path = URL(fileURLWithPath: path).standardizedFileURL.path
         let adapter = adapter.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        let loaded = try await compute.run { try LoadedModel.load(path: path, precision: weights, adapter: adapter) }
+        let provider = modelProvider
+        let loaded = try await compute.run { try provider.load(path: path, precision: weights, adapter: adapter) }
         return models.install(loaded, precision: weights)
     }
 }

@@ -150,8 +150,10 @@ final class CLIClientTests: XCTestCase {
             (["--steps", "5", "--cosine", "--warmup-steps", "5"], "--warmup-steps (5) must be < --steps (5)"),
             (["--steps", "5", "--cosine", "--warmup-steps", "9"], "--warmup-steps (9) must be < --steps (5)"),
             (["--steps", "5", "--warmup-steps=-1"], "--warmup-steps must be >= 0"),
-            (["--eval-limit", "3"], "--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N"),
-            (["--eval-dataset", "problems.jsonl"], "--eval-dataset and --eval-limit only apply to the evaluations of --eval-every N"),
+            (["--eval-limit", "3"], "--eval-dataset, --eval-limit and --eval-metrics only apply to the evaluations of --eval-every N"),
+            (["--eval-dataset", "problems.jsonl"], "--eval-dataset, --eval-limit and --eval-metrics only apply to the evaluations of --eval-every N"),
+            (["--eval-metrics", "eval.jsonl"], "--eval-dataset, --eval-limit and --eval-metrics only apply to the evaluations of --eval-every N"),
+            (["--keep-checkpoints=-1"], "--eval-every, --checkpoint-every and --keep-checkpoints must be >= 0"),
         ]
         for (arguments, message) in cases {
             let run = try await TorlProcess.run(["train", "--connect", "unix:/nonexistent/torl.sock", "--synthetic"] + arguments)

@@ -3,6 +3,7 @@ import XCTest
 @testable import Daemon
 import JSONRPC
 import RL
+import TorlProtocol
 
 /// The sampling, prompt and tool fields shared by solve, rollout, train_step and evaluate.
 final class GenerationOptionsTests: XCTestCase {
@@ -17,7 +18,7 @@ final class GenerationOptionsTests: XCTestCase {
             try ParamsDecoding.decode(SolveParams.self, from: with(["problem": "1+1"])).options,
             try ParamsDecoding.decode(RolloutParams.self, from: with(["problems": [["problem": "1+1"]]])).options,
             try ParamsDecoding.decode(EvaluateParams.self, from: with(["dataset": "d.jsonl", "batch": 3])).options,
-            try ParamsDecoding.decode(TrainStepParams.self, from: with(["problems": [["problem": "1+1"]]])).rolloutOptions,
+            try ParamsDecoding.decode(TrainStepParams.self, from: with(["problems": [["problem": "1+1"]]])).options,
         ]
         for option in options {
             let settings = try option.settings(over: RolloutSettings())

@@ -6,24 +6,11 @@ import Models
 import RL
 import Sandbox
 import Tokenizers
+import TorlProtocol
 
-/// torl's own error codes (the Daemon block, -32020...-32099, of docs/PROTOCOL.md), and the one place where the
-/// modules' errors become JSON-RPC error objects. Every module error keeps its own words in `message` and its
-/// kind in `data.kind`, so a client can both show and branch on it.
-enum DaemonErrorCode {
-    static let noModel = -32020
-    static let modelFile = -32021
-    static let generation = -32022
-    static let trainingBusy = -32023
-    static let sandboxUnavailable = -32024
-    static let dataset = -32025
-    static let checkpoint = -32026
-    static let tokenizer = -32027
-    static let training = -32028
-    static let unsavedTraining = -32029
-    static let cluster = -32030
-}
-
+/// The one place where the modules' errors become JSON-RPC error objects, under the codes and kinds of
+/// TorlProtocol's `TorlErrorKind` (the Daemon block, -32020...-32099, of docs/PROTOCOL.md). Every module error
+/// keeps its own words in `message` and its kind in `data.kind`, so a client can both show and branch on it.
 enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
     case noModel
     case trainingInProgress(method: String)
@@ -48,88 +35,84 @@ enum DaemonError: Error, RPCErrorConvertible, CustomStringConvertible {
 
     var rpcError: RPCError {
         switch self {
-        case .noModel: return RPCError(code: DaemonErrorCode.noModel, message: description, data: ["kind": "no_model"])
-        case .trainingInProgress:
-            return RPCError(code: DaemonErrorCode.trainingBusy, message: description, data: ["kind": "training_busy"])
-        case .sandboxUnavailable:
-            return RPCError(code: DaemonErrorCode.sandboxUnavailable, message: description, data: ["kind": "sandbox_unavailable"])
-        case .notInProcessGroup:
-            return RPCError(code: DaemonErrorCode.cluster, message: description, data: ["kind": "not_in_group"])
+        case .noModel: return moduleError(.noModel, self)
+        case .trainingInProgress: return moduleError(.trainingBusy, self)
+        case .sandboxUnavailable: return moduleError(.sandboxUnavailable, self)
+        case .notInProcessGroup: return moduleError(.notInGroup, self)
         case let .unsavedTraining(_, step, unsaved):
-            return RPCError(code: DaemonErrorCode.unsavedTraining, message: description, data: [
-                "kind": "unsaved_training", "step": .int(Int64(step)), "unsaved_steps": .int(Int64(unsaved)),
-            ])
+            let data = (try? JSONCoding.value(UnsavedTrainingData(step: step, unsaved_steps: unsaved))) ?? nil
+            return RPCError(code: TorlErrorKind.unsavedTraining.code, message: description, data: data)
         }
     }
 }
 
-private func moduleError(_ code: Int, kind: String, _ error: Error) -> RPCError {
-    RPCError(code: code, message: String(describing: error), data: ["kind": .string(kind)])
+private func moduleError(_ kind: TorlErrorKind, _ error: Error) -> RPCError {
+    RPCError(code: kind.code, message: String(describing: error), data: ["kind": .string(kind.rawValue)])
 }
 
 extension ModelFormatError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.modelFile, kind: "model_file", self) }
+    public var rpcError: RPCError { moduleError(.modelFile, self) }
 }
 
 extension GenerationError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.generation, kind: "generation", self) }
+    public var rpcError: RPCError { moduleError(.generation, self) }
 }
 
 extension ProblemSetError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.dataset, kind: "dataset", self) }
+    public var rpcError: RPCError { moduleError(.dataset, self) }
 }
 
 extension ChatTemplateError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.tokenizer, kind: "chat_template", self) }
+    public var rpcError: RPCError { moduleError(.chatTemplate, self) }
 }
 
 extension TokenizerError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.tokenizer, kind: "tokenizer", self) }
+    public var rpcError: RPCError { moduleError(.tokenizer, self) }
 }
 
 extension ModelError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.modelFile, kind: "model", self) }
+    public var rpcError: RPCError { moduleError(.model, self) }
 }
 
 extension DequantizeError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.modelFile, kind: "model_file", self) }
+    public var rpcError: RPCError { moduleError(.modelFile, self) }
 }
 
 extension SandboxError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.sandboxUnavailable, kind: "sandbox", self) }
+    public var rpcError: RPCError { moduleError(.sandbox, self) }
 }
 
 extension TrainingInputError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.training, kind: "training", self) }
+    public var rpcError: RPCError { moduleError(.training, self) }
 }
 
 extension TrainingModelError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.training, kind: "training", self) }
+    public var rpcError: RPCError { moduleError(.training, self) }
 }
 
 extension ProcessGroupError: RPCErrorConvertible {
     public var rpcError: RPCError {
         switch self {
-        case .formation: return moduleError(DaemonErrorCode.cluster, kind: "process_group", self)
-        case .collective: return moduleError(DaemonErrorCode.cluster, kind: "collective", self)
+        case .formation: return moduleError(.processGroup, self)
+        case .collective: return moduleError(.collective, self)
         }
     }
 }
 
 extension DataParallelError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.cluster, kind: "parameters_diverged", self) }
+    public var rpcError: RPCError { moduleError(.parametersDiverged, self) }
 }
 
 extension TrainingLoopError: RPCErrorConvertible {
     public var rpcError: RPCError {
         switch self {
         case let .invalidHyperParameter(name, reason): return RPCError.invalidParams(field: name, reason: reason)
-        case .checkpointModelMismatch: return moduleError(DaemonErrorCode.checkpoint, kind: "checkpoint", self)
-        default: return moduleError(DaemonErrorCode.training, kind: "training", self)
+        case .checkpointModelMismatch: return moduleError(.checkpoint, self)
+        default: return moduleError(.training, self)
         }
     }
 }
 
 extension TrainingFileError: RPCErrorConvertible {
-    public var rpcError: RPCError { moduleError(DaemonErrorCode.checkpoint, kind: "checkpoint", self) }
+    public var rpcError: RPCError { moduleError(.checkpoint, self) }
 }

@@ -2,25 +2,9 @@ import Cluster
 import Foundation
 import JSONRPC
 import RL
+import TorlProtocol
 
-/// `cluster/join` params: this daemon's place in a data-parallel process group (docs/CLUSTER.md).
-struct ClusterJoinParams: WireParams {
-    struct Store: Decodable, Sendable {
-        var file: String?
-        var tcp: String?
-        enum CodingKeys: String, CodingKey, CaseIterable { case file, tcp }
-    }
-    var rank: Int
-    var world_size: Int
-    var store: Store
-    var prefix: String
-    var hostname: String?
-    var timeout_seconds: Double?
-
-    enum CodingKeys: String, CodingKey, CaseIterable { case rank, world_size, store, prefix, hostname, timeout_seconds }
-    static let acceptedFields = CodingKeys.names
-    static let acceptedNestedFields = ["store": Store.CodingKeys.names]
-
+extension ClusterJoinParams {
     /// Checked before anything blocks, each error naming its field.
     func validated() throws -> (store: RendezvousStore, timeout: Double) {
         guard world_size >= 1 else { throw RPCError.invalidParams(field: "world_size", reason: "must be >= 1") }
@@ -42,48 +26,6 @@ struct ClusterJoinParams: WireParams {
     }
 }
 
-/// `cluster/join`'s result and `status.cluster`.
-struct ClusterMembership: Encodable {
-    var rank: Int
-    var world_size: Int
-    var prefix: String
-
-    init(_ group: ProcessGroup) {
-        (rank, world_size, prefix) = (group.rank, group.worldSize, group.prefix)
-    }
-}
-
-/// `cluster/train_step` params: `train_step`'s hyper-parameters and this rank's stored rollouts (possibly none).
-struct ClusterTrainStepParams: WireParams {
-    var step: TrainStepParams
-    var rolloutIDs: [String]
-
-    static let acceptedFields = TrainStepParams.CodingKeys.names.filter { !["problems", "group_size", "progress_token"].contains($0) }
-
-    init(from decoder: Decoder) throws {
-        step = try TrainStepParams(from: decoder)
-        guard let ids = step.rollout_ids else {
-            throw RPCError.invalidParams(field: "rollout_ids", reason: "required field is missing (an empty list when this rank has no rollouts)")
-        }
-        rolloutIDs = ids
-    }
-}
-
-struct ClusterTrainStepResult: Encodable {
-    var step: Int
-    var metrics: [String: Double?]
-    /// 16 hex digits, equal on every rank (the step checked it).
-    var parameter_checksum: String
-    var rank: Int
-    var world_size: Int
-    /// Seconds this rank spent in the step's collectives (waiting for slower ranks included) and the bytes it
-    /// all-reduced (the gradient is most of them).
-    var all_reduce_seconds: Double
-    var all_reduce_bytes: Int
-}
-
-struct ClusterLeaveResult: Encodable {}
-
 /// The daemon's process group: set by `cluster/join`, dropped by `cluster/leave` or by a failed collective (after
 /// which Gloo's connections are unusable; the driver re-forms the group under a new prefix).
 final class ClusterSlot: @unchecked Sendable {
@@ -99,7 +41,7 @@ final class ClusterSlot: @unchecked Sendable {
 
 extension Daemon {
     func registerCluster(on router: Router) {
-        router.register(strict: "cluster/join") { [self] (params: ClusterJoinParams, _) -> ClusterMembership in
+        router.register(ClusterJoinRequest.self) { [self] params, _ in
             let (store, timeout) = try params.validated()
             // The old group's connections close first, so its peers see this rank leave.
             cluster.replace(with: nil)
@@ -112,14 +54,14 @@ extension Daemon {
             return ClusterMembership(group)
         }
 
-        router.register("cluster/leave") { [self] (_: EmptyParams, _) -> ClusterLeaveResult in
+        router.register(ClusterLeaveRequest.self) { [self] _, _ in
             cluster.replace(with: nil)
             return ClusterLeaveResult()
         }
 
-        router.register(strict: "cluster/train_step") { [self] (params: ClusterTrainStepParams, _) -> ClusterTrainStepResult in
-            let hyperParameters = try params.step.hyperParameters()
-            let batches = try storedRollouts(params.rolloutIDs)
+        router.register(ClusterTrainStepRequest.self) { [self] params, _ in
+            let hyperParameters = try params.hyperParameters.trainingHyperParameters()
+            let batches = try storedRollouts(params.rollout_ids)
             guard let group = cluster.current else { throw DaemonError.notInProcessGroup(method: "cluster/train_step") }
             // A rank without rollouts runs no pass: the temperature and budget only shape the loss of tokens it
             // does not have.

@@ -2,46 +2,11 @@ import Foundation
 import Generation
 import JSONRPC
 import RL
-
-struct EvaluateParams: WireParams {
-    var dataset: String?
-    var problems: [ProblemWire]?
-    var limit: Int?
-    var samples: Int?
-    var output: String?
-    /// Sequences decoded at once (the decoder's stream limit).
-    var batch: Int?
-    var progress_token: RequestID?
-    var problem_indices: [Int]?
-    var options: GenerationOptions
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case dataset, problems, limit, samples, output, batch, progress_token, problem_indices
-    }
-    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        dataset = try container.decodeIfPresent(String.self, forKey: .dataset)
-        problems = try container.decodeIfPresent([ProblemWire].self, forKey: .problems)
-        limit = try container.decodeIfPresent(Int.self, forKey: .limit)
-        samples = try container.decodeIfPresent(Int.self, forKey: .samples)
-        output = try container.decodeIfPresent(String.self, forKey: .output)
-        batch = try container.decodeIfPresent(Int.self, forKey: .batch)
-        progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
-        problem_indices = try container.decodeIfPresent([Int].self, forKey: .problem_indices)
-        options = try GenerationOptions(from: decoder)
-    }
-}
-
-struct EvaluateResult: Encodable {
-    var problems: Int
-    var metrics: [String: Double?]
-    @EncodesNull var output: String?
-}
+import TorlProtocol
 
 extension Daemon {
     func registerEvaluate(on router: Router) {
-        router.register(strict: "evaluate") { [self] (params: EvaluateParams, context) -> EvaluateResult in
+        router.register(EvaluateRequest.self) { [self] params, context in
             var problems: [Problem]
             switch (params.dataset, params.problems) {
             case (let path?, nil): problems = try ProblemSet.load(path: path)
@@ -60,7 +25,6 @@ extension Daemon {
             if samples > 1 { defaults.sampling.temperature = 1 }
             var settings = try params.options.settings(over: defaults)
             settings.groupSize = samples
-            try settings.validate()
             var decoder = BatchDecoder.Configuration()
             if let batch = params.batch {
                 guard batch >= 1 else { throw RPCError.invalidParams(field: "batch", reason: "must be >= 1") }
@@ -82,9 +46,9 @@ extension Daemon {
                         try writer?.write(record)
                     },
                     onProgress: { done, total in
-                        let report = ReportProgress(message: "responses", done: done, total: total,
+                        let report = ProgressReport(message: "responses", done: done, total: total,
                                                     metrics: ["correct": Double(correct), "graded": Double(graded)])
-                        try? context.progress(report, token: token)
+                        context.progress(report, token: token)
                     })
             }
             try writer?.close()

@@ -1,36 +1,7 @@
 import Foundation
 import JSONRPC
 import RL
-
-struct ProblemWire: Codable, Sendable {
-    var id: String?
-    var problem: String
-    var answer: String?
-    enum CodingKeys: String, CodingKey, CaseIterable { case id, problem, answer }
-
-    func problem(at index: Int) -> Problem {
-        Problem(id: id ?? "\(index)", problem: problem, answer: answer ?? "")
-    }
-}
-
-struct RolloutParams: WireParams {
-    var problems: [ProblemWire]
-    var group_size: Int?
-    var progress_token: RequestID?
-    var problem_indices: [Int]?
-    var options: GenerationOptions
-    enum CodingKeys: String, CodingKey, CaseIterable { case problems, group_size, progress_token, problem_indices }
-    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
-
-    init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        problems = try container.decode([ProblemWire].self, forKey: .problems)
-        group_size = try container.decodeIfPresent(Int.self, forKey: .group_size)
-        progress_token = try container.decodeIfPresent(RequestID.self, forKey: .progress_token)
-        problem_indices = try container.decodeIfPresent([Int].self, forKey: .problem_indices)
-        options = try GenerationOptions(from: decoder)
-    }
-}
+import TorlProtocol
 
 /// `problem_indices` of `rollout` and `evaluate`: each problem's place in the whole run that this request is a share
 /// of. Problem j's samples draw random streams problem_indices[j]·G + i, so a request holding part of a run's
@@ -46,20 +17,6 @@ enum ProblemIndices {
         }
         return indices.map { UInt64($0) &* UInt64(groupSize) }
     }
-}
-
-struct RolloutResult: Encodable {
-    var rollout_id: String
-    var trajectories: [Trajectory]
-    var metrics: [String: Double?]
-}
-
-struct ReportProgress: Encodable {
-    var kind = "report"
-    var message: String
-    var done: Int
-    var total: Int
-    var metrics: [String: Double]?
 }
 
 /// Recent rollouts by id, so that `train_step` can learn from trajectories a script inspected first.
@@ -101,14 +58,13 @@ extension Daemon {
     }
 
     func registerRollout(on router: Router) {
-        router.register(strict: "rollout") { [self] (params: RolloutParams, context) -> RolloutResult in
+        router.register(RolloutRequest.self) { [self] params, context in
             guard !params.problems.isEmpty else { throw RPCError.invalidParams(field: "problems", reason: "must not be empty") }
             var settings = try params.options.settings(over: rolloutDefaults())
             if let group = params.group_size {
                 guard group >= 1 else { throw RPCError.invalidParams(field: "group_size", reason: "must be >= 1") }
                 settings.groupSize = group
             }
-            try settings.validate()
             let runSettings = settings
             let problems = params.problems.enumerated().map { $1.problem(at: $0) }
             let streams = try ProblemIndices.randomStreams(params.problem_indices, problemCount: problems.count,
@@ -121,11 +77,12 @@ extension Daemon {
                 return try await engine.run(problems: problems, settings: runSettings, randomStreams: streams) { event in
                     guard case .finished = event else { return }
                     finished += 1
-                    try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total), token: token)
+                    context.progress(ProgressReport(message: "trajectories", done: finished, total: total), token: token)
                 }
             }
             let id = rollouts.add(problems: problems, settings: settings, trajectories: trajectories)
-            return RolloutResult(rollout_id: id, trajectories: trajectories, metrics: RolloutMetrics.summarize(trajectories))
+            return RolloutResult(rollout_id: id, trajectories: trajectories.map(TrajectoryWire.init),
+                                 metrics: RolloutMetrics.summarize(trajectories))
         }
     }
 }

@@ -3,6 +3,7 @@ import Generation
 import JSONRPC
 import MathGrader
 import RL
+import TorlProtocol
 
 extension Daemon {
     /// A rollout engine over the current model and the daemon's sandbox pool.
@@ -25,13 +26,12 @@ extension Daemon {
     }
 
     func registerSolve(on router: Router) {
-        router.register(strict: "solve") { [self] (params: SolveParams, context) -> SolveResult in
+        router.register(SolveRequest.self) { [self] params, context in
             guard !params.problem.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw RPCError.invalidParams(field: "problem", reason: "must not be empty")
             }
             _ = try models.require()
             let settings = try params.options.settings(over: solveDefaults())
-            try settings.validate()
             let started = Date()
             let token = params.progress_token
             let trajectory = try await scheduler.solve(
@@ -42,12 +42,12 @@ extension Daemon {
                 observer: { event in
                     // Nothing more for a requester that cancelled: it already has its -32800.
                     guard !context.cancellation.isCancelled, let progress = SolveProgress.from(event) else { return }
-                    try? context.progress(progress, token: token)
+                    context.progress(progress, token: token)
                 })
             return SolveResult(
                 text: trajectory.text, answer: trajectory.answer,
-                grade: params.reference == nil ? nil : trajectory.grade,
-                tool_calls: trajectory.toolCalls.map(ToolCallWire.init),
+                grade: params.reference == nil ? nil : GradeWire(trajectory.grade),
+                tool_calls: trajectory.toolCalls.map(ToolCallSummary.init),
                 finish_reason: trajectory.finishReason, prompt_tokens: trajectory.promptLength,
                 completion_tokens: trajectory.responseLength,
                 elapsed_ms: Date().timeIntervalSince(started) * 1000)
@@ -59,7 +59,7 @@ extension RolloutError: RPCErrorConvertible {
     public var rpcError: RPCError {
         switch self {
         case .invalidSettings(let why): return RPCError.invalidParams(field: "", reason: why)
-        default: return RPCError(code: DaemonErrorCode.generation, message: String(describing: self), data: ["kind": "rollout"])
+        default: return RPCError(code: TorlErrorKind.rollout.code, message: String(describing: self), data: ["kind": .string(TorlErrorKind.rollout.rawValue)])
         }
     }
 }

@@ -2,186 +2,7 @@ import Foundation
 import JSONRPC
 import Models
 import RL
-
-struct TrainStepParams: WireParams {
-    var problems: [ProblemWire]?
-    var rollout_ids: [String]?
-    var group_size: Int?
-    var learning_rate: Double?
-    var warmup_steps: Int?
-    var cosine_total_steps: Int?
-    var min_lr_ratio: Double?
-    var eps_low: Double?
-    var eps_high: Double?
-    var clip_ratio_c: Double?
-    var dual_clip: Bool?
-    var old_logprobs: String?
-    var tis_cap: Double?
-    var kl_coef: Double?
-    var entropy_coef: Double?
-    var advantage: String?
-    var aggregation: String?
-    var micro_batch: Int?
-    var max_grad_norm: Double?
-    var weight_decay: Double?
-    var lora_rank: Int?
-    var lora_alpha: Double?
-    var lora_targets: [String]?
-    var use_rslora: Bool?
-    var progress_token: RequestID?
-    /// Sampling and tool settings; `seed` seeds this step's rollouts (the loop's own stream when absent) and is
-    /// taken out of the sampling settings, which the loop fills per step.
-    var options: GenerationOptions
-    var seed: UInt64? { options.seed }
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case problems, rollout_ids, group_size, learning_rate, warmup_steps, cosine_total_steps, min_lr_ratio, eps_low,
-             eps_high, clip_ratio_c, dual_clip, old_logprobs, tis_cap, kl_coef, entropy_coef, advantage, aggregation, micro_batch, max_grad_norm, weight_decay, lora_rank, lora_alpha, lora_targets, use_rslora,
-             progress_token
-    }
-    static let acceptedFields = CodingKeys.names + GenerationOptions.CodingKeys.names
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        problems = try c.decodeIfPresent([ProblemWire].self, forKey: .problems)
-        rollout_ids = try c.decodeIfPresent([String].self, forKey: .rollout_ids)
-        group_size = try c.decodeIfPresent(Int.self, forKey: .group_size)
-        learning_rate = try c.decodeIfPresent(Double.self, forKey: .learning_rate)
-        warmup_steps = try c.decodeIfPresent(Int.self, forKey: .warmup_steps)
-        cosine_total_steps = try c.decodeIfPresent(Int.self, forKey: .cosine_total_steps)
-        min_lr_ratio = try c.decodeIfPresent(Double.self, forKey: .min_lr_ratio)
-        eps_low = try c.decodeIfPresent(Double.self, forKey: .eps_low)
-        eps_high = try c.decodeIfPresent(Double.self, forKey: .eps_high)
-        clip_ratio_c = try c.decodeIfPresent(Double.self, forKey: .clip_ratio_c)
-        dual_clip = try c.decodeIfPresent(Bool.self, forKey: .dual_clip)
-        old_logprobs = try c.decodeIfPresent(String.self, forKey: .old_logprobs)
-        tis_cap = try c.decodeIfPresent(Double.self, forKey: .tis_cap)
-        kl_coef = try c.decodeIfPresent(Double.self, forKey: .kl_coef)
-        entropy_coef = try c.decodeIfPresent(Double.self, forKey: .entropy_coef)
-        advantage = try c.decodeIfPresent(String.self, forKey: .advantage)
-        aggregation = try c.decodeIfPresent(String.self, forKey: .aggregation)
-        micro_batch = try c.decodeIfPresent(Int.self, forKey: .micro_batch)
-        max_grad_norm = try c.decodeIfPresent(Double.self, forKey: .max_grad_norm)
-        weight_decay = try c.decodeIfPresent(Double.self, forKey: .weight_decay)
-        lora_rank = try c.decodeIfPresent(Int.self, forKey: .lora_rank)
-        lora_alpha = try c.decodeIfPresent(Double.self, forKey: .lora_alpha)
-        lora_targets = try c.decodeIfPresent([String].self, forKey: .lora_targets)
-        use_rslora = try c.decodeIfPresent(Bool.self, forKey: .use_rslora)
-        progress_token = try c.decodeIfPresent(RequestID.self, forKey: .progress_token)
-        var options = try GenerationOptions(from: decoder)
-        self.options = options
-        options.seed = nil
-        rolloutOptions = options
-    }
-
-    /// `options` without the seed (see `seed`).
-    let rolloutOptions: GenerationOptions
-
-    /// The LoRA settings, nil when none is given (full training, or the adapters the model was loaded with).
-    func loraConfiguration() throws -> LoRAConfiguration? {
-        guard let lora_rank else {
-            if lora_alpha != nil || lora_targets != nil || use_rslora != nil {
-                throw RPCError.invalidParams(field: "lora_rank", reason: "is required with lora_alpha, lora_targets or use_rslora")
-            }
-            return nil
-        }
-        guard lora_rank >= 1 else { throw RPCError.invalidParams(field: "lora_rank", reason: "must be >= 1") }
-        if let lora_alpha, !(lora_alpha > 0 && lora_alpha.isFinite) {
-            throw RPCError.invalidParams(field: "lora_alpha", reason: "must be a positive number")
-        }
-        let targets = try (lora_targets ?? LoRATarget.allCases.map(\.rawValue)).map { name -> LoRATarget in
-            guard let target = LoRATarget(rawValue: name) ?? LoRATarget(moduleName: name) else {
-                throw RPCError.invalidParams(field: "lora_targets", reason: "\(name) is not one of \(LoRATarget.allCases.map(\.rawValue))")
-            }
-            return target
-        }
-        guard !targets.isEmpty else { throw RPCError.invalidParams(field: "lora_targets", reason: "must not be empty") }
-        return LoRAConfiguration(rank: lora_rank, alpha: lora_alpha, targets: targets, useRSLoRA: use_rslora ?? false)
-    }
-
-    /// TORL's defaults with the fields given here.
-    func hyperParameters() throws -> TrainingHyperParameters {
-        var result = TrainingHyperParameters()
-        if let learning_rate { result.learningRate = learning_rate }
-        if let warmup_steps { result.warmupSteps = warmup_steps }
-        result.cosineTotalSteps = cosine_total_steps
-        if let min_lr_ratio { result.minimumLearningRateRatio = min_lr_ratio }
-        if let eps_low { result.clipLow = eps_low }
-        if let eps_high { result.clipHigh = eps_high }
-        if let clip_ratio_c { result.dualClipRatio = clip_ratio_c }
-        if dual_clip == false {
-            if clip_ratio_c != nil {
-                throw RPCError.invalidParams(field: "clip_ratio_c", reason: "cannot be given with dual_clip: false")
-            }
-            result.dualClipRatio = nil
-        }
-        if let old_logprobs {
-            guard let source = OldLogProbabilitySource(rawValue: old_logprobs) else {
-                throw RPCError.invalidParams(field: "old_logprobs", reason: "must be one of [\"recompute\", \"rollout\"]")
-            }
-            result.oldLogProbabilities = source
-        }
-        result.truncatedImportanceSamplingCap = tis_cap
-        if let kl_coef { result.klCoefficient = kl_coef }
-        if let entropy_coef { result.entropyCoefficient = entropy_coef }
-        if let advantage {
-            guard let estimator = AdvantageEstimator.wireNames[advantage] else {
-                throw RPCError.invalidParams(field: "advantage", reason: "must be one of \(AdvantageEstimator.wireNames.keys.sorted())")
-            }
-            result.advantage = estimator
-        }
-        if let aggregation {
-            guard let mode = LossAggregation.wireNames[aggregation] else {
-                throw RPCError.invalidParams(field: "aggregation", reason: "must be one of \(LossAggregation.wireNames.keys.sorted())")
-            }
-            result.aggregation = mode
-        }
-        if let micro_batch { result.microBatchTokens = micro_batch }
-        if let max_grad_norm { result.maxGradientNorm = max_grad_norm }
-        if let weight_decay { result.weightDecay = weight_decay }
-        do { try result.validate() } catch TrainingLoopError.invalidHyperParameter(let name, let reason) {
-            throw RPCError.invalidParams(field: name, reason: reason)
-        }
-        return result
-    }
-}
-
-struct TrainStepResult: Encodable {
-    var step: Int
-    var metrics: [String: Double?]
-}
-
-/// `model/export`: the merged Hugging Face folder, or with `adapter` the LoRA adapters as a PEFT folder.
-struct ExportParams: WireParams {
-    var path: String
-    var adapter: Bool?
-    enum CodingKeys: String, CodingKey, CaseIterable { case path, adapter }
-    static let acceptedFields = CodingKeys.names
-}
-
-struct CheckpointParams: WireParams {
-    var path: String
-    enum CodingKeys: String, CodingKey, CaseIterable { case path }
-    static let acceptedFields = CodingKeys.names
-}
-
-/// `checkpoint/restore` replaces the trainer's state, so like `model/load` it takes `discard_training`.
-struct CheckpointRestoreParams: WireParams {
-    var path: String
-    var discard_training: Bool?
-    enum CodingKeys: String, CodingKey, CaseIterable { case path, discard_training }
-    static let acceptedFields = CodingKeys.names
-}
-
-struct CheckpointResult: Encodable {
-    var path: String
-    var step: Int
-}
-
-struct ExportResult: Encodable {
-    var path: String
-    var files: [String]
-}
+import TorlProtocol
 
 /// The daemon's trainer: created from the loaded model by the first training method, dropped when another model
 /// is loaded. `loop` is only touched inside `scheduler.exclusive` jobs, which run one at a time on the compute
@@ -257,10 +78,13 @@ extension Daemon {
     }
 
     func registerTraining(on router: Router) {
-        router.register(strict: "train_step") { [self] (params: TrainStepParams, context) -> TrainStepResult in
-            let hyperParameters = try params.hyperParameters()
-            let lora = try params.loraConfiguration()
-            var settings = try params.rolloutOptions.settings(over: rolloutDefaults())
+        router.register(TrainStepRequest.self) { [self] params, context in
+            let hyperParameters = try params.hyperParameters.trainingHyperParameters()
+            let lora = try params.lora.configuration()
+            // The seed seeds this step's rollouts (`seed` below); the loop fills the sampling seed per step.
+            var options = params.options
+            options.seed = nil
+            var settings = try options.settings(over: rolloutDefaults())
             if let group = params.group_size {
                 guard group >= 2 else {
                     throw RPCError.invalidParams(field: "group_size", reason: "must be >= 2 (advantages compare responses of one prompt)")
@@ -270,11 +94,10 @@ extension Daemon {
             guard settings.sampling.temperature > 0 else {
                 throw RPCError.invalidParams(field: "temperature", reason: "must be > 0 for training (sampled rollouts)")
             }
-            try settings.validate()
             let rolloutSettings = settings
             let source = try trainingSource(params)
             let token = params.progress_token
-            let seed = params.seed
+            let seed = params.options.seed
             let metrics = try await scheduler.exclusive("train_step") { [self] in
                 let loop = try trainingLoop(lora: lora)
                 return try await training.running(loop) {
@@ -286,8 +109,8 @@ extension Daemon {
                                                    hyperParameters: hyperParameters, seed: seed) { event in
                             guard case .finished = event else { return }
                             finished += 1
-                            try? context.progress(ReportProgress(message: "trajectories", done: finished, total: total),
-                                                  token: token)
+                            context.progress(ProgressReport(message: "trajectories", done: finished, total: total),
+                                             token: token)
                         }.metrics
                     case .stored(let batches):
                         return try loop.update(on: batches.map(\.trajectories),
@@ -297,11 +120,11 @@ extension Daemon {
                     }
                 }
             }
-            try? context.progress(ReportProgress(message: "update", done: 1, total: 1), token: token)
+            context.progress(ProgressReport(message: "update", done: 1, total: 1), token: token)
             return TrainStepResult(step: metrics.step, metrics: try metrics.snakeCaseFields())
         }
 
-        router.register(strict: "checkpoint/save") { [self] (params: CheckpointParams, _) -> CheckpointResult in
+        router.register(CheckpointSaveRequest.self) { [self] params, _ in
             try await scheduler.exclusive("checkpoint/save") { [self] in
                 let loop = try trainingLoop()
                 try loop.save(to: params.path)
@@ -310,7 +133,7 @@ extension Daemon {
             }
         }
 
-        router.register(strict: "checkpoint/restore") { [self] (params: CheckpointRestoreParams, _) -> CheckpointResult in
+        router.register(CheckpointRestoreRequest.self) { [self] params, _ in
             try await scheduler.exclusive("checkpoint/restore") { [self] in
                 try training.ensureReplaceable(by: "checkpoint/restore", discarding: params.discard_training ?? false)
                 let loop = try trainingLoop()
@@ -320,7 +143,7 @@ extension Daemon {
             }
         }
 
-        router.register(strict: "model/export") { [self] (params: ExportParams, _) -> ExportResult in
+        router.register(ModelExportRequest.self) { [self] params, _ in
             try await scheduler.exclusive("model/export") { [self] in
                 let current = try models.require()
                 let loop = try trainingLoop()

@@ -3,6 +3,7 @@ import Generation
 import JSONRPC
 import MathGrader
 import RL
+import TorlProtocol
 
 /// Decides who uses the model and when. Jobs run one at a time in arrival order (the model and its KV cache
 /// have one owner); `solve` requests that arrive while a job runs are decoded together in the next batch when
@@ -40,20 +41,9 @@ actor ModelScheduler {
         self.compute = compute
     }
 
-    /// What runs now, how much waits, and how solves were batched (`status.queue`).
-    struct Snapshot: Encodable {
-        @EncodesNull var model_job: String?
-        var model_jobs_waiting: Int
-        var solves_waiting: Int
-        /// Decoder batches of solve requests run so far, the solves they held, and the largest batch: solves
-        /// sent together should show as one batch.
-        var solve_batches: Int
-        var solves_decoded: Int
-        var largest_solve_batch: Int
-    }
-
-    func snapshot() -> Snapshot {
-        Snapshot(model_job: running, model_jobs_waiting: waiting.count, solves_waiting: solves.count,
+    /// What runs now, how much waits, and how solves were batched (`status.queue.model`).
+    func snapshot() -> SchedulerSnapshot {
+        SchedulerSnapshot(model_job: running, model_jobs_waiting: waiting.count, solves_waiting: solves.count,
                  solve_batches: solveBatches, solves_decoded: solvesDecoded, largest_solve_batch: largestSolveBatch)
     }
 

@@ -12,8 +12,9 @@ public struct EmptyParams: Codable, Sendable, Equatable {
 
     public init() {}
 
+    /// Reading every key accepts every key, also under strict decoding.
     public init(from decoder: Decoder) throws {
-        _ = try decoder.container(keyedBy: AnyKey.self)
+        _ = try decoder.container(keyedBy: AnyKey.self).allKeys
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -34,13 +35,18 @@ public struct NullResult: Codable, Sendable, Equatable {
 }
 
 public enum ParamsDecoding {
-    /// Decodes a method's params; a failure becomes -32602 naming the field (the DecodingError's coding path) and
-    /// why. Absent params decode as `{}` so that types whose fields are all optional accept them.
-    public static func decode<Params: Decodable>(_ type: Params.Type, from params: JSONValue?) throws -> Params {
+    /// Decodes a method's params straight from the parsed message; a failure becomes -32602 naming the field (the
+    /// DecodingError's coding path) and why. Absent params decode as `{}` so that types whose fields are all
+    /// optional accept them. `strict`: a member the type does not read is -32602 naming it, with what is accepted.
+    public static func decode<Params: Decodable>(_ type: Params.Type, from params: JSONValue?,
+                                                 strict: Bool = false) throws -> Params {
         do {
-            return try JSONCoding.decode(type, from: params ?? .object([:]))
+            return try JSONValueDecoder(strict: strict).decode(type, from: params ?? .object([:]))
         } catch let error as DecodingError {
             throw invalidParams(for: error, params: params)
+        } catch let unknown as JSONValueDecoder.UnknownField {
+            throw RPCError.invalidParams(field: unknown.path,
+                                         reason: "unknown field (accepted: \(unknown.accepted.joined(separator: ", ")))")
         }
     }
 

@@ -14,12 +14,13 @@ public final class Router: @unchecked Sendable {
     public init() {}
 
     /// Registers a request handler with Codable params and result. A later registration replaces an earlier one.
+    /// `strict`: a params member that `Params` does not read is -32602 naming it (`ParamsDecoding`).
     public func register<Params: Decodable, Result: Encodable>(
-        _ method: String,
+        _ method: String, strict: Bool = false,
         _ handler: @escaping @Sendable (Params, RequestContext) async throws -> Result
     ) {
         registerRaw(method) { rawParams, context in
-            let params = try ParamsDecoding.decode(Params.self, from: rawParams)
+            let params = try ParamsDecoding.decode(Params.self, from: rawParams, strict: strict)
             let result = try await handler(params, context)
             do {
                 return try JSONCoding.value(result)

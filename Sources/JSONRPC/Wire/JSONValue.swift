@@ -134,13 +134,13 @@ public enum JSONCoding {
         return try JSONDecoder().decode(type, from: data)
     }
 
+    /// Straight into the tree (`JSONValueEncoder`), no bytes in between.
     public static func value<T: Encodable>(_ value: T) throws -> JSONValue {
-        if let already = value as? JSONValue { return already }
-        return try JSONParser.parse(encode(value))
+        try JSONValueEncoder().encode(value)
     }
 
+    /// Straight from the tree (`JSONValueDecoder`), no bytes in between.
     public static func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        if let already = value as? T { return already }
-        return try decode(type, from: encode(value))
+        try JSONValueDecoder().decode(type, from: value)
     }
 }

@@ -1,10 +1,10 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import JSONRPC
-import RL
 import Models
+import RL
 import Tensors
+import TorlProtocol
 
 /// `torl train`: GRPO with tool-integrated rollouts on a JSONL dataset or synthetic arithmetic, driven step by step
 /// on a daemon (`train_step`), with periodic evaluation (`evaluate`), checkpoints (`checkpoint/save`), a metrics
@@ -74,7 +74,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Response budget in tokens, tool output included.")
     var maxTokens = 1024
     @Option(help: "Prompt template: torl (the published plain text) or chat.")
-    var template: PromptTemplate = .torl
+    var template: PromptTemplateName = .torl
     @Option(help: "Sampling temperature of the rollouts (> 0).")
     var temperature: Float = 1
     @Option(help: "Seed of problem order and rollouts (each step samples with a seed derived from it and the step).")
@@ -117,7 +117,7 @@ struct TrainCommand: ParsableCommand {
     var poolSize: Int?
 
     @Option(help: "Weight precision of the rollouts' inference model: f32, bf16 or int8 (default: f32 for a daemon started for this run; the connected daemon's otherwise). Training itself is always f32; the step metrics' log-prob mismatch shows what a reduced precision costs.")
-    var weights: WeightPrecision?
+    var weights: WeightPrecisionName?
 
     func validate() throws {
         guard (dataset != nil) != synthetic else { throw ValidationError("give exactly one of --dataset or --synthetic") }
@@ -160,18 +160,26 @@ struct TrainCommand: ParsableCommand {
         }
     }
 
-    /// One step's `train_step` params: the problems chosen for it and every hyper-parameter of the command line
-    /// (the daemon validates them and names the field of a bad one).
-    func stepParameters(problems: [Problem], step: Int) throws -> JSONValue {
-        try generation(temperature: Double(temperature), seed: Self.rolloutSeed(seed, step: step)).params(with: TrainStepRequest(
-            problems: problems.map { ProblemRequest(id: $0.id, problem: $0.problem, answer: $0.answer) },
-            group_size: groupSize, learning_rate: lr, warmup_steps: warmupSteps,
-            cosine_total_steps: cosine ? steps : nil, min_lr_ratio: minLrRatio, eps_low: epsLow, eps_high: epsHigh,
-            clip_ratio_c: noDualClip ? nil : clipRatioC, dual_clip: !noDualClip, old_logprobs: oldLogprobs,
-            tis_cap: tisCap, kl_coef: kl, entropy_coef: entropy, advantage: advantage, aggregation: aggregation,
-            micro_batch: microBatch, max_grad_norm: maxGradNorm, weight_decay: weightDecay, lora_rank: loraRank,
-            lora_alpha: loraAlpha, lora_targets: loraTargets.map { $0.split(separator: ",").map(String.init) },
-            use_rslora: loraRank == nil ? nil : rslora))
+    /// Every hyper-parameter of the command line, as the protocol declares them (the daemon validates them and
+    /// names the field of a bad one).
+    var hyperParameters: HyperParameters {
+        HyperParameters(learning_rate: lr, warmup_steps: warmupSteps, cosine_total_steps: cosine ? steps : nil,
+                        min_lr_ratio: minLrRatio, eps_low: epsLow, eps_high: epsHigh,
+                        clip_ratio_c: noDualClip ? nil : clipRatioC, dual_clip: !noDualClip, old_logprobs: oldLogprobs,
+                        tis_cap: tisCap, kl_coef: kl, entropy_coef: entropy, advantage: advantage,
+                        aggregation: aggregation, micro_batch: microBatch, max_grad_norm: maxGradNorm,
+                        weight_decay: weightDecay)
+    }
+
+    /// One step's `train_step` params: the problems chosen for it and every setting of the command line.
+    func stepParameters(problems: [Problem], step: Int) -> TrainStepParams {
+        TrainStepParams(
+            problems: problems.map { ProblemInput(id: $0.id, problem: $0.problem, answer: $0.answer) },
+            group_size: groupSize, hyperParameters: hyperParameters,
+            lora: LoRAFields(lora_rank: loraRank, lora_alpha: loraAlpha,
+                             lora_targets: loraTargets.map { $0.split(separator: ",").map(String.init) },
+                             use_rslora: loraRank == nil ? nil : rslora),
+            options: generation(temperature: Double(temperature), seed: Self.rolloutSeed(seed, step: step)))
     }
 
     /// The prompt, budget and tool settings of the command line, sampled at `temperature` with `seed`.
@@ -214,15 +222,15 @@ struct TrainCommand: ParsableCommand {
             var summary = TrainSummary()
             var step: Int
             if let resume {
-                var params: [String: JSONValue] = ["path": .string(DaemonConnectionOptions.absolute(resume))]
-                if connection.discardTraining { params["discard_training"] = .bool(true) }
-                let restored = try await connection.requestReplacingTrainer(client, "checkpoint/restore", params: .object(params),
+                let params = CheckpointRestoreParams(path: DaemonConnectionOptions.absolute(resume),
+                                                     discard_training: connection.discardTraining ? true : nil)
+                let restored = try await connection.requestReplacingTrainer(client, CheckpointRestoreRequest.self, params,
                                                                              action: "resuming from \(resume)",
                                                                              instead: "leave out --resume to continue from the daemon's step")
-                step = Int(restored["step"]?.intValue ?? 0)
+                step = restored.step
                 log("resumed from \(resume) at step \(step)")
             } else {
-                step = Int(try await client.request("status")["training"]?["step"]?.intValue ?? 0)
+                step = try await client.send(StatusRequest.self, NoParams()).training.step
                 if step > 0 { log("the daemon's trainer is at step \(step): continuing from there") }
             }
             guard step < steps else {
@@ -233,11 +241,9 @@ struct TrainCommand: ParsableCommand {
             }
             while step < steps {
                 let chosen = Self.problems(for: step, from: problems, order: order, batch: batch)
-                let result = try await client.request("train_step", params: try stepParameters(problems: chosen, step: step))
-                guard let reached = result["step"]?.intValue, case .object(let stepMetrics)? = result["metrics"] else {
-                    throw ValidationError("the daemon's train_step result has no step or metrics")
-                }
-                step = Int(reached)
+                let result = try await client.send(TrainStepRequest.self, stepParameters(problems: chosen, step: step))
+                let stepMetrics = result.metrics
+                step = result.step
                 log(Self.stepLine(stepMetrics, step: step, of: steps))
                 try metricsFile?.append(stepMetrics)
                 summary.step = step
@@ -246,7 +252,7 @@ struct TrainCommand: ParsableCommand {
                     let directory = DaemonConnectionOptions.absolute(checkpointDir)
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                     let path = (directory as NSString).appendingPathComponent("step-\(step).safetensors")
-                    _ = try await client.request("checkpoint/save", params: ["path": .string(path)])
+                    _ = try await client.send(CheckpointSaveRequest.self, CheckpointParams(path: path))
                     summary.checkpoints.append(path)
                     log("checkpoint \(path)")
                     if keepCheckpoints > 0 && summary.checkpoints.count > keepCheckpoints {
@@ -264,15 +270,13 @@ struct TrainCommand: ParsableCommand {
             }
             if let export {
                 let path = DaemonConnectionOptions.absolute(export)
-                let exported = try await client.request("model/export", params: ["path": .string(path)])
-                let files = exported["files"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                let files = try await client.send(ModelExportRequest.self, ExportParams(path: path)).files
                 summary.export = path
                 log("exported \(files.joined(separator: ", ")) to \(export)")
             }
             if let exportAdapter {
                 let path = DaemonConnectionOptions.absolute(exportAdapter)
-                let exported = try await client.request("model/export", params: ["path": .string(path), "adapter": .bool(true)])
-                let files = exported["files"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                let files = try await client.send(ModelExportRequest.self, ExportParams(path: path, adapter: true)).files
                 summary.export_adapter = path
                 log("exported the adapters \(files.joined(separator: ", ")) to \(exportAdapter)")
             }
@@ -283,20 +287,22 @@ struct TrainCommand: ParsableCommand {
     /// Greedy, one sample per problem: the published evaluation, with the training prompt and budget.
     private func evaluate(_ client: RPCClient, dataset: String, step: Int,
                           metricsFile: MetricsFile?) async throws -> TrainSummary.Evaluation {
-        let request = EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: evalLimit, samples: 1)
-        let result = try await client.request("evaluate", params: try generation(temperature: 0, seed: 0).params(with: request))
-        if let metricsFile, case .object(var line)? = result["metrics"] {
-            line["step"] = .int(Int64(step))
+        let params = EvaluateParams(dataset: DaemonConnectionOptions.absolute(dataset), limit: evalLimit, samples: 1,
+                                    options: generation(temperature: 0, seed: 0))
+        let result = try await client.send(EvaluateRequest.self, params)
+        if let metricsFile {
+            var line = result.metrics
+            line["step"] = Double(step)
             try metricsFile.append(line)
         }
-        let accuracy = result["metrics"]?["accuracy"]?.doubleValue
-        let problems = Int(result["problems"]?.intValue ?? 0)
+        let accuracy = result.metrics["accuracy"] ?? nil
+        let problems = result.problems
         log("eval at step \(step): accuracy \(accuracy.map { String(format: "%.4f", $0) } ?? "-") on \(problems) problems")
         return TrainSummary.Evaluation(step: step, problems: problems, accuracy: accuracy)
     }
 
-    static func stepLine(_ m: [String: JSONValue], step: Int, of steps: Int) -> String {
-        func value(_ key: String) -> Double { m[key]?.doubleValue ?? .nan }
+    static func stepLine(_ m: Metrics, step: Int, of steps: Int) -> String {
+        func value(_ key: String) -> Double { (m[key] ?? nil) ?? .nan }
         return String(format: "step %ld/%ld  reward %.3f  acc %.3f  code %.2f  loss %+.4f  |g| %.3f  len %.0f  gen %.1fs sandbox %.1fs grade %.2fs update %.1fs",
                       step, steps, value("reward_mean"), value("accuracy"), value("code_share"), value("loss"),
                       value("gradient_norm"), value("mean_response_length"), value("generation_seconds"),
@@ -317,39 +323,6 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// The fields of `train_step` beside the shared `GenerationOptions`, as this client sends them.
-struct TrainStepRequest: Encodable {
-    var problems: [ProblemRequest]
-    var group_size: Int
-    var learning_rate: Double
-    var warmup_steps: Int
-    var cosine_total_steps: Int?
-    var min_lr_ratio: Double
-    var eps_low: Double
-    var eps_high: Double
-    var clip_ratio_c: Double?
-    var dual_clip: Bool
-    var old_logprobs: String?
-    var tis_cap: Double?
-    var kl_coef: Double
-    var entropy_coef: Double
-    var advantage: String
-    var aggregation: String
-    var micro_batch: Int
-    var max_grad_norm: Double
-    var weight_decay: Double
-    var lora_rank: Int?
-    var lora_alpha: Double?
-    var lora_targets: [String]?
-    var use_rslora: Bool?
-}
-
-struct ProblemRequest: Encodable {
-    var id: String
-    var problem: String
-    var answer: String
-}
-
 /// What `torl train --json` prints at the end.
 struct TrainSummary: Encodable {
     struct Evaluation: Encodable {
@@ -359,7 +332,7 @@ struct TrainSummary: Encodable {
     }
     var step = 0
     /// The last step's metrics, as the daemon reported them.
-    var metrics: [String: JSONValue] = [:]
+    var metrics: Metrics = [:]
     var evaluations: [Evaluation] = []
     var checkpoints: [String] = []
     var export: String?
@@ -386,7 +359,7 @@ private final class MetricsFile {
         encoder.outputFormatting = [.sortedKeys]
     }
 
-    func append(_ metrics: [String: JSONValue]) throws {
+    func append(_ metrics: Metrics) throws {
         try handle.write(contentsOf: try encoder.encode(metrics) + Data("\n".utf8))
     }
 

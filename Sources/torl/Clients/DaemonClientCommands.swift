@@ -1,9 +1,7 @@
 import ArgumentParser
-import Daemon
 import Foundation
-import RL
 import JSONRPC
-import Tensors
+import TorlProtocol
 
 /// How a client command reaches a daemon: `--connect ADDR`, else a private daemon over stdio.
 struct DaemonConnectionOptions: ParsableArguments {
@@ -29,7 +27,7 @@ struct DaemonConnectionOptions: ParsableArguments {
     /// reached with --connect is shared, so its sandbox pool is its own and its model is only replaced when the
     /// user named another model or precision.
     struct Requirements {
-        var weights: WeightPrecision?
+        var weights: WeightPrecisionName?
         var poolSize: Int?
     }
 
@@ -54,7 +52,11 @@ struct DaemonConnectionOptions: ParsableArguments {
         let client = try await RPCClient.connect(to: endpoint)
         do {
             let info = try await client.initialize(token: token ?? environment["TORL_TOKEN"], clientName: "torl-cli")
-            if address != nil { try await loadRequestedModel(client, loaded: info["model"], weights: requirements.weights) }
+            if address != nil {
+                // Only `model` of the result is read: a stand-in daemon (tests) may answer nothing else.
+                let loaded = try info["model"].flatMap { $0 == .null ? nil : try JSONCoding.decode(ModelInfo.self, from: $0) }
+                try await loadRequestedModel(client, loaded: loaded, weights: requirements.weights)
+            }
         } catch {
             await client.close()
             throw error
@@ -79,37 +81,37 @@ struct DaemonConnectionOptions: ParsableArguments {
     }
 
     /// `model/load` on a shared daemon when --model or a precision was asked for and differs from what it holds.
-    private func loadRequestedModel(_ client: RPCClient, loaded: JSONValue?, weights: WeightPrecision?) async throws {
-        let loadedPath = loaded?["path"]?.stringValue
-        let loadedWeights = loaded?["weights"]?.stringValue
+    private func loadRequestedModel(_ client: RPCClient, loaded: ModelInfo?, weights: WeightPrecisionName?) async throws {
+        let loadedPath = loaded?.path
+        let loadedWeights = loaded?.weights
         let wantedPath = model.map(Self.absolute) ?? loadedPath
         guard let wantedPath else { return }
-        let wantedWeights = weights?.rawValue ?? loadedWeights ?? WeightPrecision.f32.rawValue
+        let wantedWeights = weights ?? loadedWeights ?? .f32
         // The same file named another way (a symlink, `..`) is the same model: reloading would reset the daemon's
         // trainer for nothing.
         let samePath = loadedPath.map { Self.canonical($0) == Self.canonical(wantedPath) } ?? false
-        let loadedAdapter = loaded?["adapter"]?.stringValue
+        let loadedAdapter = loaded?.adapter
         let sameAdapter = adapter.map { wanted in loadedAdapter.map { Self.canonical($0) == Self.canonical(Self.absolute(wanted)) } ?? false } ?? true
         guard !samePath || wantedWeights != loadedWeights || !sameAdapter else { return }
-        FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights)) into the daemon\n".utf8))
-        var params: [String: JSONValue] = ["path": .string(wantedPath), "weights": .string(wantedWeights)]
-        if let adapter { params["adapter"] = .string(Self.absolute(adapter)) }
-        if discardTraining { params["discard_training"] = .bool(true) }
-        try await requestReplacingTrainer(client, "model/load", params: .object(params),
-                                          action: "loading \(wantedPath) (\(wantedWeights))",
+        FileHandle.standardError.write(Data("loading \(wantedPath) (\(wantedWeights.rawValue)) into the daemon\n".utf8))
+        let params = ModelLoadParams(path: wantedPath, weights: wantedWeights, adapter: adapter.map(Self.absolute),
+                                     discard_training: discardTraining ? true : nil)
+        try await requestReplacingTrainer(client, ModelLoadRequest.self, params,
+                                          action: "loading \(wantedPath) (\(wantedWeights.rawValue))",
                                           instead: "leave out --model/--weights to use the daemon's model as it is")
     }
 
     /// A request that replaces the daemon's trainer (`model/load`, `checkpoint/restore`). The daemon refuses it
     /// while the trainer has steps nobody saved; that refusal is said in the command's own terms.
     @discardableResult
-    func requestReplacingTrainer(_ client: RPCClient, _ method: String, params: JSONValue, action: String,
-                                 instead: String) async throws -> JSONValue {
+    func requestReplacingTrainer<Method: TorlMethod>(_ client: RPCClient, _ method: Method.Type, _ params: Method.Params,
+                                                    action: String, instead: String) async throws -> Method.Result {
         do {
-            return try await client.request(method, params: params)
-        } catch let error as RPCError where error.data?["kind"]?.stringValue == "unsaved_training" {
-            let step = error.data?["step"]?.intValue ?? 0
-            let unsaved = error.data?["unsaved_steps"]?.intValue ?? 0
+            return try await client.send(method, params)
+        } catch let error as RPCError {
+            guard let data = error.data.flatMap({ try? JSONCoding.decode(UnsavedTrainingData.self, from: $0) }),
+                  data.kind == .unsavedTraining else { throw error }
+            let (step, unsaved) = (data.step, data.unsaved_steps)
             throw CommandFailure(description: """
                 \(action) would discard the daemon's trainer: it is at step \(step) with \(unsaved) step(s) not saved or \
                 exported, possibly another client's training. Either \(instead), save that training first \
@@ -141,7 +143,7 @@ struct SolveCommand: ParsableCommand {
     var problem: String?
 
     @Option(help: "torl (the published plain prompt) or chat (the model's chat template).")
-    var template: PromptTemplate?
+    var template: PromptTemplateName?
 
     @OptionGroup var prompt: PromptOptions
 
@@ -161,40 +163,37 @@ struct SolveCommand: ParsableCommand {
         let text = problem ?? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let connection = connection
         let (params, streaming) = (try parameters(for: text), !connection.json)
-        let result = try blockingAwait { try await Self.solve(params, connection: connection, streaming: streaming) }
+        let answer = try blockingAwait { try await Self.solve(params, connection: connection, streaming: streaming) }
         if connection.json {
-            print(String(decoding: try JSONCoding.encode(result), as: UTF8.self))
+            // The daemon's answer as it came, whatever a newer daemon adds to it.
+            print(String(decoding: try JSONCoding.encode(answer), as: UTF8.self))
         } else {
-            let answer = result["answer"]?.stringValue ?? "none"
-            var summary = "\n\n-- answer: \(answer)"
-            if let verdict = result["grade"]?["verdict"]?.stringValue { summary += " (\(verdict))" }
-            summary += ", \(result["tool_calls"]?.arrayValue?.count ?? 0) tool call(s), finish: \(result["finish_reason"]?.stringValue ?? "?")"
+            let result = try JSONCoding.decode(SolveResult.self, from: answer)
+            var summary = "\n\n-- answer: \(result.answer ?? "none")"
+            if let grade = result.grade { summary += " (\(grade.verdict))" }
+            summary += ", \(result.tool_calls.count) tool call(s), finish: \(result.finish_reason)"
             print(summary)
         }
     }
 
-    /// The `solve` params: the options given (the daemon's defaults for the rest) through the shared
-    /// `GenerationOptions`, with the problem and the reference.
-    func parameters(for text: String) throws -> JSONValue {
-        try GenerationOptions(template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
-                              temperature: temperature, prompt: prompt)
-            .params(with: SolveRequest(problem: text, reference: reference))
+    /// The `solve` params: the options given (the daemon's defaults for the rest), the problem and the reference.
+    func parameters(for text: String) throws -> SolveParams {
+        SolveParams(problem: text, reference: reference,
+                    options: GenerationOptions(template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
+                                               temperature: temperature, prompt: prompt))
     }
 
-    private static func solve(_ params: JSONValue, connection: DaemonConnectionOptions, streaming: Bool) async throws -> JSONValue {
+    /// The `solve` answer, undecoded: `--json` prints it as it came.
+    private static func solve(_ params: SolveParams, connection: DaemonConnectionOptions,
+                              streaming: Bool) async throws -> JSONValue {
         try await connection.withClient { client in
-            try await client.request("solve", params: params, onProgress: { value in
-                guard streaming, value["kind"]?.stringValue == "text", let delta = value["delta"]?.stringValue else { return }
+            try await client.request(SolveRequest.method, params: try JSONCoding.value(params), onProgress: { value in
+                guard streaming, let progress = try? JSONCoding.decode(SolveProgress.self, from: value),
+                      progress.kind == "text", let delta = progress.delta else { return }
                 FileHandle.standardOutput.write(Data(delta.utf8))
             })
         }
     }
-}
-
-/// The fields of `solve` beside the shared `GenerationOptions` (an absent reference is left out).
-struct SolveRequest: Encodable {
-    var problem: String
-    var reference: String?
 }
 
 /// `torl status`: the health of a daemon.
@@ -205,22 +204,23 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let connection = connection
-        let status = try blockingAwait { try await connection.withClient { try await $0.request("status") } }
+        let status = try blockingAwait {
+            try await connection.withClient { try await $0.send(StatusRequest.self, NoParams()) }
+        }
         if connection.json {
             print(String(decoding: try JSONCoding.encode(status), as: UTF8.self))
             return
         }
-        let model = status["model"]
-        if let name = model?["name"]?.stringValue {
-            print("model:    \(name) (\(model?["architecture"]?.stringValue ?? "?"), \(model?["parameters"]?.intValue ?? 0) parameters, \(model?["weights"]?.stringValue ?? "?"))")
+        if let model = status.model {
+            print("model:    \(model.name) (\(model.architecture), \(model.parameters) parameters, \(model.weights.rawValue))")
         } else {
             print("model:    none loaded")
         }
-        let sandbox = status["sandbox"]
-        print("sandbox:  \(sandbox?["workers_alive"]?.intValue ?? 0)/\(sandbox?["pool_size"]?.intValue ?? 0) workers, isolation \(sandbox?["isolation"]?["namespaces"]?.stringValue ?? "?"), \(sandbox?["runs_total"]?.intValue ?? 0) runs")
-        let training = status["training"]
-        let unsaved = training?["unsaved_steps"]?.intValue ?? 0
-        print("training: step \(training?["step"]?.intValue ?? 0)\(training?["running"] == .bool(true) ? " (running)" : "")\(unsaved > 0 ? ", \(unsaved) not saved or exported" : "")")
-        print("memory:   \((status["memory"]?["rss_bytes"]?.intValue ?? 0) >> 20) MiB resident, up \(Int(status["uptime_s"]?.doubleValue ?? 0)) s")
+        let sandbox = status.sandbox
+        print("sandbox:  \(sandbox.workers_alive)/\(sandbox.pool_size) workers, isolation \(sandbox.isolation?.namespaces ?? "?"), \(sandbox.runs_total) runs")
+        let training = status.training
+        let unsaved = training.unsaved_steps
+        print("training: step \(training.step)\(training.running ? " (running)" : "")\(unsaved > 0 ? ", \(unsaved) not saved or exported" : "")")
+        print("memory:   \(status.memory.rss_bytes >> 20) MiB resident, up \(Int(status.uptime_s)) s")
     }
 }

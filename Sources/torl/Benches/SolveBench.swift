@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPC
+import TorlProtocol
 
 /// The shared-batching figure of `torl bench rpc`: N `solve` requests from N clients at once against the same N
 /// sent one after another, greedy with a fixed budget, so both runs decode the same problems with the same
@@ -49,44 +50,42 @@ struct SolveBench {
 
     let settings: Settings
 
-    func params(_ index: Int) -> JSONValue {
-        [
-            "problem": .string(Self.problems[index % Self.problems.count]),
-            "template": "torl", "temperature": 0, "max_tokens": .int(Int64(settings.maxTokens)),
-            "max_tool_calls": .int(Int64(settings.toolCalls)),
-        ]
+    func params(_ index: Int) -> SolveParams {
+        SolveParams(problem: Self.problems[index % Self.problems.count],
+                    options: GenerationOptions(template: .torl, max_tool_calls: settings.toolCalls,
+                                               max_tokens: settings.maxTokens, temperature: 0))
     }
 
     /// `connect` opens one initialized client; every concurrent request gets its own, as separate editors would.
     func run(connect: @escaping @Sendable () async throws -> RPCClient) async throws -> Report {
         let clients = try await (0 ..< settings.count).asyncMap { _ in try await connect() }
         // Warm-up: the first solve pays for buffers and caches neither timed run should be charged with.
-        _ = try await clients[0].request("solve", params: params(0))
+        _ = try await clients[0].send(SolveRequest.self, params(0))
         let busyBefore = try await Self.busyShare(over: 1)
 
         let sequentialStart = DispatchTime.now().uptimeNanoseconds
-        var sequentialResults: [JSONValue] = []
+        var sequentialResults: [SolveResult] = []
         for index in 0 ..< settings.count {
-            sequentialResults.append(try await clients[0].request("solve", params: params(index)))
+            sequentialResults.append(try await clients[0].send(SolveRequest.self, params(index)))
         }
         let sequentialSeconds = Self.seconds(since: sequentialStart)
 
         let batchesBefore = try await Self.solveBatches(clients[0])
         let concurrentStart = DispatchTime.now().uptimeNanoseconds
-        let concurrentResults = try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
+        let concurrentResults = try await withThrowingTaskGroup(of: (Int, SolveResult).self) { group in
             for (index, client) in clients.enumerated() {
                 let params = params(index)
-                group.addTask { (index, try await client.request("solve", params: params)) }
+                group.addTask { (index, try await client.send(SolveRequest.self, params)) }
             }
-            var results = [JSONValue](repeating: .null, count: settings.count)
+            var results = [SolveResult?](repeating: nil, count: settings.count)
             for try await (index, result) in group { results[index] = result }
-            return results
+            return results.compactMap { $0 }
         }
         let concurrentSeconds = Self.seconds(since: concurrentStart)
         let batchesAfter = try await Self.solveBatches(clients[0])
         for client in clients { try await client.shutdownAndExit() }
 
-        let identical = zip(sequentialResults, concurrentResults).filter { $0["text"] == $1["text"] }.count
+        let identical = zip(sequentialResults, concurrentResults).filter { $0.text == $1.text }.count
         return Report(solves: settings.count, weights: settings.weights, maxTokens: settings.maxTokens, maxToolCalls: settings.toolCalls,
                       sequential: Self.run(sequentialResults, seconds: sequentialSeconds),
                       concurrent: Self.run(concurrentResults, seconds: concurrentSeconds),
@@ -95,15 +94,15 @@ struct SolveBench {
                       otherCPUBusyShareBefore: busyBefore)
     }
 
-    private static func run(_ results: [JSONValue], seconds: Double) -> Run {
-        let perSolve = results.map { Int($0["completion_tokens"]?.intValue ?? 0) }
+    private static func run(_ results: [SolveResult], seconds: Double) -> Run {
+        let perSolve = results.map(\.completion_tokens)
         let tokens = perSolve.reduce(0, +)
         return Run(seconds: seconds, completionTokens: tokens, completionTokensPerSolve: perSolve,
                    tokensPerSecond: Double(tokens) / max(seconds, 1e-9))
     }
 
     private static func solveBatches(_ client: RPCClient) async throws -> Int? {
-        try await client.request("status")["queue"]?["model"]?["solve_batches"]?.intValue.map(Int.init)
+        try await client.send(StatusRequest.self, NoParams()).queue.model.solve_batches
     }
 
     /// Busy share of all cores over `seconds`, from /proc/stat's first line (Linux; nil elsewhere).

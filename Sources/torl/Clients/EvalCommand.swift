@@ -1,9 +1,7 @@
 import ArgumentParser
-import Daemon
 import Foundation
 import JSONRPC
-import RL
-import Tensors
+import TorlProtocol
 
 /// `torl eval`: a JSONL benchmark through tool-integrated rollouts on a daemon (`evaluate`); accuracy, avg@k,
 /// pass@k, maj@k and code behaviour, per-problem records to a JSONL file.
@@ -25,13 +23,13 @@ struct EvalCommand: ParsableCommand {
     var samples = 1
 
     @Option(help: "Prompt template: torl (the published plain text) or chat (the model's chat template).")
-    var template: PromptTemplate = .torl
+    var template: PromptTemplateName = .torl
 
     @Option(help: "Tool calls per response (C); 0 disables the tool.")
     var maxToolCalls = 1
 
     @Option(help: "What runs the code: block_close (closing a python block) or output_marker (the model writes ```output).")
-    var trigger: ToolTrigger = .blockClose
+    var trigger: ToolTriggerName = .blockClose
 
     @Option(help: "Response budget in tokens, tool output included.")
     var maxTokens = 3072
@@ -61,7 +59,7 @@ struct EvalCommand: ParsableCommand {
     var poolSize: Int?
 
     @Option(help: "Weight precision for inference: f32, bf16 or int8 (default: f32 for a daemon started for this run; the connected daemon's otherwise).")
-    var weights: WeightPrecision?
+    var weights: WeightPrecisionName?
 
     @OptionGroup var prompt: PromptOptions
 
@@ -75,35 +73,34 @@ struct EvalCommand: ParsableCommand {
     }
 
     /// The `evaluate` params (docs/METHODS.md); paths are absolute because the daemon's directory is not ours.
-    func parameters() throws -> JSONValue {
-        try GenerationOptions(
+    func parameters() -> EvaluateParams {
+        EvaluateParams(
+            dataset: DaemonConnectionOptions.absolute(dataset), limit: limit, samples: samples,
+            output: output.map(DaemonConnectionOptions.absolute), batch: batch,
+            options: GenerationOptions(
                 template: template, maxToolCalls: maxToolCalls, maxTokens: maxTokens,
                 temperature: Double(temperature ?? (samples == 1 ? 0 : 1)), topP: Double(topP), topK: topK, seed: seed,
-                prompt: prompt, trigger: trigger, maxPromptTokens: maxPromptTokens)
-            .params(with: EvaluateRequest(dataset: DaemonConnectionOptions.absolute(dataset), limit: limit,
-                                          samples: samples, output: output.map(DaemonConnectionOptions.absolute),
-                                          batch: batch))
+                prompt: prompt, trigger: trigger, maxPromptTokens: maxPromptTokens))
     }
 
     func run() throws {
         let connection = connection
         let requirements = DaemonConnectionOptions.Requirements(weights: weights, poolSize: poolSize)
-        let params = try parameters()
+        let params = parameters()
         let progress = ProgressBar(enabled: isatty(STDERR_FILENO) == 1)
         // The evaluation's own time, as before the daemon: not the start of a private daemon or its model load.
-        let (result, seconds) = try blockingAwait { () async throws -> (JSONValue, Double) in
+        let (result, seconds) = try blockingAwait { () async throws -> (EvaluateResult, Double) in
             defer { progress.finish() }
             return try await connection.withClient(requirements) { client in
                 let start = Date()
                 progress.start()
-                let result = try await client.request("evaluate", params: params, onProgress: { progress.update($0) })
+                let result = try await client.send(EvaluateRequest.self, params, onProgress: { value in
+                    if let report = try? JSONCoding.decode(ProgressReport.self, from: value) { progress.update(report) }
+                })
                 return (result, Date().timeIntervalSince(start))
             }
         }
-        guard case .object(let wire)? = result["metrics"] else {
-            throw ValidationError("the daemon's evaluate result has no metrics object")
-        }
-        var metrics = wire.mapValues { $0.doubleValue }
+        var metrics = result.metrics
         metrics["elapsed_seconds"] = seconds
         metrics["sampled_tokens_per_second"] = ((metrics["sampled_tokens"] ?? nil) ?? 0) / max(seconds, 1e-9)
         if connection.json {
@@ -126,20 +123,6 @@ struct EvalCommand: ParsableCommand {
     }
 }
 
-/// The fields of `evaluate` beside the shared `GenerationOptions`, as the commands send them (absent optionals are
-/// left out).
-struct EvaluateRequest: Encodable {
-    var dataset: String
-    var limit: Int?
-    var samples: Int
-    var output: String?
-    /// Sequences decoded at once; nil: the daemon's default.
-    var batch: Int?
-}
-
-extension PromptTemplate: ExpressibleByArgument {}
-extension ToolTrigger: ExpressibleByArgument {}
-
 /// A one-line progress bar on stderr from `evaluate`'s `$/progress` reports: responses done, running accuracy
 /// of the graded ones, rate.
 private final class ProgressBar: @unchecked Sendable {
@@ -155,16 +138,17 @@ private final class ProgressBar: @unchecked Sendable {
     func start() { started = Date() }
 
     /// Called on the client's loop thread, one report at a time.
-    func update(_ report: JSONValue) {
-        guard enabled, let finished = report["done"]?.intValue, let total = report["total"]?.intValue else { return }
+    func update(_ report: ProgressReport) {
+        guard enabled else { return }
+        let (finished, total) = (report.done, report.total)
         // Redraw at most 10 times a second, and always at the end.
         guard finished == total || Date().timeIntervalSince(lastDraw) > 0.1 else { return }
         lastDraw = Date()
         let width = 30
-        let filled = total == 0 ? width : width * Int(finished) / Int(total)
+        let filled = total == 0 ? width : width * finished / total
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        let correct = report["metrics"]?["correct"]?.doubleValue ?? 0
-        let graded = report["metrics"]?["graded"]?.doubleValue ?? 0
+        let correct = report.metrics?["correct"] ?? 0
+        let graded = report.metrics?["graded"] ?? 0
         let accuracy = graded == 0 ? "-" : String(format: "%.3f", correct / graded)
         let rate = Double(finished) / max(Date().timeIntervalSince(started), 1e-9)
         let line = "\r[\(bar)] \(finished)/\(total) responses  acc \(accuracy)  \(String(format: "%.2f", rate))/s "

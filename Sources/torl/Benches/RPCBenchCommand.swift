@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSONRPC
+import TorlProtocol
 import Tensors
 
 /// `torl bench rpc`: starts a `torl serve` child, measures `status` round trips over TCP and the Unix socket, times
@@ -132,7 +133,7 @@ struct RPCBench {
 
         func isExpected(_ outcome: Result<JSONValue, Error>) -> Bool {
             switch (self, outcome) {
-            case (.status, .success(let value)): return value["uptime_s"]?.doubleValue != nil && value["sandbox"] != nil
+            case (.status, .success(let value)): return (try? JSONCoding.decode(StatusResult.self, from: value)) != nil
             case (.unknownMethod, .failure(let error)): return (error as? RPCError)?.code == RPCError.methodNotFoundCode
             case (.invalidParams, .failure(let error)): return (error as? RPCError)?.code == RPCError.invalidParamsCode
             case (.repeatedInitialize, .failure(let error)):
@@ -192,7 +193,7 @@ struct RPCBench {
     }
 
     private func residentBytes(_ client: RPCClient) async throws -> Int? {
-        try await client.request("status")["memory"]?["rss_bytes"]?.intValue.map(Int.init)
+        try await client.send(StatusRequest.self, NoParams()).memory.rss_bytes
     }
 
     private func statusLatency(_ client: RPCClient) async throws -> Latency {
