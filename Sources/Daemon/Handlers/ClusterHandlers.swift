@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import JSONRPC
 import RL
+import SystemSupport
 
 /// `cluster/join` params: this daemon's place in a data-parallel process group (docs/CLUSTER.md).
 struct ClusterJoinParams: WireParams {

@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import RL
 import Sandbox
+import SystemSupport
 import Tensors
 
 /// Lenient on purpose, unlike other methods: LSP-style clients send fields of their own (processId, rootUri, ...)

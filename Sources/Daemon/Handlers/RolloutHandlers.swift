@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import RL
+import SystemSupport
 
 struct ProblemWire: Codable, Sendable {
     var id: String?

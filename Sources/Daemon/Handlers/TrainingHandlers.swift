@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Models
 import RL
+import SystemSupport
 
 struct TrainStepParams: WireParams {
     var problems: [ProblemWire]?

@@ -3,6 +3,7 @@ import Generation
 import JSONRPC
 import MathGrader
 import RL
+import SystemSupport
 
 /// Decides who uses the model and when. Jobs run one at a time in arrival order (the model and its KV cache
 /// have one owner); `solve` requests that arrive while a job runs are decoded together in the next batch when

@@ -4,6 +4,7 @@ import JSONRPC
 import MathGrader
 import RL
 import Sandbox
+import SystemSupport
 
 /// Sampling and tool settings shared by solve, rollout, train_step and evaluate (schemas: the params' common
 /// fields), decoded from the same params object as the method's own fields. Absent fields take the method's
