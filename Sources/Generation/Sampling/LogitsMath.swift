@@ -28,17 +28,6 @@ enum LogitsMath {
         return sawNaN ? nil : result
     }
 
-    /// Index of the largest value; ties go to the lowest index.
-    static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {
-        var best = 0
-        var bestValue = values[0]
-        for index in 1..<values.count where values[index] > bestValue {
-            best = index
-            bestValue = values[index]
-        }
-        return best
-    }
-
     /// scaled[i] = (input[i] - shift) * scale and weights[i] = exp(scaled[i]); returns Σ weights in Double.
     /// With shift = max(input) every exponent is <= 0, so nothing overflows.
     static func shiftScaleExp(_ input: UnsafeBufferPointer<Float>, shift: Float, scale: Float,
