@@ -71,7 +71,9 @@ enum LogitsMath {
         return total
     }
 
-    /// exp on 8 lanes: Cephes `expf` range reduction and polynomial (within 2 ulp of the C library on [-87, 0]);
+    /// exp on 8 lanes: Cephes `expf` range reduction and polynomial (within 2 ulp of the C library on [-87, 0]), the
+    /// constants of the C kernels' Sources/CKernels/exp_polynomial.h, without fused multiply-adds (sampling's numbers
+    /// stay what they were; the kernels round differently);
     /// exactly 0 below -87.33 and for -infinity, so masked tokens keep zero probability. Valid for x <= 88.
     @inline(__always)
     static func exp(_ x: Lanes) -> Lanes {
