@@ -2,9 +2,9 @@
 import PackageDescription
 
 // Layout and import direction: docs/ARCHITECTURE.md.
-// SystemSupport → CUV; Tensors → CBLAS; Models → Tensors, Tokenizers; Generation → Models; Sandbox → SystemSupport;
-// RL → Generation, Sandbox, MathGrader, Tokenizers; Cluster → RL, CGloo; JSONRPC → SystemSupport; Daemon → everything;
-// torl → Daemon.
+// SystemSupport → CUV; Tensors → CBLAS; Models → Tensors, Tokenizers; Generation → Models; Sandbox → SystemSupport, CUV;
+// RL → Generation, Sandbox, MathGrader, Tokenizers; Cluster → RL, CGloo; JSONRPC → SystemSupport, CUV;
+// Daemon → everything; torl → Daemon.
 let package = Package(
     name: "torl",
     platforms: [.macOS(.v14)],
