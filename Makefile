@@ -7,7 +7,7 @@ export OPENBLAS_CORETYPE ?= $(shell scripts/coretype.sh)
 RELEASE := -c release
 TORL := .build/release/torl
 
-.PHONY: setup build demo test test-kernel-paths test-ckernels test-neon test-clients bench clean
+.PHONY: setup build demo test test-kernel-paths test-ckernels test-neon test-python test-clients bench clean
 
 setup:
 	@scripts/setup.sh
@@ -31,6 +31,7 @@ test: setup
 	$(MAKE) --no-print-directory test-kernel-paths
 	$(MAKE) --no-print-directory test-ckernels
 	$(MAKE) --no-print-directory test-neon
+	$(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-clients
 
 # The suite above runs on the best kernel path of this CPU (the kernel tests compare every path it has against the
@@ -79,6 +80,12 @@ test-neon:
 	        -o $(CKERNELS_OUT)/kernel_paths_test.clang; \
 	    echo "test-neon: built by Swift's clang (the compiler of the package build), qemu-aarch64 -cpu max"; \
 	    qemu-aarch64 -cpu max $(CKERNELS_OUT)/kernel_paths_test.clang; fi
+
+# The repository's own Python, linted (pyflakes' checks and syntax errors) and unit-tested: the sandbox's
+# fork-server (embedded in the binary at build time), the numpy reference of the model tests and the run scripts.
+test-python:
+	.venv-dev/bin/python -m ruff check --no-cache --isolated --select F,E9 Sources/Sandbox/Resources Tests/Fixtures Tests/Python scripts
+	.venv-dev/bin/python -m pytest -q Tests/Python
 
 test-clients:
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests

@@ -50,6 +50,11 @@ instruction_for() { # arm -> the --instruction arguments (none: the published pr
         *) echo "unknown arm $1 (p1-c1, p1-c0, p0-c1, p0-c0)" >&2; exit 2 ;;
     esac
 }
+newest_checkpoint_step() { # arm -> the step of its newest checkpoint, or nothing
+    if [ -d "$STATE/checkpoints-$1" ]; then
+        ls "$STATE/checkpoints-$1" | sed -n 's/^step-\([0-9]*\)\.safetensors$/\1/p' | sort -n | tail -1
+    fi
+}
 tool_calls_for() { case "$1" in *-c1) echo 1 ;; *-c0) echo 0 ;; esac; }
 
 cat > "$STATE/settings.json" <<JSON
@@ -75,11 +80,11 @@ for ARM in "${ARMS[@]}"; do
 
     # Resume from the newest checkpoint, dropping what was recorded after it.
     resume=()
-    last=$(ls "$STATE/checkpoints-$ARM" 2>/dev/null | sed -n 's/^step-\([0-9]*\)\.safetensors$/\1/p' | sort -n | tail -1)
+    last=$(newest_checkpoint_step "$ARM")
     if [ -n "$last" ]; then
         resume=(--resume "$STATE/checkpoints-$ARM/step-$last.safetensors")
         for file in "$STATE/metrics-$ARM.jsonl" "$STATE/eval-during-$ARM.jsonl"; do
-            [ -f "$file" ] && "$PYTHON" scripts/plot_run.py --truncate "$file" "$last"
+            if [ -f "$file" ]; then "$PYTHON" scripts/plot_run.py --truncate "$file" "$last" > /dev/null; fi
         done
     else
         rm -f "$STATE/metrics-$ARM.jsonl" "$STATE/eval-during-$ARM.jsonl"
@@ -94,8 +99,10 @@ for ARM in "${ARMS[@]}"; do
         >> "$STATE/wall-$ARM.jsonl"
     # Only the newest checkpoint is needed to resume (each holds the policy and both AdamW moments, 3.2 GB); the
     # one this invocation resumed from is older than the ones it saved.
-    ls "$STATE/checkpoints-$ARM" | sed -n 's/^step-\([0-9]*\)\.safetensors$/\1/p' | sort -n | head -n -1 \
-        | while read -r step; do rm -f "$STATE/checkpoints-$ARM/step-$step.safetensors"; done
+    newest=$(newest_checkpoint_step "$ARM")
+    for file in "$STATE/checkpoints-$ARM"/step-*.safetensors; do
+        if [ -e "$file" ] && [ "$file" != "$STATE/checkpoints-$ARM/step-$newest.safetensors" ]; then rm -f "$file"; fi
+    done
 
     "$TORL" eval --model "$STATE/model-$ARM" --dataset "$STATE/sample-problems.jsonl" "${common[@]}" --samples 4 \
         --temperature "$TEMPERATURE" --seed "$SEED" \

@@ -37,6 +37,7 @@ static void linear_f32_packed_portable(const float *x, long ldx, long T, long K,
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 #include "panel_store.h"
+#include "exp_polynomial.h"
 #define TORL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,fma")))
 #define TORL_HAVE_AVX512_PATH 1
 
@@ -135,17 +136,17 @@ DEFINE_PANEL_LINEAR(linear_bf16_packed_avx512, TORL_AVX512BF16, uint16_t, uint16
 // exp(x) for the SwiGLU and GeGLU activations: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6 polynomial
 // for exp(r) (relative error about 1e-7), scaled by 2^n.
 TORL_AVX512 static inline __m512 exp_avx512(__m512 x) {
-    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.37f)), _mm512_set1_ps(-87.33f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+    x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(TORL_EXP_HIGHEST)), _mm512_set1_ps(TORL_EXP_LOWEST));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(TORL_EXP_LOG2E)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(TORL_EXP_LN2_HIGH), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(TORL_EXP_LN2_LOW), r);
+    __m512 p = _mm512_set1_ps(TORL_EXP_P0);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(TORL_EXP_P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(TORL_EXP_P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(TORL_EXP_P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(TORL_EXP_P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(TORL_EXP_P5));
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);
     p = _mm512_add_ps(p, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, n);

@@ -9,6 +9,7 @@
 #include "panel_driver.h"
 #include "q8_common.h"
 #include "kernel_dispatch.h"
+#include "exp_polynomial.h"
 #include <math.h>
 #include <string.h>
 
@@ -410,16 +411,16 @@ TORL_AVX2 long torl_avx2_argmax(const float *x, long n) {
 // exp(x) for the SwiGLU and GeGLU activations, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
 // polynomial for exp(r) (relative error about 1e-7), scaled by 2^n through the exponent bits (n in -126...127).
 TORL_AVX2 static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.37f)), _mm256_set1_ps(-87.33f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(TORL_EXP_HIGHEST)), _mm256_set1_ps(TORL_EXP_LOWEST));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(TORL_EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(TORL_EXP_LN2_HIGH), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(TORL_EXP_LN2_LOW), r);
+    __m256 p = _mm256_set1_ps(TORL_EXP_P0);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TORL_EXP_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TORL_EXP_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TORL_EXP_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TORL_EXP_P4));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(TORL_EXP_P5));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
     p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
     __m256i twoToN = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

@@ -15,6 +15,7 @@
 #include "panel_driver.h"
 #include "q8_common.h"
 #include "kernel_dispatch.h"
+#include "exp_polynomial.h"
 #if defined(__linux__)
 #include <sys/auxv.h>
 #ifndef HWCAP_ASIMD
@@ -366,16 +367,16 @@ long torl_neon_argmax(const float *x, long n) {
 // exp(x) for the SwiGLU and GeGLU activations, as on AVX-512: x = n ln2 + r with ln2 split in two parts, Cephes' degree-6
 // polynomial for exp(r) (relative error about 1e-7), scaled by 2^n through the exponent bits (n in -126...127).
 static inline float32x4_t exp_neon(float32x4_t x) {
-    x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(88.37f)), vdupq_n_f32(-87.33f));
-    float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
-    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
-    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
-    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(TORL_EXP_HIGHEST)), vdupq_n_f32(TORL_EXP_LOWEST));
+    float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(TORL_EXP_LOG2E)));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(TORL_EXP_LN2_HIGH));
+    r = vfmsq_f32(r, n, vdupq_n_f32(TORL_EXP_LN2_LOW));
+    float32x4_t p = vdupq_n_f32(TORL_EXP_P0);
+    p = vfmaq_f32(vdupq_n_f32(TORL_EXP_P1), p, r);
+    p = vfmaq_f32(vdupq_n_f32(TORL_EXP_P2), p, r);
+    p = vfmaq_f32(vdupq_n_f32(TORL_EXP_P3), p, r);
+    p = vfmaq_f32(vdupq_n_f32(TORL_EXP_P4), p, r);
+    p = vfmaq_f32(vdupq_n_f32(TORL_EXP_P5), p, r);
     p = vfmaq_f32(r, p, vmulq_f32(r, r));
     p = vaddq_f32(p, vdupq_n_f32(1.0f));
     int32x4_t twoToN = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);

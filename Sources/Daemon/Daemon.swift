@@ -2,6 +2,7 @@ import Foundation
 import Generation
 import JSONRPC
 import Sandbox
+import SystemSupport
 import Tensors
 import TorlProtocol
 

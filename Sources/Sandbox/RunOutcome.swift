@@ -45,3 +45,10 @@ func killMessage(status: ExecutionStatus, signal: Int?, killReason: KillReason?,
         return nil
     }
 }
+
+/// The last line holding anything but whitespace; for a Python traceback, the exception line.
+public func lastLine(of text: String) -> String? {
+    text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        .last(where: { !$0.allSatisfy(\.isWhitespace) })
+        .map(String.init)
+}

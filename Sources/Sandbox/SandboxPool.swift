@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// A pool of warm Python fork-servers held in memory, driven by a libuv loop on its own thread.
 ///
@@ -7,7 +8,7 @@ import Foundation
 /// in an `ExecutionResult` whose status says what happened, and every status is counted in `status()`.
 public final class SandboxPool: @unchecked Sendable {
     public let configuration: SandboxConfiguration
-    private let loopThread: LoopThread
+    private let loopThread: EventLoop
     /// Touched only on the loop thread.
     private let core: PoolCore
     private let lock = NSLock()
@@ -17,26 +18,28 @@ public final class SandboxPool: @unchecked Sendable {
     /// Throws only for an invalid configuration or when the event loop cannot be created.
     public init(configuration: SandboxConfiguration = SandboxConfiguration()) throws {
         try configuration.validate()
-        // A worker dying between our writes must surface as an error from uv_write, not kill the daemon.
-        signal(SIGPIPE, SIG_IGN)
         self.configuration = configuration
-        loopThread = try LoopThread(name: "torl-sandbox")
-        core = PoolCore(configuration: configuration, loop: loopThread.loop)
+        do {
+            loopThread = try EventLoop(name: "torl-sandbox", receivesSignals: [SIGCHLD])
+        } catch {
+            throw SandboxError.workersUnavailable("\(error)")
+        }
+        core = PoolCore(configuration: configuration, loop: loopThread.raw)
         let core = core
         let loopThread = loopThread
         core.whenStopped = { [weak self] in
             let snapshot = core.metrics()
             self?.lock.withLock { self?.finalMetrics = snapshot }
-            loopThread.finish {}
+            loopThread.close()
         }
-        loopThread.perform { core.startWorkers() }
+        loopThread.execute { core.startWorkers() }
     }
 
     /// A pool dropped without `shutdown()` still stops its workers, in the background.
     deinit {
         let core = core
         let loopThread = loopThread
-        loopThread.perform { core.shutdown {} }
+        loopThread.execute { core.shutdown {} }
     }
 
     /// Runs `code` in a fresh forked interpreter under `limits` (the pool's defaults when nil).
@@ -44,7 +47,7 @@ public final class SandboxPool: @unchecked Sendable {
         let limits = limits ?? configuration.defaultLimits
         let core = core
         return await withCheckedContinuation { continuation in
-            let accepted = loopThread.perform {
+            let accepted = loopThread.execute {
                 core.submit(code: code, limits: limits) { continuation.resume(returning: $0) }
             }
             if !accepted {
@@ -59,7 +62,7 @@ public final class SandboxPool: @unchecked Sendable {
     public func waitUntilReady() async throws {
         let core = core
         let outcome: Result<Void, SandboxError> = await withCheckedContinuation { continuation in
-            let accepted = loopThread.perform { core.whenAllReady { continuation.resume(returning: $0) } }
+            let accepted = loopThread.execute { core.whenAllReady { continuation.resume(returning: $0) } }
             if !accepted { continuation.resume(returning: .failure(.shutDown)) }
         }
         try outcome.get()
@@ -69,7 +72,7 @@ public final class SandboxPool: @unchecked Sendable {
     public func status() async -> SandboxMetrics {
         let core = core
         return await withCheckedContinuation { continuation in
-            let accepted = loopThread.perform { continuation.resume(returning: core.metrics()) }
+            let accepted = loopThread.execute { continuation.resume(returning: core.metrics()) }
             if !accepted {
                 let snapshot = self.lock.withLock { self.finalMetrics } ?? core.emptyMetrics()
                 continuation.resume(returning: snapshot)
@@ -82,7 +85,7 @@ public final class SandboxPool: @unchecked Sendable {
     public func shutdown() async {
         let core = core
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let accepted = loopThread.perform { core.shutdown { continuation.resume() } }
+            let accepted = loopThread.execute { core.shutdown { continuation.resume() } }
             if !accepted { continuation.resume() }
         }
     }

@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// A run waiting for, or held by, a worker.
 final class PendingRun {
@@ -202,11 +203,11 @@ final class Worker {
         let result = uv_write(request, asStream(pipe), &buffer, 1) { request, _ in
             guard let request else { return }
             free(request.pointee.data)
-            free(request)
+            freeHandle(request)
         }
         if result != 0 {
             free(storage)
-            free(request)
+            freeHandle(request)
         }
         return result
     }

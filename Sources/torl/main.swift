@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SystemSupport
 import Tensors
 
 // OpenBLAS reads OPENBLAS_CORETYPE when it loads, before main: set it from the CPU and re-exec when unset.
@@ -15,9 +16,7 @@ do {
 
 // A parent may start us with signals blocked; every thread inherits the main thread's mask, and the daemon
 // relies on SIGCHLD (sandbox workers), SIGTERM and SIGINT (graceful stop) reaching its event loops.
-var noSignalsBlocked = sigset_t()
-sigemptyset(&noSignalsBlocked)
-pthread_sigmask(SIG_SETMASK, &noSignalsBlocked, nil)
+ProcessSignals.unblockAll()
 
 struct Torl: ParsableCommand {
     static let configuration = CommandConfiguration(

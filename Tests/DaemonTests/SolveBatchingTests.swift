@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 import XCTest
 @testable import Daemon
 import JSONRPC

@@ -94,7 +94,7 @@ final class TokenSamplerTests: XCTestCase {
     func testNucleusOnLargeVocabularyEqualsBruteForceSort() {
         var generator = RandomStream(seed: 99, stream: 0)
         // Nearly flat logits force the threshold search through several rounds.
-        let row = (0..<5000).map { _ in Float(generator.nextUnitInterval() * 0.5) }
+        let row = (0..<5000).map { _ in Float(generator.nextUnitFloat() * 0.5) }
         // The same Float weights the sampler uses; the brute force sorts all of them.
         let weights = row.map { Double(LogitsMath.exp(LogitsMath.Lanes(repeating: $0 - row.max()!))[0]) }
         let mass = weights.reduce(0, +)
@@ -176,7 +176,7 @@ final class TokenSamplerTests: XCTestCase {
     func testLargestIndicesAgreesWithSorting() {
         var generator = RandomStream(seed: 12, stream: 0)
         // Coarse values make many ties, which must go to the lower index.
-        let row = (0..<3000).map { _ in Float(Int(generator.nextUnitInterval() * 40)) }
+        let row = (0..<3000).map { _ in Float(Int(generator.nextUnitFloat() * 40)) }
         let sorted = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.map(Int32.init)
         for count in [1, 7, 64, 3000, 5000] {
             let got = row.withUnsafeBufferPointer { LogitsMath.largestIndices($0, count: count) }

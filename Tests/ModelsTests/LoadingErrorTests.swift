@@ -194,4 +194,31 @@ final class LoadingErrorTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("rope_scaling"), "\(error)")
         }
     }
+
+    /// A checkpoint is opened once for the model and the tokenizer; a tokenizer with more tokens than the model has
+    /// embeddings is refused, naming both counts (the SmolLM2 tokenizer, 49152 tokens, beside 16 embeddings).
+    func testTokenizerLargerThanTheEmbeddingsIsRefused() throws {
+        let path = try folder()
+        let files = try GGUFFile(path: TestSupport.modelPath).huggingFaceTokenizerFiles()
+        try files.tokenizerJSON.write(to: URL(fileURLWithPath: path).appendingPathComponent("tokenizer.json"))
+        try files.tokenizerConfigJSON.write(to: URL(fileURLWithPath: path).appendingPathComponent("tokenizer_config.json"))
+        let checkpoint = try ModelLoader.Checkpoint(path: path)
+        XCTAssertEqual(checkpoint.name, URL(fileURLWithPath: path).lastPathComponent)
+        XCTAssertEqual(try checkpoint.tokenizer().vocabularySize, 49152)
+        XCTAssertEqual(try checkpoint.model(precision: .f32).configuration, Self.configuration)
+        XCTAssertThrowsError(try checkpoint.modelAndTokenizer(precision: .f32)) { error in
+            XCTAssertTrue("\(error)".contains("the tokenizer has 49152 tokens but the model only 16 embeddings"), "\(error)")
+        }
+    }
+
+    func testGGUFCheckpointIsNamedAfterItsFile() throws {
+        let checkpoint = try ModelLoader.Checkpoint(path: TestSupport.modelPath)
+        guard case .gguf(let file) = checkpoint else { return XCTFail("\(checkpoint) is not a GGUF") }
+        XCTAssertEqual(file.path, TestSupport.modelPath)
+        XCTAssertEqual(checkpoint.name, "SmolLM2-135M-Instruct.Q4_1")
+        XCTAssertEqual(try checkpoint.tokenizer().vocabularySize, 49152)
+        XCTAssertThrowsError(try ModelLoader.Checkpoint(path: "/nonexistent/model.gguf")) { error in
+            XCTAssertTrue("\(error)".contains("no such file or directory"), "\(error)")
+        }
+    }
 }

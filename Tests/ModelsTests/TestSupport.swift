@@ -39,12 +39,8 @@ enum TestSupport {
         return url
     }
 
-    /// Runs `python -c script args`; fails the test with stderr when it exits non-zero.
-    static func runPython(_ script: String, arguments: [String]) throws {
-        try runPython(arguments: ["-c", script] + arguments)
-    }
-
-    /// Runs the Python file `file` (relative to the package root) with `arguments`.
+    /// Runs the Python file `file` (relative to the package root) with `arguments`; fails the test with stderr when
+    /// it exits non-zero.
     static func runPython(file: String, arguments: [String]) throws {
         try runPython(arguments: [packageRoot.appendingPathComponent(file).path] + arguments)
     }

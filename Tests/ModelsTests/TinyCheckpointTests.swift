@@ -3,7 +3,7 @@ import XCTest
 @testable import Models
 import Tensors
 
-/// Tiny random checkpoints written by a numpy script (NumpyReference), loaded by the engine and compared with the
+/// Tiny random checkpoints written by a numpy script (Tests/Fixtures/tiny_checkpoint_reference.py), loaded by the engine and compared with the
 /// script's float64 forward pass at every position. Covers Qwen2 (biases, untied head, GQA, halves RoPE) from
 /// single, sharded and F16/BF16 safetensors and as a GGUF, and Llama from a GGUF whose q/k rows are permuted for
 /// adjacent-pair RoPE, against the unpermuted weights.
@@ -14,7 +14,7 @@ final class TinyCheckpointTests: XCTestCase {
     func directory() throws -> URL {
         if let url = Self.generated { return url }
         let url = try TestSupport.temporaryDirectory()
-        try TestSupport.runPython(NumpyReference.script, arguments: [url.path])
+        try TestSupport.runPython(file: "Tests/Fixtures/tiny_checkpoint_reference.py", arguments: [url.path])
         Self.generated = url
         return url
     }

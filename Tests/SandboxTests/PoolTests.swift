@@ -17,7 +17,7 @@ final class PoolTests: XCTestCase {
         XCTAssertEqual(failing.status, .error)
         XCTAssertEqual(failing.exitCode, 1)
         XCTAssertEqual(failing.stdout, "partial\n")
-        XCTAssertEqual(observationText(failing), "NameError: name 'a' is not defined")
+        XCTAssertEqual(lastLine(of: failing.stderr), "NameError: name 'a' is not defined")
         let after = await pool.status()
         XCTAssertEqual(after.statusCounts["ok"], (before.statusCounts["ok"] ?? 0) + 2)
         XCTAssertEqual(after.statusCounts["error"], (before.statusCounts["error"] ?? 0) + 1)

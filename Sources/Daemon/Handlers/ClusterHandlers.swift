@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import JSONRPC
 import RL
+import SystemSupport
 import TorlProtocol
 
 extension ClusterJoinParams {

@@ -2,6 +2,7 @@ import Foundation
 import Generation
 import JSONRPC
 import RL
+import SystemSupport
 import TorlProtocol
 
 extension Daemon {

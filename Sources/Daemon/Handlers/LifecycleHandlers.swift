@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import RL
 import Sandbox
+import SystemSupport
 import Tensors
 import TorlProtocol
 

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPC
 import RL
+import SystemSupport
 import TorlProtocol
 
 /// `problem_indices` of `rollout` and `evaluate`: each problem's place in the whole run that this request is a share

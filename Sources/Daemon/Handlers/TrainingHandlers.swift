@@ -2,6 +2,7 @@ import Foundation
 import JSONRPC
 import Models
 import RL
+import SystemSupport
 import TorlProtocol
 
 /// The daemon's trainer: created from the loaded model by the first training method, dropped when another model

@@ -3,6 +3,7 @@ import Generation
 import JSONRPC
 import MathGrader
 import RL
+import SystemSupport
 import TorlProtocol
 
 /// Decides who uses the model and when. Jobs run one at a time in arrival order (the model and its KV cache

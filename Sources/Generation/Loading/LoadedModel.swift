@@ -28,28 +28,16 @@ public final class LoadedModel {
     /// safetensors, `tokenizer.json`, optional `tokenizer_config.json`). `adapter`: a PEFT LoRA folder whose
     /// low-rank terms the model adds at run time on top of its (unchanged) weights.
     public static func load(path: String, precision: WeightPrecision = .f32, adapter: String? = nil) throws -> LoadedModel {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ModelFormatError.cannotOpen(path: path, reason: "no such file or directory")
-        }
-        let tokenizer: any Tokenizer = isDirectory.boolValue
-            ? try HuggingFaceTokenizer.load(folder: path) : try GGUFFile(path: path).makeAnyTokenizer()
-        let model = try ModelLoader.load(path: path, precision: precision)
+        let checkpoint = try ModelLoader.Checkpoint(path: path)
+        let (model, tokenizer) = try checkpoint.modelAndTokenizer(precision: precision)
         if let adapter { try model.setAdapters(try PEFTAdapterFolder.read(from: adapter, model: model.configuration)) }
-        guard tokenizer.vocabularySize <= model.configuration.vocabularySize else {
-            throw ModelFormatError.malformed(
-                path: path,
-                detail: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(model.configuration.vocabularySize) embeddings")
-        }
-        let url = URL(fileURLWithPath: path)
-        let name = isDirectory.boolValue ? url.lastPathComponent : url.deletingPathExtension().lastPathComponent
         let template: Result<ChatTemplate, ChatTemplateError>
         do {
             template = .success(try tokenizer.chatTemplate())
         } catch let error as ChatTemplateError {
             template = .failure(error)
         }
-        return LoadedModel(model: model, tokenizer: tokenizer, name: name, path: path, chatTemplate: template,
+        return LoadedModel(model: model, tokenizer: tokenizer, name: checkpoint.name, path: path, chatTemplate: template,
                            adapterPath: adapter)
     }
 

@@ -28,17 +28,6 @@ enum LogitsMath {
         return sawNaN ? nil : result
     }
 
-    /// Index of the largest value; ties go to the lowest index.
-    static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {
-        var best = 0
-        var bestValue = values[0]
-        for index in 1..<values.count where values[index] > bestValue {
-            best = index
-            bestValue = values[index]
-        }
-        return best
-    }
-
     /// scaled[i] = (input[i] - shift) * scale and weights[i] = exp(scaled[i]); returns Σ weights in Double.
     /// With shift = max(input) every exponent is <= 0, so nothing overflows.
     static func shiftScaleExp(_ input: UnsafeBufferPointer<Float>, shift: Float, scale: Float,
@@ -82,7 +71,9 @@ enum LogitsMath {
         return total
     }
 
-    /// exp on 8 lanes: Cephes `expf` range reduction and polynomial (within 2 ulp of the C library on [-87, 0]);
+    /// exp on 8 lanes: Cephes `expf` range reduction and polynomial (within 2 ulp of the C library on [-87, 0]), the
+    /// constants of the C kernels' Sources/CKernels/exp_polynomial.h, without fused multiply-adds (sampling's numbers
+    /// stay what they were; the kernels round differently);
     /// exactly 0 below -87.33 and for -infinity, so masked tokens keep zero probability. Valid for x <= 88.
     @inline(__always)
     static func exp(_ x: Lanes) -> Lanes {

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// One sampled token and its log-probability under the policy distribution (see `TokenSampler`).
 public struct SampledToken: Sendable, Equatable {
@@ -53,7 +54,7 @@ public struct TokenSampler {
                 let mass = LogitsMath.shiftScaleExp(logits, shift: maximum, scale: scale,
                                                     scaled: scaledRow, weights: weightRow)
                 let chosen = parameters.isGreedy
-                    ? LogitsMath.argmax(logits)
+                    ? Argmax.index(logits) ?? 0
                     : TokenSampler.draw(scaled: UnsafeBufferPointer(scaledRow), weights: UnsafeBufferPointer(weightRow),
                                         mass: mass, parameters: parameters, random: &random)
                 return SampledToken(id: Int32(chosen), logprob: scaledRow[chosen] - Float(Foundation.log(mass)))
@@ -64,7 +65,7 @@ public struct TokenSampler {
     /// Draws from the weights after top-k / top-p filtering, with one uniform number from `random`.
     private static func draw(scaled: UnsafeBufferPointer<Float>, weights: UnsafeBufferPointer<Float>, mass: Double,
                              parameters: SamplingParameters, random: inout RandomStream) -> Int {
-        let uniform = random.nextUnitInterval()
+        let uniform = random.nextUnitFloat()
         let topK = parameters.topK > 0 && parameters.topK < weights.count ? parameters.topK : 0
         guard topK > 0 || parameters.topP < 1 else {
             return walk(weights, candidates: 0..<weights.count, target: uniform * mass)

@@ -1,12 +1,13 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// A child server (`torl serve --stdio`) started with libuv, its stdin and stdout as pipes. Loop thread only,
 /// except `exited()`.
 final class ChildProcess {
     let stdin: UnsafeMutablePointer<uv_stream_t>
     let stdout: UnsafeMutablePointer<uv_stream_t>
-    private let process = allocateHandle(UV_PROCESS, as: uv_process_t.self)
+    private let process = allocateHandle(uv_process_t.self)
     private let loop: EventLoop
     private let exitState = Locked<(status: Int64?, waiters: [CheckedContinuation<Void, Never>])>((nil, []))
     private var selfReference: Unmanaged<ChildProcess>?
@@ -14,12 +15,12 @@ final class ChildProcess {
 
     init(executable: String, arguments: [String], stderrPath: String?, loop: EventLoop) throws {
         self.loop = loop
-        let stdinPipe = allocateHandle(UV_NAMED_PIPE, as: uv_pipe_t.self)
-        let stdoutPipe = allocateHandle(UV_NAMED_PIPE, as: uv_pipe_t.self)
+        let stdinPipe = allocateHandle(uv_pipe_t.self)
+        let stdoutPipe = allocateHandle(uv_pipe_t.self)
         uv_pipe_init(loop.raw, stdinPipe, 0)
         uv_pipe_init(loop.raw, stdoutPipe, 0)
-        stdin = streamPointer(stdinPipe)
-        stdout = streamPointer(stdoutPipe)
+        stdin = asStream(stdinPipe)
+        stdout = asStream(stdoutPipe)
 
         var stderrFD: Int32 = STDERR_FILENO
         if let stderrPath {
@@ -65,7 +66,7 @@ final class ChildProcess {
         guard status == 0 else {
             Self.discard(stdin)
             Self.discard(stdout)
-            uv_close(handlePointer(process)) { UnsafeMutableRawPointer($0)?.deallocate() }
+            closeAndFree(process)
             throw RPCClientError.connectFailed(UVError(status, "spawn \(executable)").description)
         }
         let reference = Unmanaged.passRetained(self)
@@ -74,7 +75,7 @@ final class ChildProcess {
     }
 
     private static func discard(_ handle: UnsafeMutablePointer<uv_stream_t>) {
-        uv_close(handlePointer(handle)) { UnsafeMutableRawPointer($0)?.deallocate() }
+        closeAndFree(handle)
     }
 
     private func didExit(status: Int64, signal: Int32) {
@@ -86,9 +87,9 @@ final class ChildProcess {
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
-        uv_close(handlePointer(process)) { handle in
+        uv_close(asHandle(process)) { handle in
             guard let handle, let data = handle.pointee.data else { return }
-            UnsafeMutableRawPointer(handle).deallocate()
+            freeHandle(handle)
             Unmanaged<ChildProcess>.fromOpaque(data).release()
         }
     }

@@ -1,12 +1,12 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// Outgoing TCP and Unix socket connections on the loop thread.
 enum Connector {
     private final class Attempt {
         let handle: UnsafeMutablePointer<uv_stream_t>
-        let request = UnsafeMutableRawPointer.allocate(byteCount: uv_req_size(UV_CONNECT), alignment: 16)
-            .assumingMemoryBound(to: uv_connect_t.self)
+        let request = allocateHandle(uv_connect_t.self)
         let description: String
         let completion: (Result<UnsafeMutablePointer<uv_stream_t>, Error>) -> Void
 
@@ -21,11 +21,11 @@ enum Connector {
         static func finished(_ request: UnsafeMutablePointer<uv_connect_t>?, status: Int32) {
             guard let request, let data = request.pointee.data else { return }
             let attempt = Unmanaged<Attempt>.fromOpaque(data).takeRetainedValue()
-            UnsafeMutableRawPointer(request).deallocate()
+            freeHandle(request)
             if status == 0 {
                 attempt.completion(.success(attempt.handle))
             } else {
-                uv_close(handlePointer(attempt.handle)) { UnsafeMutableRawPointer($0)?.deallocate() }
+                closeAndFree(attempt.handle)
                 attempt.completion(.failure(RPCClientError.connectFailed(UVError(status, "connect \(attempt.description)").description)))
             }
         }
@@ -36,10 +36,10 @@ enum Connector {
         switch endpoint {
         case .tcp:
             var address = try endpoint.socketAddress()
-            let tcp = allocateHandle(UV_TCP, as: uv_tcp_t.self)
+            let tcp = allocateHandle(uv_tcp_t.self)
             uv_tcp_init(loop.raw, tcp)
             uv_tcp_nodelay(tcp, 1)
-            let attempt = Attempt(handle: streamPointer(tcp), description: endpoint.description, completion: completion)
+            let attempt = Attempt(handle: asStream(tcp), description: endpoint.description, completion: completion)
             let status = withUnsafePointer(to: &address) {
                 uv_tcp_connect(attempt.request, tcp, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self)) {
                     Attempt.finished($0, status: $1)
@@ -47,9 +47,9 @@ enum Connector {
             }
             if status != 0 { Attempt.finished(attempt.request, status: status) }
         case .unix(let path):
-            let pipe = allocateHandle(UV_NAMED_PIPE, as: uv_pipe_t.self)
+            let pipe = allocateHandle(uv_pipe_t.self)
             uv_pipe_init(loop.raw, pipe, 0)
-            let attempt = Attempt(handle: streamPointer(pipe), description: endpoint.description, completion: completion)
+            let attempt = Attempt(handle: asStream(pipe), description: endpoint.description, completion: completion)
             uv_pipe_connect(attempt.request, pipe, path) { Attempt.finished($0, status: $1) }
         }
     }

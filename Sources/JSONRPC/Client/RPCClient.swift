@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// Where a client finds its server.
 public enum ClientEndpoint: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// How a connection reached the server.
 public enum TransportKind: String, Sendable, Codable {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// Maps method names to handlers. The Daemon registers typed handlers; the router decodes params (-32602 naming
 /// the field on failure), runs the handler and maps whatever it throws through `RPCError.from`.

@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// Why a framed stream closed; delivered once to its owner.
 public enum StreamCloseReason: Sendable, Equatable, CustomStringConvertible {
@@ -212,7 +213,7 @@ final class FramedStream {
             let raw = UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
             uv_close(raw) { handle in
                 guard let handle, let stream = FramedStream.owner(of: UnsafeMutableRawPointer(handle)) else { return }
-                UnsafeMutableRawPointer(handle).deallocate()
+                freeHandle(handle)
                 stream.handleClosed()
             }
         }
@@ -234,8 +235,7 @@ final class FramedStream {
 
 /// One in-flight `uv_write`: the request and a pinned copy of the bytes, alive until the write callback.
 private final class WriteRequest {
-    let request = UnsafeMutableRawPointer.allocate(byteCount: uv_req_size(UV_WRITE), alignment: 16)
-        .assumingMemoryBound(to: uv_write_t.self)
+    let request = allocateHandle(uv_write_t.self)
     let bytes: UnsafeMutableRawPointer
     let byteCount: Int
     var buffer: uv_buf_t
@@ -253,21 +253,7 @@ private final class WriteRequest {
     }
 
     func finish() {
-        UnsafeMutableRawPointer(request).deallocate()
+        freeHandle(request)
         bytes.deallocate()
     }
-}
-
-/// Allocates uninitialised storage for a uv handle of `type`; freed by `FramedStream`'s close callback (or by the
-/// owner's own close callback for listeners).
-func allocateHandle<Handle>(_ type: uv_handle_type, as: Handle.Type) -> UnsafeMutablePointer<Handle> {
-    UnsafeMutableRawPointer.allocate(byteCount: uv_handle_size(type), alignment: 16).assumingMemoryBound(to: Handle.self)
-}
-
-func streamPointer<Handle>(_ handle: UnsafeMutablePointer<Handle>) -> UnsafeMutablePointer<uv_stream_t> {
-    UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self)
-}
-
-func handlePointer<Handle>(_ handle: UnsafeMutablePointer<Handle>) -> UnsafeMutablePointer<uv_handle_t> {
-    UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)
 }

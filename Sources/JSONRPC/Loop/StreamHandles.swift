@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// Opening uv streams over existing file descriptors and sockets: the pieces the server's stdio mode, its
 /// listeners and the client share.
@@ -12,22 +13,22 @@ enum StreamHandles {
         case UV_FILE:
             return try open(fileDescriptor: FileRelay.start(file: fd), on: loop)
         case UV_TTY:
-            let tty = allocateHandle(UV_TTY, as: uv_tty_t.self)
+            let tty = allocateHandle(uv_tty_t.self)
             let status = uv_tty_init(loop.raw, tty, fd, 0)
             guard status == 0 else {
-                UnsafeMutableRawPointer(tty).deallocate()
+                freeHandle(tty)
                 throw UVError(status, "uv_tty_init(fd \(fd))")
             }
-            return streamPointer(tty)
+            return asStream(tty)
         case UV_NAMED_PIPE, UV_TCP, UV_UDP:
-            let pipe = allocateHandle(UV_NAMED_PIPE, as: uv_pipe_t.self)
+            let pipe = allocateHandle(uv_pipe_t.self)
             uv_pipe_init(loop.raw, pipe, 0)
             let status = uv_pipe_open(pipe, fd)
             guard status == 0 else {
-                uv_close(handlePointer(pipe)) { UnsafeMutableRawPointer($0)?.deallocate() }
+                closeAndFree(pipe)
                 throw UVError(status, "uv_pipe_open(fd \(fd))")
             }
-            return streamPointer(pipe)
+            return asStream(pipe)
         default:
             throw UVError(UV_EBADF.rawValue, "fd \(fd) is not an open stream; stdio mode")
         }
@@ -77,7 +78,7 @@ enum StreamHandles {
 
 /// A one-shot timer on the loop thread.
 final class LoopTimer {
-    private let handle = allocateHandle(UV_TIMER, as: uv_timer_t.self)
+    private let handle = allocateHandle(uv_timer_t.self)
     private var action: (() -> Void)?
     private var selfReference: Unmanaged<LoopTimer>?
 
@@ -100,9 +101,9 @@ final class LoopTimer {
     func cancel() {
         guard selfReference != nil else { return }
         action = nil
-        uv_close(handlePointer(handle)) { handle in
+        uv_close(asHandle(handle)) { handle in
             guard let handle, let data = handle.pointee.data else { return }
-            UnsafeMutableRawPointer(handle).deallocate()
+            freeHandle(handle)
             Unmanaged<LoopTimer>.fromOpaque(data).release()
         }
         selfReference = nil

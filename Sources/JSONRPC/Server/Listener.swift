@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// A listening TCP or Unix socket on the loop thread. Accepted streams are handed to `onAccept`.
 final class Listener {
@@ -22,9 +23,9 @@ final class Listener {
         self.onAccept = onAccept
         switch endpoint {
         case .tcp(let host, _):
-            let tcp = allocateHandle(UV_TCP, as: uv_tcp_t.self)
+            let tcp = allocateHandle(uv_tcp_t.self)
             uv_tcp_init(loop.raw, tcp)
-            handle = streamPointer(tcp)
+            handle = asStream(tcp)
             var address = try endpoint.socketAddress()
             let status = withUnsafePointer(to: &address) {
                 uv_tcp_bind(tcp, UnsafeRawPointer($0).assumingMemoryBound(to: sockaddr.self), 0)
@@ -33,9 +34,9 @@ final class Listener {
             if let port = StreamHandles.localPort(ofTCP: tcp) { boundEndpoint = .tcp(host: host, port: port) }
         case .unix(let path):
             try Self.removeStaleSocket(at: path)
-            let pipe = allocateHandle(UV_NAMED_PIPE, as: uv_pipe_t.self)
+            let pipe = allocateHandle(uv_pipe_t.self)
             uv_pipe_init(loop.raw, pipe, 0)
-            handle = streamPointer(pipe)
+            handle = asStream(pipe)
             let status = uv_pipe_bind(pipe, path)
             if status != 0 { Self.discard(handle); throw UVError(status, "bind \(endpoint)") }
             // Before listen(): nobody can connect to a socket that is not listening, so there is no window in
@@ -67,17 +68,17 @@ final class Listener {
         let peer: String
         switch endpoint {
         case .tcp:
-            let tcp = allocateHandle(UV_TCP, as: uv_tcp_t.self)
+            let tcp = allocateHandle(uv_tcp_t.self)
             uv_tcp_init(loop.raw, tcp)
-            client = streamPointer(tcp)
+            client = asStream(tcp)
             transport = .tcp
             guard uv_accept(handle, client) == 0 else { Self.discard(client); return }
             uv_tcp_nodelay(tcp, 1)
             peer = StreamHandles.peerName(ofTCP: tcp)
         case .unix(let path):
-            let pipe = allocateHandle(UV_NAMED_PIPE, as: uv_pipe_t.self)
+            let pipe = allocateHandle(uv_pipe_t.self)
             uv_pipe_init(loop.raw, pipe, 0)
-            client = streamPointer(pipe)
+            client = asStream(pipe)
             transport = .unix
             guard uv_accept(handle, client) == 0 else { Self.discard(client); return }
             peer = path
@@ -91,15 +92,15 @@ final class Listener {
         selfReference = nil
         if case .unix(let path) = endpoint { unlink(path) }
         handle.pointee.data = reference.toOpaque()
-        uv_close(handlePointer(handle)) { handle in
+        uv_close(asHandle(handle)) { handle in
             guard let handle, let data = handle.pointee.data else { return }
-            UnsafeMutableRawPointer(handle).deallocate()
+            freeHandle(handle)
             Unmanaged<Listener>.fromOpaque(data).release()
         }
     }
 
     private static func discard(_ handle: UnsafeMutablePointer<uv_stream_t>) {
-        uv_close(handlePointer(handle)) { UnsafeMutableRawPointer($0)?.deallocate() }
+        closeAndFree(handle)
     }
 
     /// A socket file left by a process that died is removed; a live one (something accepts connections) or a

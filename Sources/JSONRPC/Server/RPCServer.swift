@@ -1,5 +1,6 @@
 import CUV
 import Foundation
+import SystemSupport
 
 /// The JSON-RPC server: listeners, connections and the stop sequence, all owned by one libuv loop thread.
 /// Thread-safe façade: every public method may be called from any thread except the loop's own.
@@ -91,7 +92,7 @@ final class ServerCore {
         guard !isStopping else { throw UVError(UV_ECANCELED.rawValue, "listen \(endpoint): the server is stopping") }
         let listener = try Listener(endpoint: endpoint, requiresToken: requiresToken, loop: loop) { [weak self] client, transport, peer in
             guard let self else {
-                uv_close(handlePointer(client)) { UnsafeMutableRawPointer($0)?.deallocate() }
+                closeAndFree(client)
                 return
             }
             self.accept(client, transport: transport, peer: peer, requiresToken: requiresToken)
@@ -107,7 +108,7 @@ final class ServerCore {
         do {
             outputStream = try StreamHandles.open(fileDescriptor: output, on: loop)
         } catch {
-            uv_close(handlePointer(inputStream)) { UnsafeMutableRawPointer($0)?.deallocate() }
+            closeAndFree(inputStream)
             throw error
         }
         let connection = makeConnection(input: inputStream, output: outputStream, transport: .stdio,
@@ -169,12 +170,9 @@ final class ServerCore {
     func installSignalHandlers(_ signals: [Int32]) throws {
         // A parent may start us with these signals blocked (Foundation's Process does), and threads inherit the
         // mask; unblocking them on the loop thread lets the kernel deliver them here, where libuv catches them.
-        var unblocked = sigset_t()
-        sigemptyset(&unblocked)
-        for number in signals { sigaddset(&unblocked, number) }
-        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        ProcessSignals.unblock(signals)
         for number in signals {
-            let handle = allocateHandle(UV_SIGNAL, as: uv_signal_t.self)
+            let handle = allocateHandle(uv_signal_t.self)
             uv_signal_init(loop.raw, handle)
             handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
             let status = uv_signal_start(handle, { handle, signalNumber in
@@ -183,7 +181,7 @@ final class ServerCore {
                 core.beginStop(reason: "signal \(signalNumber)")
             }, number)
             guard status == 0 else {
-                uv_close(handlePointer(handle)) { UnsafeMutableRawPointer($0)?.deallocate() }
+                closeAndFree(handle)
                 throw UVError(status, "uv_signal_start(\(number))")
             }
             signalHandles.append(handle)
@@ -216,7 +214,7 @@ final class ServerCore {
         for timer in stopTimers { timer.cancel() }
         stopTimers = []
         for handle in signalHandles {
-            uv_close(handlePointer(handle)) { UnsafeMutableRawPointer($0)?.deallocate() }
+            closeAndFree(handle)
         }
         signalHandles = []
         logger.info("stopped")

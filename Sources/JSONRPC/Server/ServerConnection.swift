@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 /// One client of the server. Confined to the loop thread: all state here is read and written only there; handler
 /// tasks reach it by posting closures to the loop.

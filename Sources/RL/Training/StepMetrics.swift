@@ -1,3 +1,4 @@
+import SystemSupport
 /// Seconds the rollout side spent on the batch a step trains on; the trainer adds its own update time.
 public struct RolloutTimings: Sendable, Codable, Equatable {
     public var generationSeconds: Double

@@ -86,6 +86,28 @@ public enum Attention {
         }
     }
 
+    /// The softmax of one row of attention scores over the keys it sees: row[visible] ← exp(row − max) / Σ, every
+    /// other entry of row[0..<columns] zeroed. Returns the maximum and the sum (log-sum-exp = maximum + log sum).
+    /// Inference's block attention and training's causal attention share it, so their probabilities are the same
+    /// floats. row: [columns]
+    @inline(__always) @discardableResult
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Range<Int>,
+                           columns: Int) -> (maximum: Float, sum: Float) {
+        var maximum = -Float.infinity
+        for j in visible { maximum = max(maximum, row[j]) }
+        var sum: Float = 0
+        for j in visible {
+            let e = expf(row[j] - maximum)
+            row[j] = e
+            sum += e
+        }
+        let inverse = 1 / sum
+        for j in visible { row[j] *= inverse }
+        for j in 0..<visible.lowerBound { row[j] = 0 }
+        for j in visible.upperBound..<columns { row[j] = 0 }
+        return (maximum, sum)
+    }
+
     /// forwardBlock over f32 keys and values.
     static func forwardBlock(out: UnsafeMutablePointer<Float>, outStride: Int,
                              query q: UnsafePointer<Float>, queryStride: Int,
@@ -102,21 +124,8 @@ public enum Attention {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(L), Int32(D), scale,
                         q + first * queryStride, Int32(queryStride), keys, Int32(kvStride), 0, scores, Int32(L))
             for i in 0..<count {
-                let row = scores + i * L
                 let visible = start + first + i + 1
-                let oldest = max(0, visible - window)
-                var maximum = -Float.infinity
-                for j in oldest..<visible { maximum = max(maximum, row[j]) }
-                var sum: Float = 0
-                for j in oldest..<visible {
-                    let e = expf(row[j] - maximum)
-                    row[j] = e
-                    sum += e
-                }
-                let inverse = 1 / sum
-                for j in oldest..<visible { row[j] *= inverse }
-                for j in 0..<oldest { row[j] = 0 }
-                for j in visible..<L { row[j] = 0 }
+                softmaxRow(scores + i * L, visible: max(0, visible - window)..<visible, columns: L)
             }
             // out[first..<first+count]: [count, D] = scores · values[0..<L]
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(count), Int32(D), Int32(L), 1,

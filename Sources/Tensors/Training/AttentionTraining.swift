@@ -63,20 +63,8 @@ extension Attention {
                                 b: k + group * d, ldb: shape.keyValueStride, beta: 0, c: scores, ldc: columns)
             for r in 0..<rows {
                 let i = blockStart + r
-                let row = scores + r * columns
-                let first = shape.firstVisible(i)
-                var maximum = -Float.infinity
-                for j in first...i { maximum = max(maximum, row[j]) }
-                var sum: Float = 0
-                for j in first...i {
-                    let e = expf(row[j] - maximum)
-                    row[j] = e
-                    sum += e
-                }
-                let inverse = 1 / sum
-                for j in first...i { row[j] *= inverse }
-                for j in 0..<first { row[j] = 0 }
-                for j in (i + 1)..<columns { row[j] = 0 }
+                let (maximum, sum) = softmaxRow(scores + r * columns, visible: shape.firstVisible(i)..<(i + 1),
+                                                columns: columns)
                 logSumExp[head * t + i] = maximum + logf(sum)
             }
             // out[block, head]: [rows, d] = P · V[0..<blockEnd]

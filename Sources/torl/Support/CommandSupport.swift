@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import JSONRPC
+import SystemSupport
 
 /// Runs async work to completion from synchronous command code. Every torl command is synchronous (ArgumentParser's
 /// top-level async entry did not dispatch async subcommands here) and `serve` owns the main thread; the work runs

@@ -1,3 +1,8 @@
+import Sandbox
+
+// TORL policy, not sandbox mechanism: how a run's result is shown to the model (beside `ObservationLayout`, which
+// places it in the trajectory).
+
 /// The published TORL observation format (docs/TORL_PROTOCOL.md), with its lengths configurable.
 public struct ObservationOptions: Codable, Equatable, Sendable {
     /// Characters (Unicode scalars, like Python's len) kept from the start of a long output.
@@ -63,13 +68,6 @@ public func truncatedMiddle(_ text: String, options: ObservationOptions) -> Stri
     let head = String(String.UnicodeScalarView(scalars.prefix(max(0, options.headCharacters))))
     let tail = String(String.UnicodeScalarView(scalars.suffix(max(0, options.tailCharacters))))
     return head + options.truncationMarker + tail
-}
-
-/// The last line holding anything but whitespace; for a Python traceback, the exception line.
-func lastLine(of text: String) -> String? {
-    text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-        .last(where: { !$0.allSatisfy(\.isWhitespace) })
-        .map(String.init)
 }
 
 private func trimmingTrailingNewlines(_ text: String) -> String {

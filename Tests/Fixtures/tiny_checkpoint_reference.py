@@ -1,7 +1,6 @@
-// The independent reference for the tiny-checkpoint tests: a numpy forward pass (float64) and writers for
-// safetensors and GGUF files, run with the interpreter of TORL_PYTHON.
-enum NumpyReference {
-    static let script = #"""
+# The independent reference for the tiny-checkpoint tests (Tests/ModelsTests/TinyCheckpointTests.swift): tiny
+# random Llama and Qwen2 checkpoints written as safetensors and GGUF files, and the float64 numpy forward pass of
+# each, run with the interpreter of TORL_PYTHON. Usage: tiny_checkpoint_reference.py OUTPUT_DIR
 import json, os, struct, sys
 import numpy as np
 
@@ -198,5 +197,3 @@ d = os.path.join(out, "qwen2_gguf"); os.makedirs(d, exist_ok=True)
 write_gguf(os.path.join(d, "model.gguf"), qmeta, {gg: qw[hf] for hf, gg in qwen_gguf.items()})
 forward(qw, qcfg, IDS).astype("<f4").tofile(os.path.join(d, "reference_logits.bin"))
 json.dump(IDS, open(os.path.join(out, "ids.json"), "w"))
-"""#
-}

@@ -1,11 +1,12 @@
 import CUV
 import Foundation
 
-/// A libuv loop on its own thread. Every uv handle of this module is created, used and closed on that thread;
-/// other threads hand it work through `execute`, which appends to a locked queue and wakes the loop with a
-/// `uv_async_t` (the only uv call libuv allows from another thread).
+/// A libuv loop on its own thread: the daemon's RPC server, its clients and the sandbox pool each run one. Every uv
+/// handle of a loop is created, used and closed on its thread; other threads hand it work through `execute`, which
+/// appends to a locked queue and wakes the loop with a `uv_async_t` (the only uv call libuv allows from another
+/// thread).
 public final class EventLoop: @unchecked Sendable {
-    let raw: UnsafeMutablePointer<uv_loop_t>
+    public let raw: UnsafeMutablePointer<uv_loop_t>
     private let wakeup: UnsafeMutablePointer<uv_async_t>
     private let queue = Locked<[() -> Void]>([])
     private let finished = DispatchSemaphore(value: 0)
@@ -24,8 +25,11 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    public init(name: String = "torl.rpc.loop") throws {
-        Self.ignoreBrokenPipes
+    /// `receivesSignals` are unblocked on the loop thread, for loops that watch them: libuv learns that a child
+    /// exited from SIGCHLD, and a parent may have started this process with signals blocked (Foundation's Process
+    /// can); threads inherit the mask, so without this no exit would ever be seen and shutdown would hang.
+    public init(name: String = "torl.rpc.loop", receivesSignals: [Int32] = []) throws {
+        ProcessSignals.ignoreBrokenPipes()
         raw = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
         wakeup = UnsafeMutablePointer<uv_async_t>.allocate(capacity: 1)
         let status = uv_loop_init(raw)
@@ -40,20 +44,17 @@ public final class EventLoop: @unchecked Sendable {
         }
         wakeup.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let thread = Thread { [self] in
+            ProcessSignals.unblock(receivesSignals)
             loopThreadID.withLock { $0 = pthread_self() }
             uv_run(raw, UV_RUN_DEFAULT)
             drainQueue()
+            uv_loop_close(raw)
             finished.signal()
         }
         thread.name = name
         thread.stackSize = 1 << 20
         thread.start()
     }
-
-    /// Writing to a peer that went away must yield EPIPE on that one connection, not kill the daemon.
-    private static let ignoreBrokenPipes: Void = {
-        signal(SIGPIPE, SIG_IGN)
-    }()
 
     public var isOnLoopThread: Bool {
         guard let id = loopThreadID.current else { return false }
@@ -72,7 +73,7 @@ public final class EventLoop: @unchecked Sendable {
         return accepted
     }
 
-    /// Runs `work` on the loop thread and waits for its result. Never call it from the loop thread.
+    /// Runs `work` on the loop thread and waits for its result (at once when called on the loop thread).
     public func sync<T>(_ work: @escaping () throws -> T) throws -> T {
         if isOnLoopThread { return try work() }
         let result = Locked<Result<T, Error>?>(nil)
@@ -97,23 +98,29 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    /// Closes every handle still open and ends the loop thread. Owners close their handles first; this is the
-    /// backstop so the loop always ends.
+    /// Stops accepting work, runs what was already queued and closes every handle still open; the loop thread
+    /// ends once their close callbacks have run. Owners close their handles first; this is the backstop so the loop
+    /// always ends. From another thread it waits for the loop thread to end; on the loop thread it returns at once.
     public func close() {
         let alreadyClosed = closed.withLock { isClosed -> Bool in
             defer { isClosed = true }
             return isClosed
         }
         if alreadyClosed { return }
-        queue.withLock { $0.append { [self] in
+        let closeEveryHandle = { [raw] in
             uv_walk(raw, { handle, _ in
                 guard let handle, uv_is_closing(handle) == 0 else { return }
                 uv_close(handle, nil)
             }, nil)
-        } }
+        }
+        if isOnLoopThread {
+            drainQueue()
+            closeEveryHandle()
+            return
+        }
+        queue.withLock { $0.append(closeEveryHandle) }
         uv_async_send(wakeup)
         finished.wait()
-        uv_loop_close(raw)
     }
 
     deinit {
@@ -136,4 +143,10 @@ public struct UVError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         "\(operation) failed: \(String(cString: uv_strerror(code))) (\(String(cString: uv_err_name(code))))"
     }
+}
+
+/// A libuv status code as "NAME (message)", for error texts that name the failing call themselves.
+public func uvErrorName(_ code: Int32) -> String {
+    guard let name = uv_err_name(code), let text = uv_strerror(code) else { return "error \(code)" }
+    return "\(String(cString: name)) (\(String(cString: text)))"
 }
