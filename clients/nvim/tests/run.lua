@@ -103,5 +103,25 @@ check(":TorlSolve streams the paragraph's solution into a scratch buffer", funct
   end)
 end)
 
+check("the help file has a tag for every command and option, and :help finds it", function()
+  -- Tags are generated into a copy: the repository keeps no generated tags file.
+  local source = vim.api.nvim_get_runtime_file("doc/torl.txt", false)[1]
+  assert(source, "doc/torl.txt is not on the runtime path")
+  local copy = vim.fn.tempname()
+  vim.fn.mkdir(copy .. "/doc", "p")
+  vim.fn.writefile(vim.fn.readfile(source), copy .. "/doc/torl.txt")
+  vim.cmd("helptags " .. vim.fn.fnameescape(copy .. "/doc"))
+  local tags = {}
+  for _, line in ipairs(vim.fn.readfile(copy .. "/doc/tags")) do tags[line:match("^([^\t]+)")] = true end
+  local wanted = { "torl.txt", ":TorlSolve", "torl-setup", "torl.setup()", "torl.solve()", "torl.with_client()" }
+  for name in pairs(torl.config) do table.insert(wanted, "torl-option-" .. name) end
+  for _, tag in ipairs(wanted) do assert(tags[tag], "no help tag " .. tag) end
+  vim.opt.runtimepath:prepend(copy)
+  vim.cmd("help :TorlSolve")
+  assert(vim.bo.filetype == "help", "filetype " .. vim.bo.filetype)
+  vim.cmd("helpclose")
+  vim.fn.delete(copy, "rf")
+end)
+
 io.stdout:write(string.format("%d passed, %d failed\n", passed, failed))
 vim.cmd(failed == 0 and "qa!" or "cquit 1")

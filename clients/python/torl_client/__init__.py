@@ -5,9 +5,13 @@
         print(torl.status())
         for event in torl.solve_stream("What is 2**100 mod 7?"):
             print(event)
+
+Results are typed: `torl_client.protocol` holds one TypedDict per method's params and result, generated from the
+daemon's JSON Schemas (scripts/generate_client_types.py), and the package ships `py.typed`.
 """
-from .client import Client, RPCError, ConnectionClosed
+from . import protocol
+from .client import Client, ConnectionClosed, RPCError
 from .framing import FrameDecoder, encode_frame
 
-__all__ = ["Client", "RPCError", "ConnectionClosed", "FrameDecoder", "encode_frame"]
+__all__ = ["Client", "RPCError", "ConnectionClosed", "FrameDecoder", "encode_frame", "protocol"]
 __version__ = "0.1.0"

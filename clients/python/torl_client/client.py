@@ -7,14 +7,21 @@ import shutil
 import socket
 import subprocess
 import threading
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, cast
 
-from .framing import FrameDecoder, FramingError, encode_frame
+from .framing import FrameDecoder, encode_frame
+from .protocol import (EvaluateResult, InitializeResult, RolloutResult, SandboxExecuteResult, SolveResult,
+                       StatusResult, TrainStepResult)
+
+JSON = Any
+"""A decoded JSON value (the wire types of `protocol` describe the objects each method sends and returns)."""
+ProgressCallback = Callable[[JSON], None]
 
 
 class RPCError(Exception):
     """An error answer from the daemon: `code` is the JSON-RPC error code, `data` its optional details."""
 
-    def __init__(self, code, message, data=None):
+    def __init__(self, code: int, message: str, data: JSON = None) -> None:
         super().__init__("%s (code %d)" % (message, code))
         self.code = code
         self.message = message
@@ -26,16 +33,17 @@ class ConnectionClosed(Exception):
 
 
 class _Pending:
-    def __init__(self):
+    def __init__(self) -> None:
         self.done = threading.Event()
-        self.result = None
-        self.error = None
+        self.result: JSON = None
+        self.error: Optional[BaseException] = None
 
 
 class Client:
     """A connection to a torl daemon. Use `Client.connect(address)` or `Client.spawn(...)`."""
 
-    def __init__(self, reader, writer, close_hook=None):
+    def __init__(self, reader: Callable[[], bytes], writer: Callable[[bytes], Any],
+                 close_hook: Optional[Callable[[], None]] = None) -> None:
         self._read = reader
         self._write_raw = writer
         self._close_hook = close_hook
@@ -43,18 +51,22 @@ class Client:
         self._state_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._tokens = itertools.count(1)
-        self._pending = {}
-        self._progress = {}
+        self._pending: Dict[int, _Pending] = {}
+        self._progress: Dict[str, ProgressCallback] = {}
         self._closed = False
-        self._close_reason = None
-        self.notifications = queue.Queue()  # notifications no callback claimed, for inspection
+        self._close_reason: Optional[str] = None
+        self.server_info: Optional[InitializeResult] = None
+        self.process: Optional["subprocess.Popen[bytes]"] = None
+        # notifications no callback claimed, for inspection
+        self.notifications: "queue.Queue[Dict[str, JSON]]" = queue.Queue()
         self._reader = threading.Thread(target=self._read_loop, name="torl-client-reader", daemon=True)
         self._reader.start()
 
     # -- construction -----------------------------------------------------------------------------------------
 
     @classmethod
-    def connect(cls, address, token=None, timeout=10.0, initialize=True):
+    def connect(cls, address: str, token: Optional[str] = None, timeout: float = 10.0,
+                initialize: bool = True) -> "Client":
         """address: `tcp://HOST:PORT` or `unix:PATH`."""
         if address.startswith("tcp://"):
             host, _, port = address[len("tcp://"):].rpartition(":")
@@ -74,7 +86,8 @@ class Client:
         return client
 
     @classmethod
-    def spawn(cls, torl=None, args=(), env=None, initialize=True, stderr=None):
+    def spawn(cls, torl: Optional[str] = None, args: Sequence[str] = (), env: Optional[Mapping[str, str]] = None,
+              initialize: bool = True, stderr: Any = None) -> "Client":
         """Starts `torl serve --stdio ARGS` as a child and talks to it over its stdin/stdout."""
         binary = torl or os.environ.get("TORL_BIN") or shutil.which("torl")
         if not binary:
@@ -82,13 +95,16 @@ class Client:
         child = subprocess.Popen([binary, "serve", "--stdio", *args], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=stderr, env=env, bufsize=0)
 
-        def write(data):
-            child.stdin.write(data)
-            child.stdin.flush()
+        stdin, stdout = child.stdin, child.stdout
+        assert stdin is not None and stdout is not None  # both are pipes
 
-        def close():
+        def write(data: bytes) -> None:
+            stdin.write(data)
+            stdin.flush()
+
+        def close() -> None:
             try:
-                child.stdin.close()
+                stdin.close()
             except OSError:
                 pass
             try:
@@ -97,7 +113,7 @@ class Client:
                 child.kill()
                 child.wait()
 
-        client = cls(lambda: os.read(child.stdout.fileno(), 65536), write, close_hook=close)
+        client = cls(lambda: os.read(stdout.fileno(), 65536), write, close_hook=close)
         client.process = child
         if initialize:
             client.initialize()
@@ -105,13 +121,14 @@ class Client:
 
     # -- raw protocol -------------------------------------------------------------------------------------------
 
-    def request(self, method, params=None, progress=None, timeout=None):
+    def request(self, method: str, params: Optional[Mapping[str, JSON]] = None,
+                progress: Optional[ProgressCallback] = None, timeout: Optional[float] = None) -> JSON:
         """Sends a request and waits for its answer. `progress(value)` is called for each `$/progress`
         notification of this request (a progress token is added to params). Raises RPCError on an error answer."""
         request_id = next(self._ids)
         pending = _Pending()
         params = dict(params or {})
-        token = None
+        token: Optional[str] = None
         if progress is not None:
             token = "p%d" % next(self._tokens)
             params["progress_token"] = token
@@ -119,9 +136,9 @@ class Client:
             if self._closed:
                 raise ConnectionClosed(self._close_reason or "connection closed")
             self._pending[request_id] = pending
-            if token is not None:
+            if token is not None and progress is not None:
                 self._progress[token] = progress
-        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        message: Dict[str, JSON] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params or method not in ("shutdown", "status"):
             message["params"] = params
         try:
@@ -138,35 +155,37 @@ class Client:
             raise pending.error
         return pending.result
 
-    def notify(self, method, params=None):
-        message = {"jsonrpc": "2.0", "method": method}
+    def notify(self, method: str, params: Optional[Mapping[str, JSON]] = None) -> None:
+        message: Dict[str, JSON] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = params
         self._send(message)
 
     # -- methods ------------------------------------------------------------------------------------------------
 
-    def initialize(self, token=None, client_name="torl-python"):
+    def initialize(self, token: Optional[str] = None, client_name: str = "torl-python") -> InitializeResult:
         params = {"client_name": client_name}
         if token is not None:
             params["token"] = token
-        self.server_info = self.request("initialize", params)
-        return self.server_info
+        info = cast(InitializeResult, self.request("initialize", params))
+        self.server_info = info
+        return info
 
-    def status(self):
-        return self.request("status")
+    def status(self) -> StatusResult:
+        return cast(StatusResult, self.request("status"))
 
-    def solve(self, problem, on_event=None, **options):
-        """Returns the solve result; `on_event(value)` sees text deltas and tool calls as they happen."""
-        return self.request("solve", dict(options, problem=problem), progress=on_event)
+    def solve(self, problem: str, on_event: Optional[ProgressCallback] = None, **options: JSON) -> SolveResult:
+        """Returns the solve result; `on_event(value)` sees text deltas and tool calls as they happen. `options`
+        are the fields of `protocol.SolveParams` besides the problem."""
+        return cast(SolveResult, self.request("solve", dict(options, problem=problem), progress=on_event))
 
-    def solve_stream(self, problem, **options):
+    def solve_stream(self, problem: str, **options: JSON) -> Iterator[Dict[str, JSON]]:
         """Yields progress values (`{"kind": "text", "delta": ...}`, tool calls and results), then
         `{"kind": "result", "result": <solve result>}`."""
-        events = queue.Queue()
-        outcome = {}
+        events: "queue.Queue[Optional[Dict[str, JSON]]]" = queue.Queue()
+        outcome: Dict[str, Any] = {}
 
-        def run():
+        def run() -> None:
             try:
                 outcome["result"] = self.solve(problem, on_event=events.put, **options)
             except BaseException as error:  # handed to the consumer below
@@ -185,25 +204,25 @@ class Client:
             raise outcome["error"]
         yield {"kind": "result", "result": outcome["result"]}
 
-    def execute(self, code, **limits):
-        params = {"code": code}
+    def execute(self, code: str, **limits: JSON) -> SandboxExecuteResult:
+        params: Dict[str, JSON] = {"code": code}
         if limits:
             params["limits"] = limits
-        return self.request("sandbox/execute", params)
+        return cast(SandboxExecuteResult, self.request("sandbox/execute", params))
 
-    def rollout(self, problems, **options):
-        return self.request("rollout", dict(options, problems=problems))
+    def rollout(self, problems: List[Dict[str, JSON]], **options: JSON) -> RolloutResult:
+        return cast(RolloutResult, self.request("rollout", dict(options, problems=problems)))
 
-    def train_step(self, on_progress=None, **options):
-        return self.request("train_step", options, progress=on_progress)
+    def train_step(self, on_progress: Optional[ProgressCallback] = None, **options: JSON) -> TrainStepResult:
+        return cast(TrainStepResult, self.request("train_step", options, progress=on_progress))
 
-    def evaluate(self, on_progress=None, **options):
-        return self.request("evaluate", options, progress=on_progress)
+    def evaluate(self, on_progress: Optional[ProgressCallback] = None, **options: JSON) -> EvaluateResult:
+        return cast(EvaluateResult, self.request("evaluate", options, progress=on_progress))
 
-    def shutdown(self):
-        return self.request("shutdown")
+    def shutdown(self) -> None:
+        self.request("shutdown")
 
-    def close(self):
+    def close(self) -> None:
         """Polite close: shutdown + exit when still connected, then the transport."""
         with self._state_lock:
             already = self._closed
@@ -218,15 +237,15 @@ class Client:
             hook, self._close_hook = self._close_hook, None
             hook()
 
-    def __enter__(self):
+    def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- internals ----------------------------------------------------------------------------------------------
 
-    def _send(self, message):
+    def _send(self, message: Dict[str, JSON]) -> None:
         data = encode_frame(message)
         with self._write_lock:
             try:
@@ -235,7 +254,7 @@ class Client:
                 self._mark_closed("write failed: %s" % error)
                 raise ConnectionClosed(str(error)) from error
 
-    def _read_loop(self):
+    def _read_loop(self) -> None:
         decoder = FrameDecoder()
         reason = "the daemon closed the connection"
         try:
@@ -249,7 +268,7 @@ class Client:
             reason = "connection lost: %s: %s" % (type(error).__name__, error)
         self._mark_closed(reason)
 
-    def _dispatch(self, message):
+    def _dispatch(self, message: Dict[str, JSON]) -> None:
         if "id" in message and ("result" in message or "error" in message):
             with self._state_lock:
                 pending = self._pending.get(message["id"])
@@ -264,7 +283,7 @@ class Client:
         elif message.get("method") == "$/progress":
             params = message.get("params") or {}
             with self._state_lock:
-                callback = self._progress.get(params.get("token"))
+                callback = self._progress.get(str(params.get("token")))
             if callback is not None:
                 callback(params.get("value"))
             else:
@@ -272,7 +291,7 @@ class Client:
         else:
             self.notifications.put(message)
 
-    def _mark_closed(self, reason):
+    def _mark_closed(self, reason: str) -> None:
         with self._state_lock:
             if self._closed:
                 return
@@ -284,7 +303,7 @@ class Client:
             pending.done.set()
 
 
-def _close_socket(sock):
+def _close_socket(sock: socket.socket) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:

@@ -1,5 +1,6 @@
 """LSP framing: `Content-Length: N\r\n\r\n` followed by N bytes of UTF-8 JSON."""
 import json
+from typing import Any, List, Optional
 
 MAX_HEADER_BYTES = 8192
 
@@ -8,7 +9,7 @@ class FramingError(Exception):
     """The peer sent bytes that are not a valid LSP frame."""
 
 
-def encode_frame(message):
+def encode_frame(message: Any) -> bytes:
     body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
@@ -16,14 +17,14 @@ def encode_frame(message):
 class FrameDecoder:
     """Incremental decoder: feed any chunks of bytes, get complete decoded messages back."""
 
-    def __init__(self, max_body_bytes=256 * 1024 * 1024):
+    def __init__(self, max_body_bytes: int = 256 * 1024 * 1024) -> None:
         self._buffer = bytearray()
-        self._body_length = None
+        self._body_length: Optional[int] = None
         self._max_body = max_body_bytes
 
-    def feed(self, data):
+    def feed(self, data: bytes) -> List[Any]:
         self._buffer += data
-        messages = []
+        messages: List[Any] = []
         while True:
             if self._body_length is None:
                 end = self._buffer.find(b"\r\n\r\n")
@@ -40,7 +41,7 @@ class FrameDecoder:
             self._body_length = None
             messages.append(json.loads(body.decode("utf-8")))
 
-    def _parse_header(self, header):
+    def _parse_header(self, header: bytes) -> int:
         length = None
         for line in header.split(b"\r\n"):
             name, sep, value = line.partition(b":")

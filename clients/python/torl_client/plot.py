@@ -1,16 +1,21 @@
 """Training curves to PNG. matplotlib is optional: this module needs it, the client does not."""
 import json
+import os
+from typing import Any, Dict, Iterable, List, Sequence, Union
+
+Source = Union[str, bytes, "os.PathLike[str]", Iterable[Dict[str, Any]]]
 
 
-def load_metrics(source):
+def load_metrics(source: Source) -> List[Dict[str, Any]]:
     """`source`: a list of metric dicts (as returned by train_step) or the path of a metrics JSONL file."""
-    if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+    if isinstance(source, (str, bytes, os.PathLike)):
         with open(source, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
     return list(source)
 
 
-def plot_metrics(source, keys=("reward_mean", "code_ratio", "accuracy"), path="metrics.png", title="torl training"):
+def plot_metrics(source: Source, keys: Sequence[str] = ("reward_mean", "code_ratio", "accuracy"),
+                 path: str = "metrics.png", title: str = "torl training") -> str:
     """Plots each key against the step (the `step` field, else the row index) in its own panel; returns path."""
     try:
         import matplotlib
