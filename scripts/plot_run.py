@@ -96,6 +96,29 @@ def summarize(run):
     return summary
 
 
+def write_samples(run, per_stage=3):
+    """samples.md: per arm, `per_stage` sampled responses verbatim at the start and at the end of training (the first
+    response to each of the first problems of samples-start/-end-ARM.records.jsonl, `torl eval --output`)."""
+    settings = read_json(os.path.join(run, "settings.json"))
+    lines = ["# Sampled responses at the start and at the end of training", "",
+             "Temperature %s, the training prompt of each arm; the response text exactly as generated (tool output "
+             "included), with its grade." % settings.get("temperature"), ""]
+    for arm in arms(settings):
+        for stage in ("start", "end"):
+            path = os.path.join(run, "samples-%s-%s.records.jsonl" % (stage, arm))
+            if not os.path.exists(path):
+                continue
+            lines += ["## %s: %s" % (label(arm), stage), ""]
+            for record in read_jsonl(path)[:per_stage]:
+                response = record["responses"][0]
+                lines += ["**%s** (reference %s): answer %s, reward %s, %s" % (
+                              record["problem"], record["reference"], response["grade"]["extracted"],
+                              response["reward"], response["finish_reason"]),
+                          "", "~~~~text", response["text"], "~~~~", ""]
+    with open(os.path.join(run, "samples.md"), "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+
+
 def heldout_points(run, arm, entry):
     """Greedy held-out accuracy by step: before (step 0), during, after (the last step)."""
     points = []
@@ -163,5 +186,7 @@ if __name__ == "__main__":
         sys.exit(0)
     run_dir = sys.argv[1]
     result = summarize(run_dir)
+    if "arms" in result["settings"]:
+        write_samples(run_dir)
     print(json.dumps(result["runs"], indent=1))
     print(plot(run_dir, result))
