@@ -98,7 +98,7 @@ def summarize(run):
 
 def write_samples(run, per_stage=3):
     """samples.md: per arm, `per_stage` sampled responses verbatim at the start and at the end of training (the first
-    response to each of the first problems of samples-start/-end-ARM.records.jsonl, `torl eval --output`)."""
+    response to each of the first problems, by id, of samples-start/-end-ARM.records.jsonl, `torl eval --output`)."""
     settings = read_json(os.path.join(run, "settings.json"))
     lines = ["# Sampled responses at the start and at the end of training", "",
              "Temperature %s, the training prompt of each arm; the response text exactly as generated (tool output "
@@ -109,7 +109,8 @@ def write_samples(run, per_stage=3):
             if not os.path.exists(path):
                 continue
             lines += ["## %s: %s" % (label(arm), stage), ""]
-            for record in read_jsonl(path)[:per_stage]:
+            # Records come in completion order: the same problems at both stages, in id order.
+            for record in sorted(read_jsonl(path), key=lambda record: str(record.get("problem_id")))[:per_stage]:
                 response = record["responses"][0]
                 lines += ["**%s** (reference %s): answer %s, reward %s, %s" % (
                               record["problem"], record["reference"], response["grade"]["extracted"],

@@ -75,11 +75,12 @@ def test_samples_are_written_verbatim_per_arm_and_stage(tmp_path):
     (tmp_path / "settings.json").write_text(json.dumps({"temperature": 0.7, "arms": ["p1-c1", "p0-c0"]}))
     response = {"text": "print(2 * 3)\n```output\n6\n```\n\\boxed{6}", "grade": {"extracted": "6"}, "reward": 1,
                 "finish_reason": "eos"}
-    records = [{"problem": "Compute %d" % i, "reference": "6", "responses": [response, dict(response, reward=-1)]}
-               for i in range(5)]
+    records = [{"problem_id": "p%d" % i, "problem": "Compute %d" % i, "reference": "6",
+                "responses": [response, dict(response, reward=-1)]} for i in (4, 0, 3, 1, 2)]
     write_jsonl(tmp_path / "samples-start-p1-c1.records.jsonl", records)
     plot_run.write_samples(str(tmp_path), per_stage=3)
     text = (tmp_path / "samples.md").read_text()
     assert text.count(response["text"]) == 3, "the first response of each of the first three problems, verbatim"
-    assert "Compute 3" not in text and "## P1 + worked example, tool (C=1): start" in text
+    assert "Compute 3" not in text and "Compute 4" not in text, "the first three problems by id, whatever the order"
+    assert "## P1 + worked example, tool (C=1): start" in text
     assert "end" not in text.split("## ")[-1].splitlines()[0] and "P0" not in text
