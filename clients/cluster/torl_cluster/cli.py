@@ -248,6 +248,10 @@ class TimeLimit:
 
 def run_on_cluster(options, work, log):
     """Starts Ray and the node pool, runs `work(pool)`, and always shuts both down."""
+    # The time limit and SIGTERM stop the run by interrupting the main thread, which Python does only while it
+    # handles SIGINT itself: a process started in the background of a non-interactive shell (a CI script's `cmd &`)
+    # inherits SIGINT ignored, and the interrupt would then do nothing.
+    previous_interrupt = signal.signal(signal.SIGINT, signal.default_int_handler)
     limit = TimeLimit(options.time_limit)
     previous = signal.signal(signal.SIGTERM, lambda *_: _thread.interrupt_main())
     session = pool = None
@@ -271,6 +275,7 @@ def run_on_cluster(options, work, log):
         if session is not None:
             session.close()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_interrupt)
 
 
 def command_train(options, progress):
