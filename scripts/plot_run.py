@@ -170,10 +170,11 @@ def plot(run, summary):
                                          runs[arm]["heldout_after"]["accuracy"])
                       for arm in arms(settings) if "heldout_after" in runs.get(arm, {})) or "not finished")
     else:
-        title = ("SmolLM2-135M-Instruct, GRPO on synthetic products\nheld-out greedy accuracy: "
-                 "C=1 %.2f -> %.2f, C=0 %.2f -> %.2f" % (
-                     runs["c1"]["heldout_before"]["accuracy"], runs["c1"]["heldout_after"]["accuracy"],
-                     runs["c0"]["heldout_before"]["accuracy"], runs["c0"]["heldout_after"]["accuracy"]))
+        title = "%s, GRPO on synthetic products%s\nheld-out greedy accuracy: %s" % (
+            settings["model"].split(".")[0], " (%s)" % settings["train_args"] if settings.get("train_args") else "",
+            ", ".join("C=%s %.2f -> %.2f" % (arm[1:], runs[arm]["heldout_before"]["accuracy"],
+                                             runs[arm]["heldout_after"]["accuracy"])
+                      for arm in arms(settings) if "heldout_after" in runs.get(arm, {})))
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path = os.path.join(run, "curves.png")
