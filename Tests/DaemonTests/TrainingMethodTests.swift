@@ -3,10 +3,37 @@ import SystemSupport
 import XCTest
 @testable import Daemon
 import JSONRPC
+import RL
+import TorlProtocol
 
 /// train_step's learning-rate schedule fields, model/load and the trainer, evaluate's progress, on the real daemon.
 final class TrainingMethodTests: XCTestCase {
     private let problem: JSONValue = [["id": "add", "problem": "What is 2 + 3?", "answer": "5"]]
+
+    /// train_step's `activations` chooses the trainer's activation policy (default keepAll); another value is
+    /// -32602 naming the field. The conversion alone: no daemon needed.
+    func testActivationsFieldChoosesThePolicyAndABadValueNamesTheField() throws {
+        func hyperParameters(_ extra: [String: JSONValue]) throws -> RL.TrainingHyperParameters {
+            let params: [String: JSONValue] = ["problems": problem]
+            return try ParamsDecoding.decode(TrainStepParams.self, from: .object(params.merging(extra) { $1 }))
+                .hyperParameters.trainingHyperParameters()
+        }
+        XCTAssertEqual(try hyperParameters([:]).activationPolicy, .keepAll)
+        XCTAssertEqual(try hyperParameters(["activations": "keepAll"]).activationPolicy, .keepAll)
+        let recomputing = try hyperParameters(["activations": "recomputePerLayer"])
+        XCTAssertEqual(recomputing.activationPolicy, .recomputePerLayer)
+        XCTAssertEqual(recomputing.trainerConfiguration(samplingTemperature: 1, responseBudget: 8).activationPolicy,
+                       .recomputePerLayer)
+        for bad: JSONValue in ["recompute_per_layer", "", 1] {
+            do {
+                _ = try hyperParameters(["activations": bad])
+                XCTFail("activations \(bad) was accepted")
+            } catch let error as RPCError {
+                XCTAssertEqual(error.code, RPCError.invalidParamsCode, "\(error)")
+                XCTAssertEqual(error.data?["field"]?.stringValue, "activations", "\(error)")
+            }
+        }
+    }
 
     /// Warmup is linear from the first update: update number s (0-based) of a warmup over W steps uses
     /// lr * (s + 1) / W. The step's `learning_rate` metric is the rate the update used.
