@@ -101,6 +101,9 @@ public struct HyperParameters: Codable, Sendable, Equatable {
     /// `token_mean`, `seq_mean_token_mean` or `dr_grpo`.
     public var aggregation: String?
     public var micro_batch: Int?
+    /// `keepAll` (every layer's activations kept for the backward pass) or `recomputePerLayer` (only each layer's
+    /// input kept, the layer recomputed in the backward pass: less memory, one more forward).
+    public var activations: String?
     public var max_grad_norm: Double?
     public var weight_decay: Double?
 
@@ -109,7 +112,7 @@ public struct HyperParameters: Codable, Sendable, Equatable {
                 clip_ratio_c: Double? = nil, dual_clip: Bool? = nil, old_logprobs: String? = nil,
                 tis_cap: Double? = nil, kl_coef: Double? = nil, entropy_coef: Double? = nil,
                 advantage: String? = nil, aggregation: String? = nil, micro_batch: Int? = nil,
-                max_grad_norm: Double? = nil, weight_decay: Double? = nil) {
+                activations: String? = nil, max_grad_norm: Double? = nil, weight_decay: Double? = nil) {
         self.learning_rate = learning_rate
         self.warmup_steps = warmup_steps
         self.cosine_total_steps = cosine_total_steps
@@ -125,6 +128,7 @@ public struct HyperParameters: Codable, Sendable, Equatable {
         self.advantage = advantage
         self.aggregation = aggregation
         self.micro_batch = micro_batch
+        self.activations = activations
         self.max_grad_norm = max_grad_norm
         self.weight_decay = weight_decay
     }

@@ -3,10 +3,67 @@ import SystemSupport
 import XCTest
 @testable import Daemon
 import JSONRPC
+import Models
+import RL
+import TorlProtocol
 
 /// train_step's learning-rate schedule fields, model/load and the trainer, evaluate's progress, on the real daemon.
 final class TrainingMethodTests: XCTestCase {
     private let problem: JSONValue = [["id": "add", "problem": "What is 2 + 3?", "answer": "5"]]
+
+    /// train_step's `activations` chooses the trainer's activation policy (default keepAll); another value is
+    /// -32602 naming the field. The conversion alone: no daemon needed.
+    func testActivationsFieldChoosesThePolicyAndABadValueNamesTheField() throws {
+        func hyperParameters(_ extra: [String: JSONValue]) throws -> RL.TrainingHyperParameters {
+            let params: [String: JSONValue] = ["problems": problem]
+            return try ParamsDecoding.decode(TrainStepParams.self, from: .object(params.merging(extra) { $1 }))
+                .hyperParameters.trainingHyperParameters()
+        }
+        XCTAssertEqual(try hyperParameters([:]).activationPolicy, .keepAll)
+        XCTAssertEqual(try hyperParameters(["activations": "keepAll"]).activationPolicy, .keepAll)
+        let recomputing = try hyperParameters(["activations": "recomputePerLayer"])
+        XCTAssertEqual(recomputing.activationPolicy, .recomputePerLayer)
+        XCTAssertEqual(recomputing.trainerConfiguration(samplingTemperature: 1, responseBudget: 8).activationPolicy,
+                       .recomputePerLayer)
+        for bad: JSONValue in ["recompute_per_layer", "", 1] {
+            do {
+                _ = try hyperParameters(["activations": bad])
+                XCTFail("activations \(bad) was accepted")
+            } catch let error as RPCError {
+                XCTAssertEqual(error.code, RPCError.invalidParamsCode, "\(error)")
+                XCTAssertEqual(error.data?["field"]?.stringValue, "activations", "\(error)")
+            }
+        }
+    }
+
+    /// LoRA settings against the daemon's trainer: absent or equal ones keep it; an untouched trainer (made by
+    /// checkpoint/save or model/export before any train_step) is replaced; any other is refused naming
+    /// `lora_rank`, with what the trainer trains and what to do. The decision alone: no daemon needed.
+    func testLoRASettingsReplaceAnUntouchedTrainerAndOtherwiseSayWhatToDo() throws {
+        let rank8 = LoRAConfiguration(rank: 8), rank4 = LoRAConfiguration(rank: 4, alpha: 8, targets: [.q, .v])
+        for untouched in [false, true] {
+            XCTAssertEqual(try TrainingSlot.choice(current: nil, step: 0, untouched: untouched, wanted: nil), .keep)
+            XCTAssertEqual(try TrainingSlot.choice(current: rank8, step: 0, untouched: untouched, wanted: nil), .keep)
+            XCTAssertEqual(try TrainingSlot.choice(current: rank8, step: 3, untouched: untouched, wanted: rank8), .keep)
+        }
+        XCTAssertEqual(try TrainingSlot.choice(current: nil, step: 0, untouched: true, wanted: rank8), .replace)
+        XCTAssertThrowsError(try TrainingSlot.choice(current: nil, step: 2, untouched: true, wanted: rank8),
+                             "a trainer past step 0 is never replaced")
+        for (current, step, trains) in [(nil, 0, "trains every weight"), (nil, 2, "trains every weight"),
+                                        (rank4, 5, "trains LoRA rank 4, alpha 8.0, targets q,v")] as [(LoRAConfiguration?, Int, String)] {
+            do {
+                _ = try TrainingSlot.choice(current: current, step: step, untouched: false, wanted: rank8)
+                XCTFail("LoRA rank 8 was accepted by a trainer at step \(step) training \(trains)")
+            } catch let error as RPCError {
+                XCTAssertEqual(error.code, RPCError.invalidParamsCode)
+                XCTAssertEqual(error.data?["field"]?.stringValue, "lora_rank")
+                for part in ["step \(step)", trains, "model/load", "discard_training", "first train_step",
+                             "leave the LoRA settings out"] {
+                    XCTAssertTrue(error.message.contains(part), "\(part) missing from: \(error.message)")
+                }
+            }
+        }
+    }
 
     /// Warmup is linear from the first update: update number s (0-based) of a warmup over W steps uses
     /// lr * (s + 1) / W. The step's `learning_rate` metric is the rate the update used.
@@ -110,6 +167,18 @@ final class TrainingMethodTests: XCTestCase {
         _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32", "discard_training": true])
         let reloaded = try await client.request("status")
         XCTAssertNil(reloaded["model"]?["adapter"])
+        // model/export before any train_step makes a trainer of every weight that has done nothing: the first
+        // train_step's LoRA settings replace it instead of being refused.
+        let merged = NSTemporaryDirectory() + "torl-daemon-untouched-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: merged) }
+        _ = try await client.request("model/export", params: ["path": .string(merged)])
+        let exportedOnly = try await client.request("status")["training"]
+        XCTAssertEqual(exportedOnly?["lora"], .null, "the export made a trainer of every weight")
+        _ = try await client.request("train_step", params: .object(lora))
+        let replaced = try await client.request("status")["training"]
+        XCTAssertEqual(replaced?["lora"]?["rank"]?.intValue, 4)
+        XCTAssertEqual(replaced?["step"]?.intValue, 1)
+        _ = try await client.request("model/load", params: ["path": .string(path), "weights": "f32", "discard_training": true])
     }
 
     /// A trainer's steps that are neither checkpointed nor exported survive a model/load or checkpoint/restore that

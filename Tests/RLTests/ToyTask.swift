@@ -8,10 +8,12 @@ import Tensors
 enum ToyTask {
     static let responseLength = 3
 
-    static func configuration() -> ModelConfiguration {
-        ModelConfiguration(architecture: .qwen2, vocabularySize: 8, hiddenSize: 16, intermediateSize: 32, layerCount: 2,
-                           headCount: 2, keyValueHeadCount: 1, headDimension: 8, contextLength: 16, ropeTheta: 10000,
-                           ropePairing: .halves, rmsNormEpsilon: 1e-5, tiedEmbeddings: true, attentionBias: true)
+    /// Two layers, two heads of hidden/2, intermediate 2·hidden, tied embedding and head.
+    static func configuration(hiddenSize: Int = 16) -> ModelConfiguration {
+        ModelConfiguration(architecture: .qwen2, vocabularySize: 8, hiddenSize: hiddenSize, intermediateSize: 2 * hiddenSize,
+                           layerCount: 2, headCount: 2, keyValueHeadCount: 1, headDimension: hiddenSize / 2,
+                           contextLength: 16, ropeTheta: 10000, ropePairing: .halves, rmsNormEpsilon: 1e-5,
+                           tiedEmbeddings: true, attentionBias: true)
     }
 
     static func reward(prompt: Int32, response: ArraySlice<Int32>) -> Double {
@@ -56,6 +58,12 @@ enum ToyTask {
         -> (metrics: [StepMetrics], model: TrainableTransformer) {
         let model = try TrainableTransformer(configuration: Self.configuration())
         model.initializeRandomly(seed: seed, standardDeviation: 0.1)
+        return (try train(model, seed: seed, steps: steps, configuration: configuration), model)
+    }
+
+    /// Runs `steps` rollout + update rounds on `model` (full or LoRA), the rollouts seeded from `seed`.
+    static func train(_ model: TrainableTransformer, seed: UInt64, steps: Int,
+                      configuration: TrainerConfiguration) throws -> [StepMetrics] {
         let trainer = try GRPOTrainer(policy: model, configuration: configuration)
         var generator = SeededGenerator(seed: seed &+ 100)
         var metrics: [StepMetrics] = []
@@ -63,7 +71,13 @@ enum ToyTask {
             let batch = try rollout(model, prompts: [1, 2, 3, 2], samplesPerPrompt: 8, generator: &generator)
             metrics.append(try trainer.step(batch))
         }
-        return (metrics, model)
+        return metrics
+    }
+
+    /// The first step at which the mean reward of the last three steps is at least `level`, if any.
+    static func stepReaching(_ level: Double, _ metrics: [StepMetrics]) -> Int? {
+        let rewards = metrics.map(\.rewardMean)
+        return (2..<max(rewards.count, 2)).first { rewards[($0 - 2)...$0].reduce(0, +) / 3 >= level }
     }
 
     static let trainerConfiguration = TrainerConfiguration(

@@ -71,13 +71,19 @@ final class TrainingLoopTests: XCTestCase {
                                 seed: seed)
     }
 
-    func testOneLoopStepPushesTheUpdatedWeightsAndIsReproducible() async throws {
-        let tokenizer = try RolloutFixtures.tokenizer()
+    /// Two sampled responses of at most 6 tokens per problem, no tool.
+    private static var sampledSettings: RolloutSettings {
         var settings = RolloutSettings()
         settings.groupSize = 2
         settings.maxToolCalls = 0
         settings.maxResponseTokens = 6
         settings.sampling = SamplingParameters(temperature: 1, topK: 0, topP: 1, seed: 0)
+        return settings
+    }
+
+    func testOneLoopStepPushesTheUpdatedWeightsAndIsReproducible() async throws {
+        let tokenizer = try RolloutFixtures.tokenizer()
+        let settings = Self.sampledSettings
         var hyperParameters = TrainingHyperParameters()
         hyperParameters.learningRate = 1e-2
         // A random model answers nothing correctly: equal rewards, zero advantages. The entropy bonus still
@@ -126,6 +132,30 @@ final class TrainingLoopTests: XCTestCase {
                                                    hyperParameters: hyperParameters)
         XCTAssertEqual(nextRestored.trajectories.map(\.tokenIDs), next.trajectories.map(\.tokenIDs))
         XCTAssertEqual(restored.trainer.policy.parameters.array(), first.trainer.policy.parameters.array())
+    }
+
+    /// `activations` reaches the trainer, and recomputing each layer in the backward pass instead of keeping its
+    /// activations changes memory, not the step: same rollouts, same loss, same gradient norm, same weights.
+    func testRecomputingActivationsPerLayerGivesTheSameStep() async throws {
+        let tokenizer = try RolloutFixtures.tokenizer()
+        let settings = Self.sampledSettings
+        let problems = [Problem(id: "a", problem: "What is 2+3?", answer: "5")]
+        var results: [TrainingStepResult] = [], loops: [TrainingLoop] = []
+        for policy in [ActivationPolicy.keepAll, .recomputePerLayer] {
+            var hyperParameters = TrainingHyperParameters()
+            hyperParameters.learningRate = 1e-2
+            hyperParameters.entropyCoefficient = 0.1  // a gradient although the random model's rewards are equal
+            hyperParameters.activationPolicy = policy
+            let loop = try loop(seed: 5, tokenizer: tokenizer)
+            results.append(try await loop.step(problems: problems, settings: settings, hyperParameters: hyperParameters))
+            XCTAssertEqual(loop.trainer.configuration.activationPolicy, policy)
+            loops.append(loop)
+        }
+        XCTAssertEqual(results[1].trajectories.map(\.tokenIDs), results[0].trajectories.map(\.tokenIDs))
+        XCTAssertGreaterThan(results[0].metrics.gradientNorm, 0)
+        XCTAssertEqual(results[1].metrics.loss, results[0].metrics.loss)
+        XCTAssertEqual(results[1].metrics.gradientNorm, results[0].metrics.gradientNorm)
+        XCTAssertEqual(loops[1].trainer.policy.parameters.array(), loops[0].trainer.policy.parameters.array())
     }
 
     func testGreedyRolloutsAndBadHyperParametersAreRefusedByName() async throws {

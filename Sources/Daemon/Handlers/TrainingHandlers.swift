@@ -21,10 +21,15 @@ final class TrainingSlot: @unchecked Sendable {
     /// The trained LoRA (configuration, parameters), nil for full training; `status` reads it from any thread.
     let lora = Locked<(configuration: LoRAConfiguration, parameters: Int)?>(nil)
     private var loop: TrainingLoop?
+    /// The trainer was made by a method that carried no LoRA settings (checkpoint/save, model/export before any
+    /// train_step) and has neither trained nor restored anything since: it holds nothing a new trainer would lose.
+    /// Touched, like `loop`, only inside `scheduler.exclusive` jobs.
+    private var untouched = false
 
     /// Forgets the trainer (another model was loaded): the next training method starts a new one at step 0.
     func reset() {
         loop = nil
+        untouched = false
         state.withLock { $0 = State() }
         lora.withLock { $0 = nil }
     }
@@ -43,24 +48,45 @@ final class TrainingSlot: @unchecked Sendable {
     }
 
     /// The loop of the current model, made on first use. LoRA settings (`lora`) choose how a new trainer trains;
-    /// an existing one keeps its own, and settings that contradict it are refused.
+    /// an existing one keeps its own, and settings that contradict it are refused (see `choice`).
     func loop(for current: ModelSlot.Current, lora wanted: LoRAConfiguration?,
               make: () throws -> TrainingLoop) throws -> TrainingLoop {
         if let loop, loop.model === current.loaded.model {
-            if let wanted, wanted != loop.trainer.policy.lora?.configuration {
-                throw RPCError.invalidParams(field: "lora_rank", reason: "the daemon's trainer already trains \(loop.trainer.policy.lora.map { "LoRA rank \($0.configuration.rank)" } ?? "every weight"); its LoRA settings stay until the model is loaded again (model/load)")
+            switch try Self.choice(current: loop.trainer.policy.lora?.configuration, step: loop.step,
+                                   untouched: untouched, wanted: wanted) {
+            case .keep: return loop
+            case .replace: self.loop = nil  // freed before the new trainer is made
             }
-            return loop
         }
         let made = try make()
         loop = made
+        untouched = wanted == nil
         state.withLock { $0 = State(step: made.step, savedStep: made.step) }
         lora.withLock { $0 = made.trainer.policy.lora.map { ($0.configuration, $0.parameterCount) } }
         return made
     }
 
+    enum TrainerChoice: Equatable { case keep, replace }
+
+    /// What a method asking for `wanted` LoRA settings (nil: none given) does with the current trainer, which
+    /// trains `current` (nil: every weight) at `step`: keeps it when the settings agree or are absent, replaces an
+    /// untouched one (a full trainer that checkpoint/save or model/export made before the first train_step), and
+    /// otherwise refuses, saying how to get a trainer with the wanted settings.
+    static func choice(current: LoRAConfiguration?, step: Int, untouched: Bool,
+                       wanted: LoRAConfiguration?) throws -> TrainerChoice {
+        guard let wanted, wanted != current else { return .keep }
+        if untouched && step == 0 { return .replace }
+        let trains = current.map {
+            "LoRA rank \($0.rank), alpha \($0.alpha), targets \($0.targets.map(\.rawValue).joined(separator: ","))\($0.useRSLoRA ? ", rsLoRA" : "")"
+        } ?? "every weight"
+        throw RPCError.invalidParams(
+            field: "lora_rank",
+            reason: "the daemon's trainer (step \(step)) trains \(trains); LoRA settings only choose how a new trainer trains. To train with these, keep what you need of this one (checkpoint/save, model/export), load the model again with model/load (discard_training: true drops unsaved steps) and send the settings with the first train_step after it; to continue this trainer, leave the LoRA settings out")
+    }
+
     /// Runs `work` with `running` set, recording the step reached afterwards.
     func running<T>(_ loop: TrainingLoop, _ work: () async throws -> T) async rethrows -> T {
+        untouched = false
         state.withLock { $0.running = true }
         defer { state.withLock { $0.step = loop.step; $0.running = false } }
         return try await work()

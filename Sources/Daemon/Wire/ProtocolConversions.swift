@@ -178,6 +178,12 @@ extension HyperParameters {
             result.aggregation = mode
         }
         if let micro_batch { result.microBatchTokens = micro_batch }
+        if let activations {
+            guard let policy = ActivationPolicy(rawValue: activations) else {
+                throw RPCError.invalidParams(field: "activations", reason: "must be one of \(ActivationPolicy.allCases.map(\.rawValue))")
+            }
+            result.activationPolicy = policy
+        }
         if let max_grad_norm { result.maxGradientNorm = max_grad_norm }
         if let weight_decay { result.weightDecay = weight_decay }
         do { try result.validate() } catch TrainingLoopError.invalidHyperParameter(let name, let reason) {

@@ -60,7 +60,7 @@ extension TrainableTransformer {
 
 /// Whether the forward pass keeps every layer's activations (fastest) or only each layer's input, recomputing
 /// the rest one layer at a time during the backward pass (activation memory ≈ layers · tokens · hidden).
-public enum ActivationPolicy: String, Sendable, Codable {
+public enum ActivationPolicy: String, Sendable, Codable, CaseIterable {
     case keepAll
     case recomputePerLayer
 }

@@ -1,3 +1,4 @@
+import Models
 import Tensors
 
 /// The GRPO and optimizer settings a user chooses, validated in one place for the CLI and the daemon. Defaults
@@ -20,6 +21,10 @@ public struct TrainingHyperParameters: Sendable, Equatable {
     public var advantage = AdvantageEstimator.groupNormalized
     public var aggregation = LossAggregation.tokenMean
     public var microBatchTokens = 4096
+    /// What the forward pass keeps for the backward pass: every layer's activations, or only each layer's input
+    /// (the layer is recomputed in the backward pass: activations of one layer instead of all, for one more forward
+    /// pass of each layer).
+    public var activationPolicy = ActivationPolicy.keepAll
     /// The old policy of the ratio; nil chooses by the rollouts' weight precision: `recompute` for bf16 and int8
     /// (their log-probabilities are off by the rounding), `rollout` for f32 (exact).
     public var oldLogProbabilities: OldLogProbabilitySource?
@@ -83,7 +88,7 @@ public struct TrainingHyperParameters: Sendable, Equatable {
                                         oldLogProbabilities: oldLogProbabilities ?? (rolloutPrecision == .f32 ? .rollout : .recompute),
                                         truncatedImportanceSamplingCap: truncatedImportanceSamplingCap),
             advantage: advantage, optimizer: AdamWConfiguration(weightDecay: weightDecay), schedule: schedule,
-            maxGradientNorm: maxGradientNorm, microBatchTokens: microBatchTokens)
+            maxGradientNorm: maxGradientNorm, microBatchTokens: microBatchTokens, activationPolicy: activationPolicy)
     }
 }
 

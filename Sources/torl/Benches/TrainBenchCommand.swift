@@ -32,8 +32,8 @@ struct TrainBenchCommand: ParsableCommand {
     @Option(help: "Untimed steps before the timed ones (the first touches the gradient and moment buffers).")
     var warmupSteps: Int = 1
 
-    @Option(help: "keepAll or recomputePerLayer.")
-    var activations: String = "keepAll"
+    @Option(help: "What the forward pass keeps for the backward pass: keepAll or recomputePerLayer (recompute each layer in the backward pass).")
+    var activations: ActivationPolicy = .keepAll
 
     @Option(help: "Prompts x samples of the GRPO step breakdown (0 skips it).")
     var prompts: Int = 8
@@ -82,9 +82,6 @@ struct TrainBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let policy = ActivationPolicy(rawValue: activations) else {
-            throw ValidationError("unknown activation policy \(activations) (keepAll, recomputePerLayer)")
-        }
         guard sequenceLength > promptLength, promptLength >= 1, sequences >= 2, steps >= 1, warmupSteps >= 0 else {
             throw ValidationError("need sequence-length > prompt-length >= 1, sequences >= 2, steps >= 1, warmup-steps >= 0")
         }
@@ -94,7 +91,7 @@ struct TrainBenchCommand: ParsableCommand {
             ?? TrainableTransformer(from: engine)
         let configuration = trainable.configuration
         var peak = Self.gemmPeak()
-        let trainerConfiguration = TrainerConfiguration(microBatchTokens: microBatchTokens, activationPolicy: policy)
+        let trainerConfiguration = TrainerConfiguration(microBatchTokens: microBatchTokens, activationPolicy: activations)
         let trainer = try GRPOTrainer(policy: trainable, configuration: trainerConfiguration)
         let bench = EngineBenchmark(model: engine)
 
@@ -137,7 +134,7 @@ struct TrainBenchCommand: ParsableCommand {
             "throughput": [
                 "sequences": sequences, "sequence_tokens": sequenceLength, "prompt_tokens": promptLength,
                 "micro_batch_tokens": microBatchTokens, "micro_batch_token_limit": trainer.microBatchTokenLimit,
-                "activation_policy": policy.rawValue, "warmup_steps": warmupSteps,
+                "activation_policy": activations.rawValue, "warmup_steps": warmupSteps,
                 "step_seconds": seconds, "tokens_per_second": Double(tokens) / seconds,
                 "model_flops_per_step": flops, "achieved_gflops": flops / seconds / 1e9,
                 "fraction_of_gemm_peak": flops / seconds / peak.wall,

@@ -68,6 +68,8 @@ struct TrainCommand: ParsableCommand {
     var weightDecay = 0.0
     @Option(help: "Tokens per micro-batch (gradients accumulate across micro-batches).")
     var microBatch = 4096
+    @Option(help: "What the forward pass keeps for the backward pass: keepAll, or recomputePerLayer (only each layer's input; the layer is recomputed in the backward pass: far less memory for long responses, one more forward pass).")
+    var activations: ActivationPolicy = .keepAll
 
     @Option(help: "Tool calls per response (C); 0 disables the tool.")
     var maxToolCalls = 1
@@ -167,8 +169,8 @@ struct TrainCommand: ParsableCommand {
                         min_lr_ratio: minLrRatio, eps_low: epsLow, eps_high: epsHigh,
                         clip_ratio_c: noDualClip ? nil : clipRatioC, dual_clip: !noDualClip, old_logprobs: oldLogprobs,
                         tis_cap: tisCap, kl_coef: kl, entropy_coef: entropy, advantage: advantage,
-                        aggregation: aggregation, micro_batch: microBatch, max_grad_norm: maxGradNorm,
-                        weight_decay: weightDecay)
+                        aggregation: aggregation, micro_batch: microBatch, activations: activations.rawValue,
+                        max_grad_norm: maxGradNorm, weight_decay: weightDecay)
     }
 
     /// One step's `train_step` params: the problems chosen for it and every setting of the command line.

@@ -73,6 +73,7 @@ class ClusterTrainStepParams(_ClusterTrainStepParamsRequired, total=False):
     advantage: Literal["std", "dr_grpo"]
     aggregation: Literal["token_mean", "seq_mean_token_mean", "dr_grpo"]
     micro_batch: int
+    activations: Literal["keepAll", "recomputePerLayer"]
     max_grad_norm: float
     weight_decay: float
 
@@ -473,6 +474,7 @@ class TrainStepParams(TypedDict, total=False):
     advantage: Literal["std", "dr_grpo"]
     aggregation: Literal["token_mean", "seq_mean_token_mean", "dr_grpo"]
     micro_batch: int
+    activations: Literal["keepAll", "recomputePerLayer"]
     max_grad_norm: float
     weight_decay: float
     progress_token: Union[str, int]
