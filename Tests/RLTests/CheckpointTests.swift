@@ -74,6 +74,23 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// A written file has the mode open(2) would give it (0666 less the umask), not mkstemp's 0600: exported
+    /// models and checkpoints are read by other users, containers and servers.
+    func testWrittenFilesGetTheUmaskMode() throws {
+        let directory = try temporaryDirectory()
+        for (mask, expected) in [(mode_t(0o022), mode_t(0o644)), (0o027, 0o640), (0o077, 0o600)] {
+            let previous = umask(mask)
+            defer { umask(previous) }
+            let path = directory + "/file-\(String(mask, radix: 8))"
+            let writer = try AtomicFileWriter(destination: path)
+            try writer.write(Data([1, 2, 3]))
+            try writer.commit()
+            var info = stat()
+            XCTAssertEqual(stat(path, &info), 0)
+            XCTAssertEqual(info.st_mode & 0o777, expected, "umask \(String(mask, radix: 8))")
+        }
+    }
+
     /// The exported folder loads in the engine (its Hugging Face loader) with the same logits, for both RoPE
     /// pairings (adjacent weights are permuted to Hugging Face's halves), and numpy reads the safetensors file.
     func testHuggingFaceExportLoadsWithTheSameLogits() throws {

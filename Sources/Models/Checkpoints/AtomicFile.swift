@@ -34,6 +34,14 @@ public final class AtomicFileWriter {
             throw TrainingFileError.cannotWrite(path: destination, reason: String(cString: strerror(errno)))
         }
         temporaryPath = String(cString: template)
+        // mkstemp creates the file 0600; a checkpoint or an exported model is an ordinary file that other users,
+        // containers and servers may read, so it gets what open(2) would give it: 0666 less the umask.
+        guard fchmod(descriptor, 0o666 & ~currentUmask()) == 0 else {
+            let reason = "fchmod: \(String(cString: strerror(errno)))"
+            close(descriptor)
+            unlink(temporaryPath)
+            throw TrainingFileError.cannotWrite(path: destination, reason: reason)
+        }
     }
 
     deinit {
@@ -69,6 +77,17 @@ public final class AtomicFileWriter {
         committed = true
         syncDirectory(containing: destination)
     }
+}
+
+/// The process's file-mode creation mask, read from /proc/self/status: umask(2) can only be read by setting it,
+/// which would race with other threads creating files. 0o022 where the kernel does not report it.
+func currentUmask() -> mode_t {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+          let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8) else {
+        return 0o022
+    }
+    return mask
 }
 
 /// Flushes a directory's entries (a completed rename) to disk.
