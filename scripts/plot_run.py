@@ -49,6 +49,16 @@ def label(arm):
                        {"c1": "tool (C=1)", "c0": "no tool (C=0)"}[tool])
 
 
+def lora_title(train_args):
+    """", LoRA rank 32 alpha 32" from record_run.sh's TRAIN_ARGS (its other flags, paths, stay out of the title)."""
+    words = train_args.split()
+    flags = {word: words[i + 1] for i, word in enumerate(words[:-1]) if word in ("--lora-rank", "--lora-alpha")}
+    if "--lora-rank" not in flags:
+        return ""
+    return ", LoRA rank %s%s%s" % (flags["--lora-rank"], " alpha %s" % flags["--lora-alpha"] if "--lora-alpha" in flags
+                                   else "", " rsLoRA" if "--rslora" in words else "")
+
+
 def mean(rows, key):
     values = [row[key] for row in rows if row.get(key) is not None]
     return sum(values) / len(values) if values else None
@@ -170,8 +180,8 @@ def plot(run, summary):
                                          runs[arm]["heldout_after"]["accuracy"])
                       for arm in arms(settings) if "heldout_after" in runs.get(arm, {})) or "not finished")
     else:
-        title = "%s, GRPO on synthetic products%s\nheld-out greedy accuracy: %s" % (
-            settings["model"].split(".")[0], " (%s)" % settings["train_args"] if settings.get("train_args") else "",
+        title = "%s, GRPO on synthetic products%s, lr %s\nheld-out greedy accuracy: %s" % (
+            settings["model"].split(".")[0], lora_title(settings.get("train_args", "")), settings["lr"],
             ", ".join("C=%s %.2f -> %.2f" % (arm[1:], runs[arm]["heldout_before"]["accuracy"],
                                              runs[arm]["heldout_after"]["accuracy"])
                       for arm in arms(settings) if "heldout_after" in runs.get(arm, {})))
