@@ -28,13 +28,14 @@ def test_every_hyper_parameter_option(validate):
                             "--eps-low", "0.1", "--eps-high", "0.28", "--no-dual-clip", "--old-logprobs", "recompute",
                             "--tis-cap", "2", "--kl", "0.01", "--entropy", "0.001", "--aggregation", "dr_grpo",
                             "--advantage", "dr_grpo", "--max-grad-norm", "0.5", "--weight-decay", "0.1",
-                            "--micro-batch", "1024")
+                            "--micro-batch", "1024", "--activations", "recomputePerLayer")
     check_train_options(options)
     fields = hyper_parameters(options)
     assert fields == {"learning_rate": 3e-5, "warmup_steps": 2, "cosine_total_steps": 9, "min_lr_ratio": 0.1,
                       "eps_low": 0.1, "eps_high": 0.28, "dual_clip": False, "old_logprobs": "recompute",
                       "tis_cap": 2.0, "kl_coef": 0.01, "entropy_coef": 0.001, "advantage": "dr_grpo",
-                      "aggregation": "dr_grpo", "micro_batch": 1024, "max_grad_norm": 0.5, "weight_decay": 0.1}
+                      "aggregation": "dr_grpo", "micro_batch": 1024, "activations": "recomputePerLayer",
+                      "max_grad_norm": 0.5, "weight_decay": 0.1}
     validate("train_step", dict(fields, rollout_ids=["r1"]))
 
 
@@ -85,3 +86,11 @@ def test_where_to_run_is_required():
         build_parser().parse_args(["train", "--dataset", "x.jsonl"])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "--dataset", "x.jsonl", "--address", "auto", "--local-nodes", "2"])
+
+
+def test_a_bad_activation_policy_is_refused_naming_the_choices(capsys):
+    with pytest.raises(SystemExit) as exit:
+        train_options("--activations", "recompute")
+    assert exit.value.code == 2
+    error = capsys.readouterr().err
+    assert "--activations" in error and "keepAll" in error and "recomputePerLayer" in error

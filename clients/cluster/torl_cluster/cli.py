@@ -116,6 +116,9 @@ def build_parser():
     train.add_argument("--max-grad-norm", type=float, default=1.0)
     train.add_argument("--weight-decay", type=float, default=0.0)
     train.add_argument("--micro-batch", type=int, default=4096, help="tokens per micro-batch")
+    train.add_argument("--activations", choices=("keepAll", "recomputePerLayer"),
+                       help="what the forward pass keeps for the backward pass (daemon default: keepAll); "
+                            "recomputePerLayer keeps each layer's input only: far less memory for long responses")
     _prompt_arguments(train)
     train.add_argument("--max-tokens", type=int, default=1024, help="response budget, tool output included")
     train.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the rollouts (> 0)")
@@ -211,7 +214,8 @@ def hyper_parameters(options):
               "dual_clip": not options.no_dual_clip, "old_logprobs": options.old_logprobs, "tis_cap": options.tis_cap,
               "kl_coef": options.kl, "entropy_coef": options.entropy, "advantage": options.advantage,
               "aggregation": options.aggregation, "micro_batch": options.micro_batch,
-              "max_grad_norm": options.max_grad_norm, "weight_decay": options.weight_decay}
+              "activations": options.activations, "max_grad_norm": options.max_grad_norm,
+              "weight_decay": options.weight_decay}
     return {key: value for key, value in fields.items() if value is not None}
 
 

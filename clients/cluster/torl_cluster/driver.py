@@ -35,7 +35,8 @@ from .trajectories import concatenate, merge_rank_metrics
 
 HYPER_PARAMETER_FIELDS = ("learning_rate", "warmup_steps", "cosine_total_steps", "min_lr_ratio", "eps_low", "eps_high",
                           "clip_ratio_c", "dual_clip", "old_logprobs", "tis_cap", "kl_coef", "entropy_coef",
-                          "advantage", "aggregation", "micro_batch", "max_grad_norm", "weight_decay")
+                          "advantage", "aggregation", "micro_batch", "activations", "max_grad_norm",
+                          "weight_decay")
 COUNTERS = ("rollout_retries", "update_retries", "group_formations", "recoveries", "lost_nodes", "rewinds")
 
 
