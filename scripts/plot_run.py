@@ -174,11 +174,12 @@ def plot(run, summary):
     axes[-1].set_xlabel("GRPO step")
     runs = summary["runs"]
     if several:
+        finished = ["%s %.2f->%.2f" % (arm, runs[arm]["heldout_before"]["accuracy"], runs[arm]["heldout_after"]["accuracy"])
+                    for arm in arms(settings) if "heldout_after" in runs.get(arm, {})]
+        # Two arms a line: four do not fit the figure's width on one.
+        lines = [", ".join(finished[i:i + 2]) for i in range(0, len(finished), 2)] or ["not finished"]
         title = "%s, GRPO, %s x %s samples per step\nheld-out greedy accuracy before -> after: %s" % (
-            settings["model"], settings["batch"], settings["group_size"],
-            ", ".join("%s %.2f->%.2f" % (arm, runs[arm]["heldout_before"]["accuracy"],
-                                         runs[arm]["heldout_after"]["accuracy"])
-                      for arm in arms(settings) if "heldout_after" in runs.get(arm, {})) or "not finished")
+            settings["model"], settings["batch"], settings["group_size"], "\n".join(lines))
     else:
         title = "%s, GRPO on synthetic products%s, lr %s\nheld-out greedy accuracy: %s" % (
             settings["model"].split(".")[0], lora_title(settings.get("train_args", "")), settings["lr"],
