@@ -43,10 +43,11 @@ for C in "${ARM_LIST[@]}"; do
     echo "{\"max_tool_calls\": $C, \"wall_seconds\": $(( $(date +%s) - start ))}" > "$OUT/train-c$C.wall.json"
     evaluate "$OUT/model-c$C" "$C" "eval-after-c$C"
 done
+json_string() { printf '%s' "$1" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))'; }
 cat > "$OUT/settings.json" <<JSON
 {"model": "$(basename "$MODEL")", "steps": $STEPS, "batch": $BATCH, "group_size": $GROUP, "max_tokens": $MAX_TOKENS,
  "temperature": $TEMPERATURE, "lr": "$LR", "difficulty": $DIFFICULTY, "families": "$FAMILIES", "eval_problems": $EVAL_COUNT,
- "template": "chat", "accept_unboxed_answers": true, "require_evaluated_answers": true, "train_args": "${TRAIN_ARGS:-}", "instruction": $(printf '%s' "$INSTRUCTION" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')}
+ "template": "chat", "accept_unboxed_answers": true, "require_evaluated_answers": true, "train_args": $(json_string "${TRAIN_ARGS:-}"), "instruction": $(json_string "$INSTRUCTION")}
 JSON
 PLOT_PYTHON=${PLOT_PYTHON:-.venv-dev/bin/python}
 "$PLOT_PYTHON" scripts/plot_run.py "$OUT"
