@@ -7,7 +7,7 @@ export OPENBLAS_CORETYPE ?= $(shell scripts/coretype.sh)
 RELEASE := -c release
 TORL := .build/release/torl
 
-.PHONY: setup build demo test test-kernel-paths test-ckernels test-neon test-python test-clients bench clean
+.PHONY: setup build demo test test-kernel-paths test-ckernels bench-int8-ceiling test-neon test-python test-clients bench clean
 
 setup:
 	@scripts/setup.sh
@@ -60,6 +60,14 @@ test-ckernels:
 	@mkdir -p $(CKERNELS_OUT)
 	$(CC) $(CKERNELS_FLAGS) $(CKERNELS_TEST) $(CKERNELS_SOURCES) -lm -o $(CKERNELS_OUT)/kernel_paths_test
 	$(CKERNELS_OUT)/kernel_paths_test
+	@if [ "$$(uname -m)" = x86_64 ]; then $(CC) $(CKERNELS_FLAGS) $(INT8_CEILING) -o $(CKERNELS_OUT)/int8_ceiling; fi
+
+# What one core can reach with each int8 instruction mix of the x86 paths (the ceiling of the int8 panel kernels).
+INT8_CEILING := Tests/CKernelsNative/int8_ceiling.c
+bench-int8-ceiling:
+	@mkdir -p $(CKERNELS_OUT)
+	$(SWIFT_CLANG) $(CKERNELS_FLAGS) $(INT8_CEILING) -o $(CKERNELS_OUT)/int8_ceiling
+	$(CKERNELS_OUT)/int8_ceiling
 
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 SWIFT_CLANG := $(dir $(SWIFT))clang
