@@ -4,7 +4,7 @@ import XCTest
 
 final class GGUFReaderTests: XCTestCase {
     func write(_ bytes: [UInt8], name: String = "test.gguf") throws -> String {
-        let url = try TestSupport.temporaryDirectory().appendingPathComponent(name)
+        let url = try temporaryDirectory().appendingPathComponent(name)
         try Data(bytes).write(to: url)
         return url.path
     }

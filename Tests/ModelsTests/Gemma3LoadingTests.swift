@@ -28,7 +28,7 @@ final class Gemma3LoadingTests: XCTestCase {
             builder.tensors.append(.init(name: spec.ggufName, ggmlDimensions: spec.shape.reversed(), type: 0, data: f32Bytes(values)))
         }
         edit(&builder)
-        let url = try TestSupport.temporaryDirectory().appendingPathComponent("tiny-gemma3.gguf")
+        let url = try temporaryDirectory().appendingPathComponent("tiny-gemma3.gguf")
         try Data(builder.bytes()).write(to: url)
         return url.path
     }

@@ -21,7 +21,7 @@ final class Gemma3ModelTests: XCTestCase {
 
     func reference() throws -> Reference {
         if let reference = Self.cachedReference { return reference }
-        let folder = try TestSupport.temporaryDirectory()
+        let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         try TestSupport.runPython(file: "Tests/Fixtures/gemma3_tiny_reference.py", arguments: [folder.path])
         let configuration = try JSONDecoder().decode(ModelConfiguration.self,
@@ -128,7 +128,7 @@ final class Gemma3ModelTests: XCTestCase {
         let r = try reference()
         let policy = try TrainableTransformer(configuration: r.configuration)
         try policy.load(r.tensors)
-        let folder = try TestSupport.temporaryDirectory().appendingPathComponent("export").path
+        let folder = try temporaryDirectory().appendingPathComponent("export").path
         try policy.exportHuggingFace(to: folder)
         let (configuration, tensors) = try ModelLoader.sourceTensors(path: folder)
         XCTAssertEqual(configuration, r.configuration)

@@ -39,7 +39,7 @@ final class Gemma3TokenizerTests: XCTestCase {
     func testHuggingFaceFilesReadBackWithTheSameIds() throws {
         _ = try tokenizer()
         let files = try GGUFFile(path: Self.gemmaPath).huggingFaceTokenizerFiles()
-        let folder = try TestSupport.temporaryDirectory()
+        let folder = try temporaryDirectory()
         try files.tokenizerJSON.write(to: folder.appendingPathComponent("tokenizer.json"))
         try files.tokenizerConfigJSON.write(to: folder.appendingPathComponent("tokenizer_config.json"))
         let loaded = try XCTUnwrap(try HuggingFaceTokenizer.load(folder: folder.path) as? SentencePieceTokenizer)

@@ -27,7 +27,7 @@ final class LoadingErrorTests: XCTestCase {
 
     /// Writes config.json and model.safetensors, after letting `edit` change the entries or the config.
     func folder(config: [String: Any] = configJSON, edit: (inout [SafetensorsWriter.Entry]) -> Void = { _ in }) throws -> String {
-        let url = try TestSupport.temporaryDirectory()
+        let url = try temporaryDirectory()
         var entries = Self.tensors().sorted { $0.key < $1.key }.map { SafetensorsWriter.f32($0.key, shape: $0.value.shape, values: $0.value.values) }
         edit(&entries)
         try JSONSerialization.data(withJSONObject: config).write(to: url.appendingPathComponent("config.json"))
@@ -44,7 +44,7 @@ final class LoadingErrorTests: XCTestCase {
         XCTAssertThrowsError(try ModelLoader.load(path: "/nonexistent/model")) { error in
             XCTAssertEqual(error as? ModelFormatError, .cannotOpen(path: "/nonexistent/model", reason: "no such file or directory"))
         }
-        let empty = try TestSupport.temporaryDirectory().path
+        let empty = try temporaryDirectory().path
         XCTAssertThrowsError(try ModelLoader.load(path: empty)) { error in
             XCTAssertTrue("\(error)".contains("config.json"), "\(error)")
         }
@@ -64,7 +64,7 @@ final class LoadingErrorTests: XCTestCase {
         var builder = GGUFBuilder()
         builder.metadata = [("general.architecture", .string("falcon"))]
         builder.tensors = [.init(name: "token_embd.weight", ggmlDimensions: [8, 16], type: 0, data: f32Bytes(.init(repeating: 0, count: 128)))]
-        let path = try TestSupport.temporaryDirectory().appendingPathComponent("m.gguf")
+        let path = try temporaryDirectory().appendingPathComponent("m.gguf")
         try Data(builder.bytes()).write(to: path)
         XCTAssertThrowsError(try ModelLoader.load(path: path.path)) { error in
             XCTAssertEqual(error as? ModelError, .unknownArchitecture("falcon", key: "general.architecture", source: path.path))
@@ -129,7 +129,7 @@ final class LoadingErrorTests: XCTestCase {
         builder.tensors[index].ggmlDimensions = [32, 3]  // 96 elements as 3 blocks of Q5_0 (22 bytes each)
         builder.tensors[index].type = 6
         builder.tensors[index].data = [UInt8](repeating: 0, count: 66)
-        let path = try TestSupport.temporaryDirectory().appendingPathComponent("m.gguf").path
+        let path = try temporaryDirectory().appendingPathComponent("m.gguf").path
         try Data(builder.bytes()).write(to: URL(fileURLWithPath: path))
         XCTAssertThrowsError(try ModelLoader.load(path: path)) { error in
             // The shape is checked first: [3, 32] is not ffn_up's [12, 8].
@@ -138,7 +138,7 @@ final class LoadingErrorTests: XCTestCase {
         builder.tensors[index].ggmlDimensions = [8, 12]
         builder.tensors[index].data = [UInt8](repeating: 0, count: 96 * 4)
         builder.tensors[index].type = 0
-        let fine = try TestSupport.temporaryDirectory().appendingPathComponent("ok.gguf").path
+        let fine = try temporaryDirectory().appendingPathComponent("ok.gguf").path
         try Data(builder.bytes()).write(to: URL(fileURLWithPath: fine))
         XCTAssertNoThrow(try ModelLoader.load(path: fine))
     }

@@ -32,13 +32,6 @@ enum TestSupport {
 
     static func fixture(_ name: String) -> URL { packageRoot.appendingPathComponent("Tests/Fixtures/\(name)") }
 
-    /// Fresh empty directory for a test's files.
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("torl-models-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     /// Runs the Python file `file` (relative to the package root) with `arguments`; fails the test with stderr when
     /// it exits non-zero.
     static func runPython(file: String, arguments: [String]) throws {
@@ -80,4 +73,22 @@ enum TestSupport {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension XCTestCase {
+    /// Fresh empty directory for this test's files, removed when the test ends (pass or fail), so repeated test
+    /// runs leave nothing in the temporary directory.
+    func temporaryDirectory() throws -> URL {
+        let url = try Self.newTemporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+
+    /// Fresh empty directory that outlives the test: for a fixture shared by a class's tests, which removes it in
+    /// its class `tearDown`.
+    static func newTemporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("torl-models-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
 }

@@ -13,10 +13,21 @@ final class TinyCheckpointTests: XCTestCase {
 
     func directory() throws -> URL {
         if let url = Self.generated { return url }
-        let url = try TestSupport.temporaryDirectory()
-        try TestSupport.runPython(file: "Tests/Fixtures/tiny_checkpoint_reference.py", arguments: [url.path])
+        let url = try Self.newTemporaryDirectory()
+        do {
+            try TestSupport.runPython(file: "Tests/Fixtures/tiny_checkpoint_reference.py", arguments: [url.path])
+        } catch {
+            try? FileManager.default.removeItem(at: url)
+            throw error
+        }
         Self.generated = url
         return url
+    }
+
+    override class func tearDown() {
+        if let url = generated { try? FileManager.default.removeItem(at: url) }
+        generated = nil
+        super.tearDown()
     }
 
     func ids() throws -> [Int32] {
