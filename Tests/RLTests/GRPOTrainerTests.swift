@@ -6,6 +6,8 @@ import XCTest
 
 final class GRPOTrainerTests: XCTestCase {
     /// Four sequences in two groups, with a tool observation (mask 0) inside the second one.
+    private static let headChunkRows = 3
+
     private func batch(_ model: TrainableTransformer, logRatioOffsets: [Float]) throws -> [TrainingSequence] {
         let tokens: [[Int32]] = [[1, 2, 3, 4, 5, 6], [1, 2, 7, 9, 10, 8, 3, 4], [2, 5, 5, 6, 1], [2, 5, 0, 3, 9, 4, 4]]
         let masks: [[UInt8]] = [[0, 0, 1, 1, 1, 1], [0, 0, 1, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]]
@@ -14,8 +16,13 @@ final class GRPOTrainerTests: XCTestCase {
         var k = 0
         for s in tokens.indices {
             let positions = masks[s].indices.filter { masks[s][$0] != 0 }
+            // One sequence per forward and the head in chunks of 3 rows, as the trainer of `configuration` runs
+            // them (micro-batches of 9 tokens hold one of these sequences each): OpenBLAS's sgemm for some core
+            // types (Haswell, Zen) gives bits that depend on the number of rows multiplied, so "the trainer's own
+            // log-probabilities" must come from the same shapes.
             let statistics = try model.tokenStatistics(try model.forward(PackedSequences([tokens[s]])),
-                                                       rows: positions.map { $0 - 1 }, temperature: 0.9)
+                                                       rows: positions.map { $0 - 1 }, temperature: 0.9,
+                                                       chunkRows: Self.headChunkRows)
             var old = [Float](repeating: 0, count: tokens[s].count)
             for (i, t) in positions.enumerated() {
                 old[t] = statistics.logProbabilities[i] - logRatioOffsets[k % logRatioOffsets.count]
@@ -33,7 +40,7 @@ final class GRPOTrainerTests: XCTestCase {
         TrainerConfiguration(loss: GRPOLossConfiguration(klCoefficient: kl, entropyCoefficient: entropy,
                                                          aggregation: aggregation, drGRPOLengthBudget: 10,
                                                          temperature: 0.9),
-                             microBatchTokens: microBatchTokens, headChunkRows: 3)
+                             microBatchTokens: microBatchTokens, headChunkRows: Self.headChunkRows)
     }
 
     /// The full step loss (clipping on both sides, KL to a different reference, entropy, several micro-batches,
