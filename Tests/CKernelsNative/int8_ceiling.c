@@ -107,6 +107,10 @@ int main(void) {
     for (int i = 0; i < 64; i++) weights[i] = (uint8_t)(i * 37 + 11);
     for (int i = 0; i < 2 * TOKENS; i++) activations[i] = 0x01020304 * (i + 1);
     __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2")) {
+        fprintf(stderr, "int8_ceiling: this CPU has no AVX2, so none of the measured mixes can run\n");
+        return 2;
+    }
     int hasVNNI = __builtin_cpu_supports("avxvnni");
     printf("[\n");
     measure("widen16", widen16, 0);
