@@ -22,7 +22,6 @@ final class Gemma3ModelTests: XCTestCase {
     func reference() throws -> Reference {
         if let reference = Self.cachedReference { return reference }
         let folder = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: folder) }
         try TestSupport.runPython(file: "Tests/Fixtures/gemma3_tiny_reference.py", arguments: [folder.path])
         let configuration = try JSONDecoder().decode(ModelConfiguration.self,
                                                      from: Data(contentsOf: folder.appendingPathComponent("config.json")))

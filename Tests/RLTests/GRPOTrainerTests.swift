@@ -5,9 +5,9 @@ import XCTest
 @testable import RL
 
 final class GRPOTrainerTests: XCTestCase {
-    /// Four sequences in two groups, with a tool observation (mask 0) inside the second one.
     private static let headChunkRows = 3
 
+    /// Four sequences in two groups, with a tool observation (mask 0) inside the second one.
     private func batch(_ model: TrainableTransformer, logRatioOffsets: [Float]) throws -> [TrainingSequence] {
         let tokens: [[Int32]] = [[1, 2, 3, 4, 5, 6], [1, 2, 7, 9, 10, 8, 3, 4], [2, 5, 5, 6, 1], [2, 5, 0, 3, 9, 4, 4]]
         let masks: [[UInt8]] = [[0, 0, 1, 1, 1, 1], [0, 0, 1, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]]
